@@ -1,0 +1,16 @@
+# Finds liburing and defines the imported target liburing::liburing.
+find_package(PkgConfig QUIET)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(PC_LIBURING QUIET liburing)
+endif()
+find_path(LIBURING_INCLUDE_DIR NAMES liburing.h HINTS ${PC_LIBURING_INCLUDE_DIRS})
+find_library(LIBURING_LIBRARY NAMES uring HINTS ${PC_LIBURING_LIBRARY_DIRS})
+set(liburing_VERSION ${PC_LIBURING_VERSION})
+include(FindPackageHandleStandardArgs)
+find_package_handle_standard_args(liburing REQUIRED_VARS LIBURING_LIBRARY LIBURING_INCLUDE_DIR VERSION_VAR liburing_VERSION)
+if(liburing_FOUND AND NOT TARGET liburing::liburing)
+  add_library(liburing::liburing UNKNOWN IMPORTED)
+  set_target_properties(liburing::liburing PROPERTIES IMPORTED_LOCATION "${LIBURING_LIBRARY}"
+                                                      INTERFACE_INCLUDE_DIRECTORIES "${LIBURING_INCLUDE_DIR}")
+endif()
+mark_as_advanced(LIBURING_INCLUDE_DIR LIBURING_LIBRARY)

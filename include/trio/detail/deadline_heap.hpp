@@ -1,0 +1,109 @@
+#pragma once
+/// \file
+/// A 4-ary min-heap of intrusive deadline entries: cancel-scope deadlines and sleeps share it.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "trio/clock.hpp"
+
+namespace trio::detail {
+
+struct deadline_entry {
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  time_point when = no_deadline;
+  std::uint64_t seq = 0;  // ties fire in insertion order
+  std::size_t index = npos;
+  void (*fire)(deadline_entry*) noexcept = nullptr;
+
+  bool queued() const noexcept { return index != npos; }
+};
+
+class deadline_heap {
+ public:
+  bool empty() const noexcept { return heap_.empty(); }
+  std::size_t size() const noexcept { return heap_.size(); }
+  time_point next() const noexcept { return heap_.empty() ? no_deadline : heap_.front()->when; }
+
+  void push(deadline_entry& e, time_point when) {
+    e.when = when;
+    e.seq = ++seq_;
+    e.index = heap_.size();
+    heap_.push_back(&e);
+    sift_up(e.index);
+  }
+
+  void remove(deadline_entry& e) noexcept {
+    if (!e.queued()) return;
+    const std::size_t i = e.index;
+    e.index = deadline_entry::npos;
+    deadline_entry* last = heap_.back();
+    heap_.pop_back();
+    if (last == &e) return;
+    heap_[i] = last;
+    last->index = i;
+    sift_down(i);
+    sift_up(last->index);
+  }
+
+  void update(deadline_entry& e, time_point when) {
+    if (!e.queued()) return push(e, when);
+    e.when = when;
+    e.seq = ++seq_;
+    sift_down(e.index);
+    sift_up(e.index);
+  }
+
+  /// Pops and fires every entry whose time is <= now. Returns how many fired.
+  std::size_t expire(time_point now) noexcept {
+    std::size_t n = 0;
+    while (!heap_.empty() && heap_.front()->when <= now) {
+      deadline_entry* e = heap_.front();
+      remove(*e);
+      e->fire(e);
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  static bool less(const deadline_entry* a, const deadline_entry* b) noexcept {
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+  }
+  void place(std::size_t i, deadline_entry* e) noexcept {
+    heap_[i] = e;
+    e->index = i;
+  }
+  void sift_up(std::size_t i) noexcept {
+    deadline_entry* e = heap_[i];
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 4;
+      if (!less(e, heap_[parent])) break;
+      place(i, heap_[parent]);
+      i = parent;
+    }
+    place(i, e);
+  }
+  void sift_down(std::size_t i) noexcept {
+    deadline_entry* e = heap_[i];
+    const std::size_t n = heap_.size();
+    for (;;) {
+      const std::size_t first = 4 * i + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      const std::size_t end = first + 4 < n ? first + 4 : n;
+      for (std::size_t c = first + 1; c < end; ++c)
+        if (less(heap_[c], heap_[best])) best = c;
+      if (!less(heap_[best], e)) break;
+      place(i, heap_[best]);
+      i = best;
+    }
+    place(i, e);
+  }
+
+  std::vector<deadline_entry*> heap_;
+  std::uint64_t seq_ = 0;
+};
+
+}  // namespace trio::detail

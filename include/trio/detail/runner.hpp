@@ -1,0 +1,985 @@
+#pragma once
+/// \file
+/// The core: trio tasks, the run queue, the cancel-status tree, the deadline heap, the one blocking
+/// primitive (park with an abort function) and the io_uring run loop (DESIGN §3).
+
+#include <cxxabi.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <csignal>
+#include <coroutine>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "trio/clock.hpp"
+#include "trio/detail/config.hpp"
+#include "trio/detail/deadline_heap.hpp"
+#include "trio/detail/frame_pool.hpp"
+#include "trio/detail/intrusive_list.hpp"
+#include "trio/detail/ring.hpp"
+#include "trio/errors.hpp"
+#include "trio/instrument.hpp"
+
+namespace trio {
+class nursery;
+}
+
+namespace trio::detail {
+
+struct task_record;
+struct scope_state;
+struct nursery_core;
+class runner;
+
+struct run_tag {};
+struct status_tag {};
+struct sibling_tag {};
+struct child_scope_tag {};
+struct nursery_tag {};
+struct idle_tag {};
+
+/// What an abort function answers (Trio's Abort.SUCCEEDED / Abort.FAILED).
+enum class abort_result : unsigned char { succeeded, failed };
+enum class wake_kind : unsigned char { value, cancelled, error };
+using abort_fn_t = abort_result (*)(void* ctx) noexcept;
+
+/// The runner of this thread's active trio::run, or nullptr.
+constinit inline thread_local runner* t_runner = nullptr;
+
+[[noreturn]] inline void throw_outside_run(const char* what) {
+  throw std::logic_error(std::string(what) +
+                         " must be called from inside trio::run(): start your program with "
+                         "trio::run(main_task) and call it from a task");
+}
+
+}  // namespace trio::detail
+
+namespace trio::lowlevel {
+
+/// A trio task as seen from outside: what instruments and introspection receive.
+class task_info {
+ public:
+  task_info(const task_info&) = delete;
+  task_info& operator=(const task_info&) = delete;
+
+  /// The demangled type of the function the task runs (C++ has no function names at run time).
+  std::string name() const;
+  /// The nursery the task lives in; nullptr for the root task.
+  trio::nursery* parent_nursery() const noexcept;
+  /// While a task started with nursery::start has not called started(): the nursery it will move to.
+  trio::nursery* eventual_parent_nursery() const noexcept;
+  /// The nurseries open in this task, outermost first.
+  std::vector<trio::nursery*> child_nurseries() const;
+  /// Unique within the run, in spawn order.
+  std::uint64_t id() const noexcept;
+
+ protected:
+  task_info() noexcept = default;
+  ~task_info() = default;
+};
+
+}  // namespace trio::lowlevel
+
+namespace trio::detail {
+
+/// A cancel scope's state, which is also its node in the cancel-status tree.
+struct scope_state : deadline_entry, list_hook<child_scope_tag> {
+  scope_state* parent = nullptr;
+  intrusive_list<scope_state, child_scope_tag> children;
+  intrusive_list<task_record, status_tag> tasks;  // tasks whose innermost scope this is
+  scope_state* work_next = nullptr;
+  task_record* owner = nullptr;
+  runner* r = nullptr;
+  time_point deadline = no_deadline;
+  cancel_source source = cancel_source::unknown;
+  std::string reason;
+  bool effectively_cancelled = false;
+  bool cancel_called = false;
+  bool shield = false;
+  bool entered = false;
+  bool exited = false;
+  bool caught = false;
+
+  scope_state() noexcept;
+  scope_state(const scope_state&) = delete;
+  scope_state& operator=(const scope_state&) = delete;
+  bool active() const noexcept { return entered && !exited; }
+};
+
+/// The record of one trio task. It lives in the task's root coroutine frame.
+struct task_record final : lowlevel::task_info, list_hook<run_tag>, list_hook<status_tag>, list_hook<sibling_tag> {
+  runner* r = nullptr;
+  std::coroutine_handle<> resume_point;  // innermost suspended coroutine of the task
+  std::coroutine_handle<> root;          // the root frame, destroyed when the task exits
+  abort_fn_t abort_fn = nullptr;         // non-null while parked
+  void* abort_ctx = nullptr;
+  wake_kind wake = wake_kind::value;
+  std::exception_ptr wake_error;
+  scope_state* status = nullptr;
+  nursery_core* parent = nullptr;
+  nursery_core* eventual_parent = nullptr;
+  intrusive_list<nursery_core, nursery_tag> child_nurseries;
+  const std::type_info* fn_type = nullptr;
+  std::exception_ptr error;  // what the task exited with
+  std::uint64_t id = 0;
+  bool is_system = false;
+
+  void set_status(scope_state& s) noexcept {
+    if (status) intrusive_list<task_record, status_tag>::erase(*this);
+    status = &s;
+    s.tasks.push_back(*this);
+  }
+};
+
+struct nursery_core : list_hook<nursery_tag> {
+  trio::nursery* self = nullptr;
+  runner* r = nullptr;
+  scope_state* scope = nullptr;
+  task_record* parent_task = nullptr;
+  intrusive_list<task_record, sibling_tag> children;
+  std::size_t child_count = 0;
+  std::size_t pending_starts = 0;
+  std::vector<std::exception_ptr> errors;
+  bool body_running = true;
+  bool closed = false;
+  bool parent_waiting = false;
+  bool strict = false;
+
+  void add_error(std::exception_ptr e);
+  void check_closed() noexcept;
+  void child_finished(std::exception_ptr e);
+  /// The nursery's outcome: nothing, its only error (loose) or a group of all of them.
+  std::exception_ptr combined_error() const {
+    if (errors.empty()) return nullptr;
+    if (errors.size() == 1 && !strict) return errors.front();
+    return std::make_exception_ptr(exception_group(errors, !strict));
+  }
+};
+
+/// Base of every io_uring operation: the CQE's user_data points at it.
+struct io_op {
+  void (*complete)(io_op*, int res, unsigned flags) noexcept = nullptr;
+};
+
+struct idle_waiter : list_hook<idle_tag> {
+  duration cushion{};
+  task_record* task = nullptr;
+};
+
+/// State shared by a run and its trio_tokens: the thread-safe run_sync_soon queue.
+struct token_state {
+  struct entry {
+    std::function<void()> fn;
+    const std::type_info* key_type = nullptr;
+    std::string key;
+  };
+  std::mutex m;
+  std::deque<entry> queue;
+  bool finished = false;
+  int wake_fd = -1;
+  std::atomic<bool> pending{false};
+
+  void push(entry e) {
+    std::lock_guard lk(m);
+    if (finished) throw run_finished_error();
+    if (e.key_type)
+      for (const auto& q : queue)
+        if (q.key_type == e.key_type && q.key == e.key) return;  // an identical idempotent callback is queued
+    queue.push_back(std::move(e));
+    pending.store(true, std::memory_order_release);
+    const std::uint64_t one = 1;
+    if (wake_fd >= 0) [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  }
+};
+
+// The coroutine frame that hosts a trio task: it holds the task record.
+struct root_promise;
+using root_handle = std::coroutine_handle<root_promise>;
+
+/// Owns a root frame until the runner takes it.
+class root_task {
+ public:
+  using promise_type = root_promise;
+  explicit root_task(root_handle h) noexcept : h_(h) {}
+  root_task(root_task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  root_task& operator=(root_task&&) = delete;
+  ~root_task() {
+    if (h_) h_.destroy();
+  }
+  root_handle release() noexcept { return std::exchange(h_, {}); }
+
+ private:
+  root_handle h_;
+};
+
+struct run_config {
+  clock* clk = nullptr;
+  std::vector<instrument*> instruments;
+  bool strict_exception_groups = false;
+  bool handle_sigint = true;
+  bool randomize_schedule = true;
+};
+
+class runner {
+ public:
+  explicit runner(run_config cfg)
+      : io_(256),
+        clk_(cfg.clk ? cfg.clk : &system_clock_),
+        instruments_(std::move(cfg.instruments)),
+        strict_groups_(cfg.strict_exception_groups),
+        randomize_(cfg.randomize_schedule),
+        token_(std::make_shared<token_state>()) {
+    std::random_device rd;
+    rng_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ 0x9e3779b97f4a7c15ull;
+    root_scope_.r = this;
+    root_scope_.entered = true;
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw std::system_error(errno, std::system_category(), "trio::run: eventfd failed");
+    token_->wake_fd = wake_fd_;
+    arm_poll(wake_fd_, wake_tag);
+    if (cfg.handle_sigint) install_sigint();
+    clk_->start_clock();
+  }
+  runner(const runner&) = delete;
+  runner& operator=(const runner&) = delete;
+  ~runner() {
+    restore_sigint();
+    {
+      std::lock_guard lk(token_->m);
+      token_->finished = true;
+      token_->wake_fd = -1;
+      token_->queue.clear();
+    }
+    ::close(wake_fd_);
+  }
+
+  // ---- what tasks and primitives use -------------------------------------------------------------
+
+  task_record* current() const noexcept { return current_; }
+  task_record& current_or_throw(const char* what) const {
+    if (!current_) throw std::logic_error(std::string(what) + " must be called from inside a trio task");
+    return *current_;
+  }
+  clock& clk() const noexcept { return *clk_; }
+  time_point now() const { return clk_->current_time(); }
+  deadline_heap& deadlines() noexcept { return deadlines_; }
+  ring& io() noexcept { return io_; }
+  bool strict_exception_groups() const noexcept { return strict_groups_; }
+  const std::shared_ptr<token_state>& token() const noexcept { return token_; }
+  task_record* init_task() const noexcept { return init_task_; }
+  nursery_core* system_nursery() const noexcept { return system_nursery_; }
+  void set_system_nursery(nursery_core* n) noexcept { system_nursery_ = n; }
+
+  std::size_t tasks_living() const noexcept { return tasks_living_; }
+  std::size_t tasks_runnable() const noexcept { return runnable_; }
+  std::size_t io_in_flight() const noexcept { return io_in_flight_; }
+  void io_started() noexcept { ++io_in_flight_; }
+  /// The tasks waiting on fd for readability [0] and writability [1] (wait_readable / wait_writable).
+  io_op*& fd_waiter(int fd, int direction) {
+    if (fd < 0) throw std::invalid_argument("trio: invalid file descriptor " + std::to_string(fd));
+    if (static_cast<std::size_t>(fd) >= fd_waiters_.size()) fd_waiters_.resize(static_cast<std::size_t>(fd) + 1);
+    return fd_waiters_[static_cast<std::size_t>(fd)][direction];
+  }
+  io_op* fd_waiter_if_any(int fd, int direction) const noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fd_waiters_.size()) return nullptr;
+    return fd_waiters_[static_cast<std::size_t>(fd)][direction];
+  }
+  void io_finished() noexcept { --io_in_flight_; }
+
+  /// Makes a parked (or running) task runnable again; it resumes with `kind` in the next batch.
+  void reschedule(task_record& t, wake_kind kind = wake_kind::value, std::exception_ptr err = nullptr) noexcept {
+    t.abort_fn = nullptr;
+    t.wake = kind;
+    if (err) t.wake_error = std::move(err);
+    runq_.push_back(t);
+    ++runnable_;
+    if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::task_scheduled, t);
+  }
+
+  /// The one blocking primitive (Trio's wait_task_rescheduled): parks the current task, which resumed
+  /// through `h`, until someone reschedules it. When cancellation reaches it, `abort` is asked to undo
+  /// the wait.
+  void park(std::coroutine_handle<> h, abort_fn_t abort, void* ctx) noexcept {
+    task_record& t = *current_;
+    t.resume_point = h;
+    t.abort_fn = abort;
+    t.abort_ctx = ctx;
+    if (t.status->effectively_cancelled) attempt_delivery(t);
+  }
+
+  /// The current task reschedules itself: a schedule point.
+  void yield(std::coroutine_handle<> h) noexcept {
+    task_record& t = *current_;
+    t.resume_point = h;
+    reschedule(t);
+  }
+
+  /// After a park: returns normally, or throws what the waker or the cancellation delivered.
+  static void resume_from_park(task_record& t) {
+    switch (t.wake) {
+      case wake_kind::value:
+        return;
+      case wake_kind::cancelled:
+        t.wake = wake_kind::value;
+        throw make_cancelled(t);
+      case wake_kind::error: {
+        t.wake = wake_kind::value;
+        std::exception_ptr e = std::exchange(t.wake_error, nullptr);
+        std::rethrow_exception(e);
+      }
+    }
+  }
+
+  /// If `t` is parked, asks its abort function to undo the wait; on success it resumes cancelled.
+  void attempt_delivery(task_record& t) noexcept {
+    if (!t.abort_fn) return;
+    if (t.abort_fn(t.abort_ctx) == abort_result::succeeded) reschedule(t, wake_kind::cancelled);
+  }
+
+  /// The cancelled exception for `t`, naming the scope whose cancellation reached it.
+  static cancelled make_cancelled(const task_record& t) {
+    for (const scope_state* s = t.status; s; s = s->parent) {
+      if (s->cancel_called) return cancelled(s->source, s->reason);
+      if (s->shield) break;
+    }
+    return cancelled(cancel_source::unknown, {});
+  }
+
+  /// Takes ownership of a root frame and makes it a task of nursery `n` (nullptr: the root task).
+  task_record& spawn(root_task frame, nursery_core* n, const std::type_info& fn_type, scope_state* status = nullptr) {
+    root_handle h = frame.release();
+    task_record& t = record_of(h);
+    t.r = this;
+    t.root = h;
+    t.resume_point = h;
+    t.fn_type = &fn_type;
+    t.id = ++next_task_id_;
+    t.parent = n;
+    if (n) {
+      n->children.push_back(t);
+      ++n->child_count;
+      t.set_status(*n->scope);
+    } else {
+      t.set_status(status ? *status : root_scope_);
+      init_task_ = &t;
+    }
+    ++tasks_living_;
+    if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::task_spawned, t);
+    reschedule(t);
+    return t;
+  }
+  void mark_main(task_record& t) noexcept { main_task_ = &t; }
+
+  /// Runs the loop until the root task has exited.
+  void loop() {
+    if (!instruments_.empty()) notify_plain(&instrument::before_run);
+    while (!init_done_) {
+      run_batch();
+      if (init_done_) break;
+      io_turn();
+    }
+    if (!instruments_.empty()) notify_plain(&instrument::after_run);
+  }
+
+  bool keyboard_interrupted() const noexcept { return ki_count_ > 0; }
+  const std::exception_ptr& main_error() const noexcept { return main_error_; }
+  const std::exception_ptr& init_error() const noexcept { return init_error_; }
+  const std::exception_ptr& internal_error() const noexcept { return internal_error_; }
+
+  // ---- wait_all_tasks_blocked ---------------------------------------------------------------------
+  void add_idle_waiter(idle_waiter& w) noexcept {
+    // Sorted by cushion; equal cushions in arrival order.
+    intrusive_list<idle_waiter, idle_tag> tail;
+    while (!idle_waiters_.empty() && idle_waiters_.back().cushion > w.cushion) {
+      idle_waiter* x = idle_waiters_.pop_back();
+      tail.push_front(*x);
+    }
+    idle_waiters_.push_back(w);
+    idle_waiters_.splice_back(tail);
+  }
+
+  // ---- instruments --------------------------------------------------------------------------------
+  void add_instrument(instrument& i) {
+    for (auto* x : instruments_)
+      if (x == &i) return;
+    instruments_.push_back(&i);
+  }
+  void remove_instrument(instrument& i) {
+    for (auto it = instruments_.begin(); it != instruments_.end(); ++it)
+      if (*it == &i) {
+        instruments_.erase(it);
+        return;
+      }
+    throw std::invalid_argument("trio::lowlevel::remove_instrument: this instrument was never added to the run");
+  }
+
+  /// A run_sync_soon callback or a system task crashed: remember it and shut the run down.
+  void internal_failure(std::exception_ptr e) noexcept;
+
+  scope_state& root_scope() noexcept { return root_scope_; }
+
+  static task_record& record_of(root_handle h) noexcept;
+
+  void task_exited_from_frame(task_record& t) noexcept { exited_ = &t; }
+
+ private:
+  static constexpr std::uint64_t wake_tag = 1;
+  static constexpr std::uint64_t signal_tag = 2;
+
+  std::uint64_t next_random() noexcept {
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    return rng_;
+  }
+
+  void run_batch() {
+    batch_.splice_back(runq_);
+    const bool reverse = randomize_ && (next_random() & 1);
+    while (task_record* t = reverse ? batch_.pop_back() : batch_.pop_front()) {
+      --runnable_;
+      step(*t);
+    }
+  }
+
+  void step(task_record& t) {
+    current_ = &t;
+    if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::before_task_step, t);
+    t.resume_point.resume();
+    current_ = nullptr;
+    if (exited_) {
+      exited_ = nullptr;
+      finish_task(t);
+    } else if (TRIO_UNLIKELY(!instruments_.empty())) {
+      notify(&instrument::after_task_step, t);
+    }
+  }
+
+  void finish_task(task_record& t);
+
+  void io_turn();
+
+  void arm_poll(int fd, std::uint64_t tag) {
+    io_uring_sqe* sqe = io_.get_sqe();
+    io_uring_prep_poll_add(sqe, fd, POLLIN);
+    io_uring_sqe_set_data64(sqe, tag);
+  }
+
+  void dispatch(std::uint64_t user_data, int res, unsigned flags) noexcept {
+    if (user_data == 0) return;
+    if (user_data == wake_tag) {
+      std::uint64_t v;
+      while (::read(wake_fd_, &v, sizeof v) > 0) {
+      }
+      try {
+        arm_poll(wake_fd_, wake_tag);
+      } catch (...) {
+        internal_failure(std::current_exception());
+      }
+      return;
+    }
+    if (user_data == signal_tag) {
+      on_signal();
+      return;
+    }
+    io_op* op = reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(user_data));
+    op->complete(op, res, flags);
+  }
+
+  std::size_t run_callbacks() {
+    std::deque<token_state::entry> todo;
+    {
+      std::lock_guard lk(token_->m);
+      token_->pending.store(false, std::memory_order_relaxed);
+      todo.swap(token_->queue);
+    }
+    for (auto& e : todo) {
+      try {
+        e.fn();
+      } catch (...) {
+        internal_failure(std::current_exception());
+      }
+    }
+    return todo.size();
+  }
+
+  // ---- Ctrl-C ----------------------------------------------------------------------------------
+  void install_sigint() {
+    if (::getpid() != static_cast<pid_t>(::syscall(SYS_gettid))) return;  // only the main thread, as Trio
+    struct sigaction current{};
+    if (::sigaction(SIGINT, nullptr, &current) != 0) return;
+    if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return;  // the user's own handler wins
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    if (::pthread_sigmask(SIG_BLOCK, &set, &old_mask_) != 0) return;
+    signal_fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (signal_fd_ < 0) {
+      ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+      throw std::system_error(errno, std::system_category(), "trio::run: signalfd(SIGINT) failed");
+    }
+    arm_poll(signal_fd_, signal_tag);
+  }
+
+  void restore_sigint() noexcept {
+    if (signal_fd_ < 0) return;
+    signalfd_siginfo info;
+    while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+    }
+    ::close(signal_fd_);
+    signal_fd_ = -1;
+    ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+
+  void on_signal() noexcept;
+
+  void notify_plain(void (instrument::*hook)()) {
+    for (std::size_t i = 0; i < instruments_.size();) {
+      instrument* ins = instruments_[i];
+      if (call_hook(ins, [&] { (ins->*hook)(); }))
+        ++i;
+    }
+  }
+  void notify(void (instrument::*hook)(const lowlevel::task_info&), const task_record& t) {
+    for (std::size_t i = 0; i < instruments_.size();) {
+      instrument* ins = instruments_[i];
+      if (call_hook(ins, [&] { (ins->*hook)(t); })) ++i;
+    }
+  }
+  void notify_io(void (instrument::*hook)(duration), duration d) {
+    for (std::size_t i = 0; i < instruments_.size();) {
+      instrument* ins = instruments_[i];
+      if (call_hook(ins, [&] { (ins->*hook)(d); })) ++i;
+    }
+  }
+  /// Runs a hook; a hook that throws is reported and its instrument removed (returns false).
+  template <class F>
+  bool call_hook(instrument* ins, F&& f) noexcept {
+    try {
+      f();
+      return true;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "trio: an instrument hook raised (%s); the instrument was removed\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "trio: an instrument hook raised; the instrument was removed\n");
+    }
+    for (auto it = instruments_.begin(); it != instruments_.end(); ++it)
+      if (*it == ins) {
+        instruments_.erase(it);
+        break;
+      }
+    return false;
+  }
+
+  ring io_;
+  system_clock system_clock_;
+  clock* clk_;
+  std::vector<instrument*> instruments_;
+  bool strict_groups_;
+  bool randomize_;
+  std::uint64_t rng_ = 0;
+  intrusive_list<task_record, run_tag> runq_;
+  intrusive_list<task_record, run_tag> batch_;
+  std::size_t runnable_ = 0;
+  deadline_heap deadlines_;
+  scope_state root_scope_;
+  intrusive_list<idle_waiter, idle_tag> idle_waiters_;
+  task_record* current_ = nullptr;
+  task_record* exited_ = nullptr;
+  task_record* init_task_ = nullptr;
+  task_record* main_task_ = nullptr;
+  nursery_core* system_nursery_ = nullptr;
+  std::size_t tasks_living_ = 0;
+  std::size_t io_in_flight_ = 0;
+  std::vector<std::array<io_op*, 2>> fd_waiters_;
+  std::uint64_t next_task_id_ = 0;
+  unsigned busy_turns_ = 0;
+  bool init_done_ = false;
+  std::exception_ptr main_error_;
+  std::exception_ptr init_error_;
+  std::exception_ptr internal_error_;
+  std::shared_ptr<token_state> token_;
+  int wake_fd_ = -1;
+  int signal_fd_ = -1;
+  int ki_count_ = 0;
+  sigset_t old_mask_{};
+};
+
+inline runner& current_runner(const char* what) {
+  runner* r = t_runner;
+  if (!r) throw_outside_run(what);
+  return *r;
+}
+
+// ---- the cancel-status tree ---------------------------------------------------------------------
+
+/// Brings `root` and its descendants up to date after a cancel, a shield change or a reparenting,
+/// iteratively (deep nesting must not overflow the stack), and wakes the parked tasks that are now
+/// cancelled.
+inline void recalculate(scope_state& root) noexcept {
+  root.work_next = nullptr;
+  scope_state* todo = &root;
+  while (todo) {
+    scope_state* cur = todo;
+    todo = cur->work_next;
+    const bool now_cancelled =
+        cur->cancel_called || (!cur->shield && cur->parent && cur->parent->effectively_cancelled);
+    if (now_cancelled == cur->effectively_cancelled) continue;
+    cur->effectively_cancelled = now_cancelled;
+    if (now_cancelled && cur->r) cur->tasks.for_each([&](task_record& t) { cur->r->attempt_delivery(t); });
+    cur->children.for_each([&](scope_state& child) {
+      child.work_next = todo;
+      todo = &child;
+    });
+  }
+}
+
+inline void cancel_scope_state(scope_state& s, cancel_source source, std::string_view reason) noexcept {
+  if (s.cancel_called) return;
+  s.cancel_called = true;
+  s.source = source;
+  s.reason.assign(reason.data(), reason.size());
+  if (s.r) s.r->deadlines().remove(s);
+  if (s.active()) recalculate(s);
+}
+
+inline scope_state::scope_state() noexcept {
+  fire = [](deadline_entry* e) noexcept {
+    cancel_scope_state(static_cast<scope_state&>(*e), cancel_source::deadline, "deadline exceeded");
+  };
+}
+
+/// Enters `s` in task `t`: `s` becomes t's innermost scope.
+inline void enter_scope(scope_state& s, task_record& t) {
+  if (s.entered || s.exited)
+    throw std::logic_error(
+        "trio::cancel_scope: each cancel_scope may only be entered once (it is already active or has "
+        "finished); create a new cancel_scope for each block");
+  runner& r = *t.r;
+  s.r = &r;
+  s.entered = true;
+  s.owner = &t;
+  s.parent = t.status;
+  s.parent->children.push_back(s);
+  t.set_status(s);
+  s.effectively_cancelled = s.cancel_called || (!s.shield && s.parent->effectively_cancelled);
+  if (!s.cancel_called && s.deadline != no_deadline) {
+    if (s.deadline <= r.now())
+      cancel_scope_state(s, cancel_source::deadline, "deadline exceeded");
+    else
+      r.deadlines().push(s, s.deadline);
+  }
+}
+
+/// Removes every trio::cancelled from `e` (searching nested groups). Returns what is left, or nullptr.
+inline std::exception_ptr strip_cancelled(const std::exception_ptr& e, bool& matched) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const cancelled&) {
+    matched = true;
+    return nullptr;
+  } catch (const exception_group& g) {
+    std::vector<std::exception_ptr> kept;
+    bool changed = false;
+    for (const auto& m : g.exceptions()) {
+      bool sub = false;
+      std::exception_ptr left = strip_cancelled(m, sub);
+      if (sub) {
+        matched = true;
+        changed = true;
+      }
+      if (left) kept.push_back(std::move(left));
+    }
+    if (!changed) return e;
+    if (kept.empty()) return nullptr;
+    if (kept.size() == 1 && g.collapsible()) return kept.front();
+    return std::make_exception_ptr(exception_group(std::move(kept), g.collapsible()));
+  } catch (...) {
+    return e;
+  }
+}
+
+/// Leaves `s` (t's innermost scope) with the exception the body raised, if any. Returns the exception
+/// that continues upward: the scope absorbs the trio::cancelled it is responsible for.
+inline std::exception_ptr exit_scope(scope_state& s, task_record& t, std::exception_ptr e) {
+  const bool catches =
+      s.effectively_cancelled && !(s.parent && !s.shield && s.parent->effectively_cancelled);
+  if (s.r) s.r->deadlines().remove(s);
+  t.set_status(*s.parent);
+  intrusive_list<scope_state, child_scope_tag>::erase(s);
+  s.exited = true;
+  if (e && catches) {
+    bool matched = false;
+    e = strip_cancelled(e, matched);
+    if (matched) s.caught = true;
+  }
+  return e;
+}
+
+inline void set_scope_deadline(scope_state& s, time_point d) {
+  s.deadline = d;
+  if (!s.active() || s.cancel_called) return;
+  if (d == no_deadline)
+    s.r->deadlines().remove(s);
+  else
+    s.r->deadlines().update(s, d);
+}
+
+inline void set_scope_shield(scope_state& s, bool shield) noexcept {
+  if (s.shield == shield) return;
+  s.shield = shield;
+  if (s.active()) recalculate(s);
+}
+
+/// Trio's cancel_called is lazy about deadlines: a passed deadline counts even before the loop sees it.
+inline bool scope_cancel_called(scope_state& s) noexcept {
+  if (!s.cancel_called && !s.exited && s.deadline != no_deadline) {
+    runner* r = s.r ? s.r : t_runner;
+    if (r && r->now() >= s.deadline) cancel_scope_state(s, cancel_source::deadline, "deadline exceeded");
+  }
+  return s.cancel_called;
+}
+
+/// The effective deadline of task t: the earliest deadline of its scopes up to a shield.
+inline time_point effective_deadline(const task_record& t) noexcept {
+  if (t.status->effectively_cancelled) return time_point::min();
+  time_point d = no_deadline;
+  for (const scope_state* s = t.status; s; s = s->parent) {
+    if (s->deadline < d) d = s->deadline;
+    if (s->shield) break;
+  }
+  return d;
+}
+
+// ---- nurseries ----------------------------------------------------------------------------------
+
+inline void nursery_core::add_error(std::exception_ptr e) {
+  errors.push_back(std::move(e));
+  cancel_scope_state(*scope, cancel_source::nursery, "a task in the nursery raised an exception");
+}
+
+inline void nursery_core::check_closed() noexcept {
+  if (closed || body_running || !children.empty() || pending_starts != 0) return;
+  closed = true;
+  if (parent_waiting) {
+    parent_waiting = false;
+    r->reschedule(*parent_task);
+  }
+}
+
+inline void nursery_core::child_finished(std::exception_ptr e) {
+  if (e) add_error(std::move(e));
+  check_closed();
+}
+
+/// Moves the task(s) of a start()'s private nursery `from` into `to` (task_status::started()).
+inline void reparent_started(nursery_core& from, nursery_core& to) {
+  if (from.scope->effectively_cancelled) return;  // they unwind where they are, as in Trio
+  from.children.for_each([&](task_record& t) {
+    intrusive_list<task_record, sibling_tag>::erase(t);
+    --from.child_count;
+    t.parent = &to;
+    t.eventual_parent = nullptr;
+    to.children.push_back(t);
+    ++to.child_count;
+  });
+  from.scope->children.for_each([&](scope_state& s) {
+    intrusive_list<scope_state, child_scope_tag>::erase(s);
+    s.parent = to.scope;
+    to.scope->children.push_back(s);
+    recalculate(s);
+  });
+  from.scope->tasks.for_each([&](task_record& t) {
+    if (&t == from.parent_task) return;
+    t.set_status(*to.scope);
+    if (to.scope->effectively_cancelled) to.r->attempt_delivery(t);
+  });
+  from.check_closed();
+}
+
+// ---- root frames --------------------------------------------------------------------------------
+
+struct root_promise : pooled_frame {
+  task_record record;
+
+  root_task get_return_object() noexcept { return root_task(root_handle::from_promise(*this)); }
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  struct final_awaiter {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(root_handle h) const noexcept { h.promise().record.r->task_exited_from_frame(h.promise().record); }
+    void await_resume() const noexcept {}
+  };
+  final_awaiter final_suspend() const noexcept { return {}; }
+  void unhandled_exception() noexcept { record.error = std::current_exception(); }
+  void return_void() const noexcept {}
+};
+
+inline task_record& runner::record_of(root_handle h) noexcept { return h.promise().record; }
+
+inline void runner::finish_task(task_record& t) {
+  if (TRIO_UNLIKELY(!instruments_.empty())) {
+    notify(&instrument::after_task_step, t);
+    notify(&instrument::task_exited, t);
+  }
+  intrusive_list<task_record, status_tag>::erase(t);
+  nursery_core* n = t.parent;
+  if (n) {
+    intrusive_list<task_record, sibling_tag>::erase(t);
+    --n->child_count;
+  }
+  --tasks_living_;
+  std::exception_ptr err = std::move(t.error);
+  const bool is_init = &t == init_task_;
+  const bool is_main = &t == main_task_;
+  t.root.destroy();  // the record is gone from here on
+  if (is_init) {
+    init_task_ = nullptr;
+    init_done_ = true;
+    init_error_ = std::move(err);
+    return;
+  }
+  if (is_main) {
+    main_task_ = nullptr;
+    main_error_ = std::move(err);
+    if (system_nursery_) cancel_scope_state(*system_nursery_->scope, cancel_source::shutdown, "the main task has finished");
+  }
+  if (n) n->child_finished(std::move(err));
+}
+
+inline void runner::internal_failure(std::exception_ptr e) noexcept {
+  if (!internal_error_) internal_error_ = std::move(e);
+  cancel_scope_state(root_scope_, cancel_source::shutdown, "trio internal error: the run is shutting down");
+}
+
+inline void runner::on_signal() noexcept {
+  signalfd_siginfo info;
+  int n = 0;
+  while (signal_fd_ >= 0 && ::read(signal_fd_, &info, sizeof info) == sizeof info) ++n;
+  for (int i = 0; i < n; ++i) {
+    ++ki_count_;
+    if (ki_count_ == 1) {
+      cancel_scope_state(root_scope_, cancel_source::keyboard_interrupt, "keyboard interrupt (Ctrl-C)");
+    } else {
+      // A second Ctrl-C: the user wants out now. Restore the default action and deliver it.
+      restore_sigint();
+      struct sigaction dfl{};
+      dfl.sa_handler = SIG_DFL;
+      ::sigaction(SIGINT, &dfl, nullptr);
+      ::raise(SIGINT);
+      return;
+    }
+  }
+  if (signal_fd_ >= 0) {
+    try {
+      arm_poll(signal_fd_, signal_tag);
+    } catch (...) {
+      internal_failure(std::current_exception());
+    }
+  }
+}
+
+inline void runner::io_turn() {
+  enum class idle { none, waiters, autojump } primed = idle::none;
+  const bool callbacks = token_->pending.load(std::memory_order_acquire);
+  duration timeout = duration::zero();
+  if (runnable_ == 0 && !callbacks) {
+    timeout = deadlines_.empty() ? duration::max() : clk_->deadline_to_sleep_time(deadlines_.next());
+    if (timeout < duration::zero()) timeout = duration::zero();
+  }
+  if (!idle_waiters_.empty()) {
+    const duration cushion = idle_waiters_.front().cushion;
+    if (cushion < timeout) {
+      timeout = cushion;
+      primed = idle::waiters;
+    }
+  } else {
+    const duration threshold = clk_->autojump_threshold();
+    if (threshold < timeout) {
+      timeout = threshold;
+      primed = idle::autojump;
+    }
+  }
+
+  if (TRIO_UNLIKELY(!instruments_.empty())) notify_io(&instrument::before_io_wait, timeout);
+  std::size_t events = 0;
+  // A turn with nothing to wait for and nothing in flight skips the syscall; every 64th such turn still
+  // enters the kernel so Ctrl-C and cross-thread wake-ups are seen while tasks keep the loop busy.
+  const bool enter = timeout != duration::zero() || io_.has_pending_submissions() || io_in_flight_ != 0 ||
+                     (++busy_turns_ & 63u) == 0;
+  if (enter) {
+    const std::int64_t ns =
+        timeout == duration::max() ? -1 : std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+    io_.submit_and_wait(ns);
+    events += io_.drain([this](std::uint64_t ud, int res, unsigned flags) { dispatch(ud, res, flags); });
+  }
+  if (TRIO_UNLIKELY(!instruments_.empty())) notify_io(&instrument::after_io_wait, timeout);
+  if (token_->pending.load(std::memory_order_acquire)) events += run_callbacks();
+
+  if (!deadlines_.empty() && deadlines_.expire(clk_->current_time()) != 0) primed = idle::none;
+
+  if (primed != idle::none && runnable_ == 0 && events == 0) {
+    if (primed == idle::waiters && !idle_waiters_.empty()) {
+      const duration cushion = idle_waiters_.front().cushion;
+      while (!idle_waiters_.empty() && idle_waiters_.front().cushion == cushion) {
+        idle_waiter* w = idle_waiters_.pop_front();
+        reschedule(*w->task);
+      }
+    } else if (primed == idle::autojump && !deadlines_.empty()) {
+      clk_->autojump(deadlines_.next());
+      deadlines_.expire(clk_->current_time());
+    }
+  }
+}
+
+}  // namespace trio::detail
+
+// ---- task_info ----------------------------------------------------------------------------------
+namespace trio::lowlevel {
+
+inline std::string task_info::name() const {
+  const auto& rec = static_cast<const detail::task_record&>(*this);
+  if (!rec.fn_type) return "<task>";
+  int status = 0;
+  char* dem = abi::__cxa_demangle(rec.fn_type->name(), nullptr, nullptr, &status);
+  std::string out = (status == 0 && dem) ? dem : rec.fn_type->name();
+  std::free(dem);
+  return out;
+}
+inline trio::nursery* task_info::parent_nursery() const noexcept {
+  const auto& rec = static_cast<const detail::task_record&>(*this);
+  return rec.parent ? rec.parent->self : nullptr;
+}
+inline trio::nursery* task_info::eventual_parent_nursery() const noexcept {
+  const auto& rec = static_cast<const detail::task_record&>(*this);
+  return rec.eventual_parent ? rec.eventual_parent->self : nullptr;
+}
+inline std::vector<trio::nursery*> task_info::child_nurseries() const {
+  const auto& rec = static_cast<const detail::task_record&>(*this);
+  std::vector<trio::nursery*> out;
+  rec.child_nurseries.for_each([&](detail::nursery_core& n) { out.push_back(n.self); });
+  return out;
+}
+inline std::uint64_t task_info::id() const noexcept { return static_cast<const detail::task_record&>(*this).id; }
+
+}  // namespace trio::lowlevel

@@ -1,0 +1,172 @@
+#pragma once
+/// \file
+/// Every exception type of trio-cpp, and `exception_group`.
+
+#include <cstddef>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace trio {
+
+/// Why a cancel scope was cancelled.
+enum class cancel_source { unknown, deadline, explicit_call, nursery, keyboard_interrupt, shutdown };
+
+/// Thrown at a checkpoint inside a cancelled scope. Deliberately NOT derived from std::exception,
+/// so `catch (const std::exception&)` does not swallow it.
+///
+///     try { co_await trio::sleep(1s); } catch (const trio::cancelled&) { cleanup(); throw; }
+///
+/// The trap: catching `cancelled` and not rethrowing it. The scope that was cancelled then never sees it,
+/// and the next checkpoint throws it again (cancellation is level-triggered).
+class cancelled {
+ public:
+  cancelled(cancel_source source, std::string reason) : source_(source), reason_(std::move(reason)) {}
+
+  /// The reason given to `cancel(reason)`, or a description of the source ("deadline exceeded", ...).
+  std::string_view reason() const noexcept { return reason_; }
+  cancel_source source() const noexcept { return source_; }
+  /// "cancelled due to <source>[ with reason '<reason>']", Trio's wording.
+  std::string message() const {
+    static constexpr const char* names[] = {"unknown", "deadline", "explicit", "nursery", "KeyboardInterrupt", "shutdown"};
+    std::string m = "cancelled due to ";
+    m += names[static_cast<int>(source_)];
+    if (!reason_.empty()) m += " with reason '" + reason_ + "'";
+    return m;
+  }
+
+ private:
+  cancel_source source_;
+  std::string reason_;
+};
+
+/// Thrown by trio::run after Ctrl-C cancelled the run. NOT derived from std::exception.
+class keyboard_interrupt {
+ public:
+  const char* what() const noexcept { return "keyboard interrupt (SIGINT)"; }
+};
+
+/// fail_after / fail_at: the body did not finish before the deadline.
+class too_slow_error : public std::runtime_error {
+ public:
+  too_slow_error() : std::runtime_error("trio::too_slow_error: the operation did not finish before its deadline") {}
+  using std::runtime_error::runtime_error;
+};
+/// A `*_nowait` operation could not proceed without blocking.
+class would_block : public std::runtime_error {
+ public:
+  would_block() : std::runtime_error("trio::would_block: the operation would block") {}
+  using std::runtime_error::runtime_error;
+};
+/// The channel's senders are all closed and its buffer is empty.
+class end_of_channel : public std::runtime_error {
+ public:
+  end_of_channel() : std::runtime_error("trio::end_of_channel: every sender is closed and the buffer is empty") {}
+  using std::runtime_error::runtime_error;
+};
+/// The resource was used after *you* closed it.
+class closed_resource_error : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+/// The other side of the resource is gone.
+class broken_resource_error : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+/// Two tasks used one direction of a resource at the same time.
+class busy_resource_error : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+/// The run this object belongs to has finished (e.g. trio_token::run_sync_soon after run returned).
+class run_finished_error : public std::runtime_error {
+ public:
+  run_finished_error() : std::runtime_error("trio::run_finished_error: the trio::run this token belongs to has finished") {}
+  using std::runtime_error::runtime_error;
+};
+/// A bug inside trio, or a system task / run_sync_soon callback that raised. The original exception is
+/// nested (std::rethrow_if_nested).
+class trio_internal_error : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+/// run_process with check=true saw a non-zero exit status.
+class called_process_error : public std::runtime_error {
+ public:
+  called_process_error(int returncode, std::string stdout_data, std::string stderr_data)
+      : std::runtime_error("command returned non-zero exit status " + std::to_string(returncode)),
+        returncode_(returncode),
+        stdout_(std::move(stdout_data)),
+        stderr_(std::move(stderr_data)) {}
+  int returncode() const noexcept { return returncode_; }
+  const std::string& stdout_data() const noexcept { return stdout_; }
+  const std::string& stderr_data() const noexcept { return stderr_; }
+
+ private:
+  int returncode_;
+  std::string stdout_, stderr_;
+};
+
+/// Several exceptions that escaped one nursery, in the order they arrived.
+///
+///     try { co_await trio::open_nursery(body); }
+///     catch (const trio::exception_group& g) { if (g.contains<std::runtime_error>()) ... }
+///
+/// The trap: by default a nursery whose only error is E throws E itself, not a group of one; ask for
+/// `strict_exception_groups` (run_options or nursery_options) to always get a group.
+class exception_group : public std::exception {
+ public:
+  explicit exception_group(std::vector<std::exception_ptr> exceptions, bool collapsible = false)
+      : exceptions_(std::move(exceptions)), collapsible_(collapsible), what_(describe(exceptions_)) {}
+
+  const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
+  const char* what() const noexcept override { return what_.c_str(); }
+
+  /// True if any member, searching nested groups, is an E (or derives from it).
+  template <class E>
+  bool contains() const {
+    for (const auto& e : exceptions_) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const E&) {
+        return true;
+      } catch (const exception_group& g) {
+        if (g.contains<E>()) return true;
+      } catch (...) {
+      }
+    }
+    return false;
+  }
+
+  /// Made by a non-strict nursery: when cancel scopes strip members down to one, the group is replaced
+  /// by that member (Trio's loose groups).
+  bool collapsible() const noexcept { return collapsible_; }
+
+ private:
+  static std::string describe(const std::vector<std::exception_ptr>& excs) {
+    std::string s = "trio::exception_group of " + std::to_string(excs.size()) + " exception(s)";
+    const char* sep = ": ";
+    for (const auto& e : excs) {
+      s += sep;
+      sep = "; ";
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        s += x.what();
+      } catch (const cancelled& c) {
+        s += c.message();
+      } catch (const keyboard_interrupt& k) {
+        s += k.what();
+      } catch (...) {
+        s += "(unknown exception)";
+      }
+    }
+    return s;
+  }
+
+  std::vector<std::exception_ptr> exceptions_;
+  bool collapsible_;
+  std::string what_;
+};
+
+}  // namespace trio

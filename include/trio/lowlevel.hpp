@@ -1,0 +1,172 @@
+#pragma once
+/// \file
+/// trio::lowlevel: the blocking primitive, rescheduling, introspection, tokens and instruments.
+
+#include <coroutine>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+#include "trio/clock.hpp"
+#include "trio/detail/runner.hpp"
+#include "trio/errors.hpp"
+#include "trio/instrument.hpp"
+
+namespace trio::lowlevel {
+
+using abort_result = detail::abort_result;
+
+/// The one blocking primitive (Trio's wait_task_rescheduled). Parks the current task until another
+/// party calls lowlevel::reschedule on it. When cancellation reaches it, `abort()` is called: answer
+/// abort_result::succeeded if the wait is undone (the task then throws trio::cancelled), or
+/// abort_result::failed if it cannot be undone now (someone must still reschedule it).
+///
+///     auto& me = lowlevel::current_task();
+///     co_await lowlevel::wait_task_rescheduled([]() noexcept { return lowlevel::abort_result::succeeded; });
+///
+/// The trap: it is NOT a checkpoint by itself when nothing cancels it, and an abort function that
+/// answers `failed` must make sure the task is rescheduled later, or the task hangs.
+template <class F>
+class [[nodiscard]] park_awaitable {
+ public:
+  explicit park_awaitable(F abort)
+      : abort_(std::move(abort)), r_(&detail::current_runner("trio::lowlevel::wait_task_rescheduled")) {
+    t_ = &r_->current_or_throw("trio::lowlevel::wait_task_rescheduled");
+  }
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) noexcept { r_->park(h, &thunk, this); }
+  void await_resume() const { detail::runner::resume_from_park(*t_); }
+
+ private:
+  static abort_result thunk(void* self) noexcept { return static_cast<park_awaitable*>(self)->abort_(); }
+  F abort_;
+  detail::runner* r_;
+  detail::task_record* t_ = nullptr;
+};
+
+template <class F>
+  requires std::is_nothrow_invocable_r_v<abort_result, F&>
+park_awaitable<std::decay_t<F>> wait_task_rescheduled(F&& abort) {
+  return park_awaitable<std::decay_t<F>>(std::forward<F>(abort));
+}
+
+/// Wakes a task parked in wait_task_rescheduled; it resumes normally, or throws `error` if given.
+inline void reschedule(task_info& task, std::exception_ptr error = nullptr) {
+  auto& rec = static_cast<detail::task_record&>(task);
+  if (rec.abort_fn == nullptr || static_cast<const detail::list_hook<detail::run_tag>&>(rec).linked())
+    throw std::logic_error("trio::lowlevel::reschedule: the task is not parked in wait_task_rescheduled");
+  rec.r->reschedule(rec, error ? detail::wake_kind::error : detail::wake_kind::value, std::move(error));
+}
+
+/// The task that is running now.
+inline task_info& current_task() {
+  return detail::current_runner("trio::lowlevel::current_task()").current_or_throw("trio::lowlevel::current_task()");
+}
+
+/// The run's root task (it hosts the system nursery, in which the main task runs).
+inline task_info& current_root_task() {
+  auto* t = detail::current_runner("trio::lowlevel::current_root_task()").init_task();
+  if (!t) throw std::logic_error("trio::lowlevel::current_root_task(): the root task has already exited");
+  return *t;
+}
+
+inline trio::clock& current_clock() { return detail::current_runner("trio::lowlevel::current_clock()").clk(); }
+
+struct run_statistics {
+  std::size_t tasks_living = 0;
+  std::size_t tasks_runnable = 0;
+  duration time_to_next_deadline = duration::max();  // duration::max(): no deadline
+  std::size_t io_operations_in_flight = 0;
+};
+
+inline run_statistics current_statistics() {
+  auto& r = detail::current_runner("trio::lowlevel::current_statistics()");
+  run_statistics s;
+  s.tasks_living = r.tasks_living();
+  s.tasks_runnable = r.tasks_runnable();
+  if (!r.deadlines().empty()) s.time_to_next_deadline = r.deadlines().next() - r.now();
+  s.io_operations_in_flight = r.io_in_flight();
+  return s;
+}
+
+inline void add_instrument(instrument& i) { detail::current_runner("trio::lowlevel::add_instrument()").add_instrument(i); }
+/// Throws std::invalid_argument if the instrument is not installed.
+inline void remove_instrument(instrument& i) {
+  detail::current_runner("trio::lowlevel::remove_instrument()").remove_instrument(i);
+}
+
+/// A handle to a run, usable from any thread: the one thread-safe entry into trio.
+///
+///     auto token = trio::lowlevel::current_trio_token();
+///     std::thread([token] { token.run_sync_soon([] { std::puts("in the loop"); }); }).detach();
+///
+/// The trap: callbacks run in the loop between task steps, so they must not block; after the run has
+/// finished, run_sync_soon throws run_finished_error.
+class trio_token {
+ public:
+  explicit trio_token(std::shared_ptr<detail::token_state> s) noexcept : s_(std::move(s)) {}
+
+  /// Queues fn to run in the loop thread soon, in FIFO order. With idempotent=true, nothing is queued
+  /// if an identical callback (same type and, for trivially copyable callables, same bytes; for
+  /// equality-comparable ones, equal) is already waiting.
+  template <class F>
+    requires std::is_invocable_v<std::decay_t<F>&>
+  void run_sync_soon(F&& fn, bool idempotent = false) const {
+    using Fn = std::decay_t<F>;
+    detail::token_state::entry e;
+    if (idempotent) {
+      e.key_type = &typeid(Fn);
+      if constexpr (std::is_trivially_copyable_v<Fn> && std::has_unique_object_representations_v<Fn>) {
+        e.key.assign(reinterpret_cast<const char*>(std::addressof(fn)), sizeof(Fn));
+      } else if constexpr (std::is_same_v<Fn, std::function<void()>>) {
+        if (auto* p = fn.template target<void (*)()>())
+          e.key.assign(reinterpret_cast<const char*>(p), sizeof *p);
+        else
+          e.key_type = nullptr;  // no identity to compare: always queued
+      }
+    }
+    e.fn = std::function<void()>(std::forward<F>(fn));
+    s_->push(std::move(e));
+  }
+
+  friend bool operator==(const trio_token& a, const trio_token& b) noexcept { return a.s_ == b.s_; }
+
+ private:
+  std::shared_ptr<detail::token_state> s_;
+};
+
+inline trio_token current_trio_token() {
+  return trio_token(detail::current_runner("trio::lowlevel::current_trio_token()").token());
+}
+
+/// The whole tree of tasks and nurseries, one per line, indented: for finding what a hung program waits on.
+inline std::string format_task_tree() {
+  auto& r = detail::current_runner("trio::lowlevel::format_task_tree()");
+  std::string out;
+  struct walker {
+    std::string& out;
+    const detail::task_record* current;
+    void task(const detail::task_record& t, int depth) {
+      out.append(static_cast<std::size_t>(depth) * 2, ' ');
+      out += "task #" + std::to_string(t.id) + " " + t.name();
+      if (&t == current) out += " (running)";
+      out += '\n';
+      t.child_nurseries.for_each([&](const detail::nursery_core& n) {
+        out.append(static_cast<std::size_t>(depth + 1) * 2, ' ');
+        out += "nursery (" + std::to_string(n.child_count) + " children";
+        if (n.scope && n.scope->cancel_called) out += ", cancelled";
+        out += ")\n";
+        n.children.for_each([&](const detail::task_record& c) { task(c, depth + 2); });
+      });
+    }
+  } w{out, r.current()};
+  if (auto* root = r.init_task()) w.task(*root, 0);
+  return out;
+}
+
+}  // namespace trio::lowlevel

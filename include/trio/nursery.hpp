@@ -1,0 +1,357 @@
+#pragma once
+/// \file
+/// Nurseries: where concurrent tasks live. open_nursery, nursery::start_soon, nursery::start, task_status.
+
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+#include "trio/cancel_scope.hpp"
+#include "trio/detail/runner.hpp"
+#include "trio/task.hpp"
+
+namespace trio {
+
+struct nursery_options {
+  /// Always wrap errors in an exception_group, even a single one. Unset: the run's setting.
+  std::optional<bool> strict_exception_groups;
+};
+
+class nursery;
+
+namespace detail {
+
+template <class T>
+struct start_state {
+  nursery_core* from = nullptr;  // start()'s private nursery
+  nursery_core* to = nullptr;    // the nursery the task moves to
+  std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
+};
+
+}  // namespace detail
+
+/// What nursery::start passes to the task it starts; call started(value) once the task is ready.
+/// A default-constructed status ignores started(), as Trio's TASK_STATUS_IGNORED.
+template <class T = void>
+class task_status {
+ public:
+  task_status() noexcept = default;
+  explicit task_status(detail::start_state<T>* st) noexcept : st_(st) {}
+
+  template <class U = T>
+    requires(!std::is_void_v<U>)
+  void started(U value) {
+    if (!st_) return;
+    check_once();
+    st_->value.emplace(std::move(value));
+    detail::reparent_started(*st_->from, *st_->to);
+  }
+  template <class U = T>
+    requires std::is_void_v<U>
+  void started() {
+    if (!st_) return;
+    check_once();
+    st_->value.emplace(true);
+    detail::reparent_started(*st_->from, *st_->to);
+  }
+
+ private:
+  void check_once() const {
+    if (st_->value)
+      throw std::logic_error("trio::task_status::started: called twice for the same task; call it exactly once");
+  }
+  detail::start_state<T>* st_ = nullptr;
+};
+
+namespace detail {
+
+template <class X>
+struct is_task_status : std::false_type {};
+template <class T>
+struct is_task_status<task_status<T>> : std::true_type {
+  using value_type = T;
+};
+
+template <class... P>
+struct last_of {
+  using type = void;
+};
+template <class P0, class... P>
+struct last_of<P0, P...> {
+  using type = typename decltype((std::type_identity<P0>{}, ..., std::type_identity<P>{}))::type;
+};
+
+/// The parameter list of a callable with one call signature (functions, pointers, non-generic lambdas).
+template <class F, class = void>
+struct signature_of {
+  static constexpr bool known = false;
+  using last = void;
+};
+template <class R, class... P>
+struct signature_of<R (*)(P...), void> {
+  static constexpr bool known = true;
+  using last = typename last_of<P...>::type;
+};
+template <class R, class... P>
+struct signature_of<R (*)(P...) noexcept, void> : signature_of<R (*)(P...)> {};
+template <class R, class... P>
+struct signature_of<R(P...), void> : signature_of<R (*)(P...)> {};
+template <class C, class R, class... P>
+struct signature_of<R (C::*)(P...), void> : signature_of<R (*)(P...)> {};
+template <class C, class R, class... P>
+struct signature_of<R (C::*)(P...) const, void> : signature_of<R (*)(P...)> {};
+template <class C, class R, class... P>
+struct signature_of<R (C::*)(P...) noexcept, void> : signature_of<R (*)(P...)> {};
+template <class C, class R, class... P>
+struct signature_of<R (C::*)(P...) const noexcept, void> : signature_of<R (*)(P...)> {};
+template <class F>
+struct signature_of<F, std::void_t<decltype(&F::operator())>> : signature_of<decltype(&F::operator())> {};
+
+/// task_status<T> if F's last parameter is one, else void.
+template <class F>
+using status_param_t = std::conditional_t<is_task_status<std::remove_cvref_t<typename signature_of<F>::last>>::value,
+                                          std::remove_cvref_t<typename signature_of<F>::last>, void>;
+
+/// The root frame of a task: fn and args live here for as long as the task runs.
+template <class F, class... A>
+root_task spawn_frame(F fn, A... args) {
+  co_await std::invoke(std::move(fn), std::move(args)...);
+}
+
+template <class F, class... A>
+void check_task_fn() {
+  static_assert(std::is_invocable_v<F&, A&...>,
+                "trio: the function cannot be called with these arguments (a function whose last parameter "
+                "is a trio::task_status<T> may be given without it)");
+  if constexpr (std::is_invocable_v<F&, A&...>)
+    static_assert(is_task_v<std::invoke_result_t<F&, A&...>>, "trio: a task function must return a trio::task<T>");
+}
+
+}  // namespace detail
+
+/// Where concurrent tasks live. A nursery is open for the duration of the open_nursery body and until
+/// every child has finished; an exception in any child cancels the others and comes out of open_nursery.
+///
+///     co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
+///       n.start_soon(child, 1);
+///       n.start_soon(child, 2);
+///       co_return;
+///     });   // returns when both children are done
+///
+/// The trap: the nursery object belongs to open_nursery's frame. Keep no pointer to it after
+/// open_nursery returns; pass the `nursery&` only to tasks that run inside it.
+class nursery {
+ public:
+  nursery(const nursery&) = delete;
+  nursery& operator=(const nursery&) = delete;
+
+  /// Starts fn(args...) as a new child task. fn and args are copied (or moved) into the child's frame
+  /// (pass std::ref for a reference); the child first runs after the caller's next checkpoint. A
+  /// function whose last parameter is a task_status<T> may be given without it (an ignored status).
+  /// On a closed nursery: std::logic_error.
+  template <class F, class... A>
+  void start_soon(F&& fn, A&&... args) {
+    check_open("start_soon");
+    using Fn = std::decay_t<F>;
+    if constexpr (std::is_invocable_v<Fn&, std::decay_t<A>&...>) {
+      detail::check_task_fn<Fn, std::decay_t<A>...>();
+      spawn(detail::spawn_frame<Fn, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...), typeid(Fn));
+    } else {
+      using status = detail::status_param_t<Fn>;
+      static_assert(!std::is_void_v<status>, "trio::nursery::start_soon: fn cannot be called with these arguments");
+      detail::check_task_fn<Fn, std::decay_t<A>..., status>();
+      spawn(detail::spawn_frame<Fn, std::decay_t<A>..., status>(std::forward<F>(fn), std::forward<A>(args)..., status{}),
+            typeid(Fn));
+    }
+  }
+
+  /// Runs fn(args..., task_status<T>) as a new task and waits until it calls started(v); the task then
+  /// moves into this nursery and start returns v. T comes from fn's last parameter. An exception before
+  /// started() comes out of start; returning without started(): std::logic_error.
+  template <class F, class... A>
+  auto start(F&& fn, A&&... args) {
+    using status = detail::status_param_t<std::decay_t<F>>;
+    static_assert(!std::is_void_v<status>,
+                  "trio::nursery::start: fn's last parameter must be a trio::task_status<T> (for a generic "
+                  "callable, name T: n.start<T>(fn, args...))");
+    using T = typename detail::is_task_status<status>::value_type;
+    return start<T>(std::forward<F>(fn), std::forward<A>(args)...);
+  }
+  template <class T, class F, class... A>
+  task<T> start(F&& fn, A&&... args) {
+    detail::check_task_fn<std::decay_t<F>, std::decay_t<A>..., task_status<T>>();
+    return start_impl<T>(*this, std::forward<F>(fn), std::forward<A>(args)...);
+  }
+
+  trio::cancel_scope& cancel_scope() noexcept { return scope_; }
+  std::size_t child_count() const noexcept { return core_.child_count; }
+
+  /// Internal: opened by open_nursery in the current task.
+  nursery(detail::runner& r, detail::task_record& parent, bool strict) {
+    core_.self = this;
+    core_.r = &r;
+    core_.scope = &scope_.state();
+    core_.parent_task = &parent;
+    core_.strict = strict;
+    detail::enter_scope(scope_.state(), parent);
+    parent.child_nurseries.push_back(core_);
+  }
+  ~nursery() = default;
+
+  detail::nursery_core& core() noexcept { return core_; }
+
+  /// Internal: spawns a prepared root frame as a child.
+  detail::task_record& spawn(detail::root_task frame, const std::type_info& fn_type) {
+    return core_.r->spawn(std::move(frame), &core_, fn_type);
+  }
+
+  /// Internal: the nursery's end. Waits for every child, closes the scope, and yields the outcome.
+  struct join_awaiter {
+    nursery& n;
+    std::exception_ptr body_error;
+    bool await_ready() {
+      n.core_.body_running = false;
+      if (body_error) n.core_.add_error(std::move(body_error));
+      n.core_.check_closed();
+      return false;
+    }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      detail::runner& r = *n.core_.r;
+      if (!n.core_.closed) {
+        // Waiting for children is not a cancel point (modern Trio): cancellation reaches the children.
+        n.core_.parent_waiting = true;
+        r.park(h, [](void*) noexcept { return detail::abort_result::failed; }, nullptr);
+      } else {
+        r.yield(h);  // a schedule point only
+      }
+    }
+    void await_resume() {
+      detail::task_record& t = *n.core_.parent_task;
+      intrusive_list_erase();
+      std::exception_ptr e = n.core_.combined_error();
+      e = detail::exit_scope(n.scope_.state(), t, std::move(e));
+      if (e) std::rethrow_exception(e);
+    }
+    void intrusive_list_erase() noexcept { detail::intrusive_list<detail::nursery_core, detail::nursery_tag>::erase(n.core_); }
+  };
+
+ private:
+  void check_open(const char* what) const {
+    if (core_.closed)
+      throw std::logic_error(std::string("trio::nursery::") + what +
+                             ": this nursery is closed to new arrivals (its block and all its children have "
+                             "finished); spawn into a nursery that is still open");
+  }
+
+  template <class T, class F, class... A>
+  static task<T> start_impl(nursery& self, F fn, A... args) {
+    self.check_open("start");
+    struct pending_guard {
+      detail::nursery_core& n;
+      explicit pending_guard(detail::nursery_core& c) : n(c) { ++n.pending_starts; }
+      ~pending_guard() {
+        --n.pending_starts;
+        n.check_closed();
+      }
+    } guard(self.core_);
+    detail::start_state<T> st;
+    st.to = &self.core_;
+    detail::runner& r = *self.core_.r;
+    detail::task_record& me = r.current_or_throw("trio::nursery::start");
+    {
+      nursery old(r, me, /*strict=*/false);  // errors before started() come out unwrapped
+      st.from = &old.core_;
+      std::exception_ptr err;
+      try {
+        auto& child = old.spawn(detail::spawn_frame<F, A..., task_status<T>>(std::move(fn), std::move(args)...,
+                                                                          task_status<T>(&st)),
+                                typeid(F));
+        child.eventual_parent = &self.core_;
+      } catch (...) {
+        err = std::current_exception();
+      }
+      co_await join_awaiter{old, std::move(err)};
+    }
+    if (!st.value)
+      throw std::logic_error(
+          "trio::nursery::start: the task returned without calling task_status.started(); call "
+          "started() once it is ready");
+    if constexpr (!std::is_void_v<T>) co_return std::move(*st.value);
+  }
+
+  trio::cancel_scope scope_;
+  detail::nursery_core core_;
+};
+
+namespace detail {
+
+template <class R, class F>
+task<R> open_nursery_impl(nursery_options opts, F body) {
+  runner& r = current_runner("trio::open_nursery");
+  task_record& parent = r.current_or_throw("trio::open_nursery");
+  nursery n(r, parent, opts.strict_exception_groups.value_or(r.strict_exception_groups()));
+  std::exception_ptr err;
+  if constexpr (std::is_void_v<R>) {
+    try {
+      co_await std::invoke(std::move(body), n);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    co_await nursery::join_awaiter{n, std::move(err)};
+  } else {
+    std::optional<R> result;
+    try {
+      result.emplace(co_await std::invoke(std::move(body), n));
+    } catch (...) {
+      err = std::current_exception();
+    }
+    co_await nursery::join_awaiter{n, std::move(err)};
+    if (!result) {
+      // Only possible when the nursery's own scope absorbed the body's cancellation.
+      if constexpr (std::is_default_constructible_v<R>)
+        co_return R{};
+      else
+        throw std::logic_error(
+            "trio::open_nursery: the body was cancelled by the nursery's own cancel scope, so it has no "
+            "value to return; return std::optional<T> from the body to observe this");
+    }
+    co_return std::move(*result);
+  }
+}
+
+}  // namespace detail
+
+/// Opens a nursery, runs body(nursery&) in the current task, then waits for every child. Returns the
+/// body's value. The nursery's errors come out unchanged when there is one (a group when strict) and
+/// as a trio::exception_group when there are several.
+template <class F>
+auto open_nursery(nursery_options opts, F&& body) {
+  using body_task = std::invoke_result_t<std::decay_t<F>&, nursery&>;
+  static_assert(detail::is_task_v<body_task>, "trio::open_nursery: the body must take nursery& and return trio::task<T>");
+  return detail::open_nursery_impl<detail::task_value_t<body_task>>(opts, std::forward<F>(body));
+}
+template <class F>
+auto open_nursery(F&& body) {
+  return open_nursery(nursery_options{}, std::forward<F>(body));
+}
+
+namespace lowlevel {
+
+/// Spawns fn(args...) in the run's system nursery: it is cancelled when the main task exits, and an
+/// exception from it ends the run with trio_internal_error.
+template <class F, class... A>
+void spawn_system_task(F&& fn, A&&... args) {
+  auto& r = detail::current_runner("trio::lowlevel::spawn_system_task");
+  detail::nursery_core* sys = r.system_nursery();
+  if (!sys || sys->closed) throw std::logic_error("trio::lowlevel::spawn_system_task: the run is shutting down");
+  sys->self->start_soon(std::forward<F>(fn), std::forward<A>(args)...);
+  sys->children.back().is_system = true;
+}
+
+}  // namespace lowlevel
+}  // namespace trio

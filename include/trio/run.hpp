@@ -1,0 +1,127 @@
+#pragma once
+/// \file
+/// trio::run: the entry point. Creates the loop, runs the main task, returns its value.
+
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "trio/clock.hpp"
+#include "trio/detail/runner.hpp"
+#include "trio/errors.hpp"
+#include "trio/instrument.hpp"
+#include "trio/nursery.hpp"
+#include "trio/task.hpp"
+
+namespace trio {
+
+struct run_options {
+  trio::clock* clock = nullptr;  // nullptr: the system monotonic clock
+  std::vector<trio::instrument*> instruments;
+  bool strict_exception_groups = false;
+  bool handle_sigint = true;  // Ctrl-C cancels the run, then run throws keyboard_interrupt
+  /// Trio runs each batch of ready tasks in FIFO or reversed order at random, so code cannot come to
+  /// depend on an order nobody promised. Turn it off for a fixed FIFO order (reproducing a bug, tests).
+  bool randomize_schedule = true;
+};
+
+namespace detail {
+
+template <class T>
+using result_slot = std::optional<std::conditional_t<std::is_void_v<T>, bool, T>>;
+
+template <class T, class F, class... A>
+root_task main_frame(result_slot<T>* out, F fn, A... args) {
+  if constexpr (std::is_void_v<T>) {
+    co_await std::invoke(std::move(fn), std::move(args)...);
+    out->emplace(true);
+  } else {
+    out->emplace(co_await std::invoke(std::move(fn), std::move(args)...));
+  }
+}
+
+template <class T, class F, class... A>
+root_task init_frame(runner* r, result_slot<T>* out, F* fn, std::tuple<A...>* args) {
+  co_await open_nursery(nursery_options{false}, [&](nursery& sys) -> task<> {
+    r->set_system_nursery(&sys.core());
+    auto frame = std::apply(
+        [&](auto&... a) { return main_frame<T, std::decay_t<F>, std::decay_t<A>...>(out, std::move(*fn), std::move(a)...); },
+        *args);
+    r->mark_main(sys.spawn(std::move(frame), typeid(std::decay_t<F>)));
+    co_return;
+  });
+}
+
+struct runner_scope {
+  explicit runner_scope(runner& r) noexcept { t_runner = &r; }
+  ~runner_scope() { t_runner = nullptr; }
+  runner_scope(const runner_scope&) = delete;
+  runner_scope& operator=(const runner_scope&) = delete;
+};
+
+}  // namespace detail
+
+/// Runs fn(args...) (which returns task<T>) as the main task of a new event loop on this thread, and
+/// returns its value or rethrows its exception.
+///
+///     trio::task<int> main_task(int x) { co_await trio::sleep(1s); co_return 2 * x; }
+///     int main() { return trio::run(main_task, 21) == 42 ? 0 : 1; }
+///
+/// The trap: run blocks until every task has finished; calling it inside a run is std::logic_error.
+template <class F, class... A>
+auto run(run_options options, F&& fn, A&&... args) {
+  using main_task_t = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
+  static_assert(detail::is_task_v<main_task_t>, "trio::run: fn(args...) must return a trio::task<T>");
+  using T = detail::task_value_t<main_task_t>;
+  if (detail::t_runner)
+    throw std::logic_error(
+        "trio::run() called from inside a running trio::run() on the same thread: co_await the function, "
+        "or start it in a nursery, instead of starting another run");
+
+  detail::run_config cfg;
+  cfg.clk = options.clock;
+  cfg.instruments = std::move(options.instruments);
+  cfg.strict_exception_groups = options.strict_exception_groups;
+  cfg.handle_sigint = options.handle_sigint;
+  cfg.randomize_schedule = options.randomize_schedule;
+
+  detail::result_slot<T> result;
+  std::decay_t<F> fn_copy(std::forward<F>(fn));
+  std::tuple<std::decay_t<A>...> args_copy(std::forward<A>(args)...);
+  {
+    detail::runner r(std::move(cfg));
+    detail::runner_scope active(r);
+    r.spawn(detail::init_frame<T, std::decay_t<F>, std::decay_t<A>...>(&r, &result, &fn_copy, &args_copy), nullptr,
+            typeid(run_options));
+    r.loop();
+    if (r.keyboard_interrupted()) throw keyboard_interrupt();
+    if (auto e = r.internal_error()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (...) {
+        std::throw_with_nested(trio_internal_error("trio: a run_sync_soon callback or a system task raised; see the nested exception"));
+      }
+    }
+    if (auto e = r.init_error()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (...) {
+        std::throw_with_nested(trio_internal_error("trio: a system task raised; see the nested exception"));
+      }
+    }
+    if (auto e = r.main_error()) std::rethrow_exception(e);
+  }
+  if constexpr (!std::is_void_v<T>) return std::move(*result);
+}
+
+template <class F, class... A>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, run_options>)
+auto run(F&& fn, A&&... args) {
+  return run(run_options{}, std::forward<F>(fn), std::forward<A>(args)...);
+}
+
+}  // namespace trio

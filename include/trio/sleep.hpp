@@ -1,0 +1,79 @@
+#pragma once
+/// \file
+/// Time inside a run: current_time, current_effective_deadline, sleep, sleep_until, sleep_forever.
+
+#include <chrono>
+#include <coroutine>
+
+#include "trio/clock.hpp"
+#include "trio/detail/runner.hpp"
+
+namespace trio {
+
+/// The run's clock (a testing::mock_clock when run_options gives one).
+inline time_point current_time() { return detail::current_runner("trio::current_time()").now(); }
+
+/// The earliest deadline of the current task's cancel scopes (up to a shield): no_deadline if none,
+/// time_point::min() if the task is already cancelled.
+inline time_point current_effective_deadline() {
+  auto& r = detail::current_runner("trio::current_effective_deadline()");
+  return detail::effective_deadline(r.current_or_throw("trio::current_effective_deadline()"));
+}
+
+namespace detail {
+
+/// A parked task with a deadline-heap entry: the loop reschedules it when the time comes.
+class sleep_awaiter : deadline_entry {
+ public:
+  sleep_awaiter(time_point until, const char* what) : until_(until) {
+    r_ = &current_runner(what);
+    t_ = &r_->current_or_throw(what);
+    fire = [](deadline_entry* e) noexcept {
+      auto* self = static_cast<sleep_awaiter*>(e);
+      self->r_->reschedule(*self->t_);
+    };
+  }
+  sleep_awaiter(const sleep_awaiter&) = delete;
+  sleep_awaiter& operator=(const sleep_awaiter&) = delete;
+
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    if (until_ != no_deadline) r_->deadlines().push(*this, until_);
+    r_->park(h, &abort, this);
+  }
+  void await_resume() const { runner::resume_from_park(*t_); }
+
+ private:
+  static abort_result abort(void* p) noexcept {
+    auto* self = static_cast<sleep_awaiter*>(p);
+    self->r_->deadlines().remove(*self);
+    return abort_result::succeeded;
+  }
+
+  time_point until_;
+  runner* r_;
+  task_record* t_;
+};
+
+}  // namespace detail
+
+/// Sleeps until the run's clock reaches t. A checkpoint, even when t has passed.
+[[nodiscard]] inline detail::sleep_awaiter sleep_until(time_point t) { return detail::sleep_awaiter(t, "trio::sleep_until()"); }
+
+/// Sleeps for d (any chrono duration; NaN or negative: std::invalid_argument). sleep(0s) is a checkpoint.
+///
+///     co_await trio::sleep(250ms);
+///
+/// The trap: the time is the run's clock, not the wall clock; under a mock clock nothing passes until
+/// the clock is jumped (TRIO_TEST_CASE's clock jumps by itself when every task is blocked).
+template <class Rep, class Period>
+[[nodiscard]] detail::sleep_awaiter sleep(std::chrono::duration<Rep, Period> d) {
+  const duration dd = detail::checked_duration(d, "trio::sleep");
+  auto& r = detail::current_runner("trio::sleep()");
+  return detail::sleep_awaiter(detail::saturating_add(r.now(), dd), "trio::sleep()");
+}
+
+/// Sleeps until cancelled.
+[[nodiscard]] inline detail::sleep_awaiter sleep_forever() { return detail::sleep_awaiter(no_deadline, "trio::sleep_forever()"); }
+
+}  // namespace trio

@@ -1,0 +1,159 @@
+#pragma once
+/// \file
+/// `trio::task<T>`: the coroutine type of trio-cpp.
+
+#include <coroutine>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "trio/detail/frame_pool.hpp"
+
+namespace trio {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+struct task_promise_base : pooled_frame {
+  std::coroutine_handle<> continuation = std::noop_coroutine();
+
+  struct final_awaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+      return h.promise().continuation;
+    }
+    void await_resume() const noexcept {}
+  };
+
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+  final_awaiter final_suspend() const noexcept { return {}; }
+};
+
+template <class T>
+struct task_promise final : task_promise_base {
+  enum class state : unsigned char { empty, value, error };
+  state st = state::empty;
+  union {
+    std::exception_ptr error;
+    T value;
+  };
+
+  task_promise() noexcept {}
+  ~task_promise() {
+    if (st == state::value)
+      value.~T();
+    else if (st == state::error)
+      error.~exception_ptr();
+  }
+
+  task<T> get_return_object() noexcept;
+  void unhandled_exception() noexcept {
+    ::new (static_cast<void*>(&error)) std::exception_ptr(std::current_exception());
+    st = state::error;
+  }
+  template <class U>
+    requires std::is_convertible_v<U&&, T>
+  void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    ::new (static_cast<void*>(&value)) T(std::forward<U>(v));
+    st = state::value;
+  }
+  T result() {
+    if (st == state::error) std::rethrow_exception(error);
+    return std::move(value);
+  }
+};
+
+template <>
+struct task_promise<void> final : task_promise_base {
+  std::exception_ptr error;
+  task<void> get_return_object() noexcept;
+  void unhandled_exception() noexcept { error = std::current_exception(); }
+  void return_void() noexcept {}
+  void result() {
+    if (error) std::rethrow_exception(error);
+  }
+};
+
+}  // namespace detail
+
+/// A lazy coroutine returning T. `co_await some_task()` runs it inline in the current trio task, as a
+/// function call would: no new task, no scheduler round trip, and it is not a checkpoint.
+///
+///     trio::task<int> answer() { co_await trio::sleep(1s); co_return 42; }
+///     int v = co_await answer();
+///
+/// The trap: a task does nothing until awaited. To run it concurrently, give the *function* to
+/// `nursery::start_soon`, not a task object.
+template <class T>
+class [[nodiscard]] task {
+ public:
+  using promise_type = detail::task_promise<T>;
+  using value_type = T;
+
+  task() noexcept = default;
+  explicit task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
+  task(task&& other) noexcept : h_(std::exchange(other.h_, {})) {}
+  task& operator=(task&& other) noexcept {
+    if (this != &other) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(other.h_, {});
+    }
+    return *this;
+  }
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
+  ~task() {
+    if (h_) h_.destroy();
+  }
+
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+
+  auto operator co_await() && noexcept {
+    struct awaiter {
+      std::coroutine_handle<promise_type> h;
+      bool await_ready() const noexcept { return false; }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) const noexcept {
+        h.promise().continuation = cont;
+        return h;
+      }
+      T await_resume() const { return h.promise().result(); }
+    };
+    return awaiter{h_};
+  }
+
+ private:
+  std::coroutine_handle<promise_type> h_;
+};
+
+namespace detail {
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+  return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+  return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
+}
+
+template <class X>
+struct is_task : std::false_type {};
+template <class T>
+struct is_task<task<T>> : std::true_type {};
+template <class X>
+inline constexpr bool is_task_v = is_task<std::remove_cvref_t<X>>::value;
+
+/// The T of task<T>.
+template <class X>
+struct task_value;
+template <class T>
+struct task_value<task<T>> {
+  using type = T;
+};
+template <class X>
+using task_value_t = typename task_value<std::remove_cvref_t<X>>::type;
+
+}  // namespace detail
+}  // namespace trio

@@ -1,0 +1,48 @@
+#pragma once
+/// \file
+/// trio::testing::wait_all_tasks_blocked: wake when every other task is blocked.
+
+#include <coroutine>
+
+#include "trio/clock.hpp"
+#include "trio/detail/runner.hpp"
+
+namespace trio::testing {
+namespace detail_wtb {
+
+class awaiter : trio::detail::idle_waiter {
+ public:
+  explicit awaiter(duration cushion) {
+    r_ = &trio::detail::current_runner("trio::testing::wait_all_tasks_blocked()");
+    task = &r_->current_or_throw("trio::testing::wait_all_tasks_blocked()");
+    this->cushion = cushion;
+  }
+  awaiter(const awaiter&) = delete;
+  awaiter& operator=(const awaiter&) = delete;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    r_->add_idle_waiter(*this);
+    r_->park(h, &abort, this);
+  }
+  void await_resume() const { trio::detail::runner::resume_from_park(*task); }
+
+ private:
+  static trio::detail::abort_result abort(void* p) noexcept {
+    auto* self = static_cast<awaiter*>(p);
+    trio::detail::intrusive_list<trio::detail::idle_waiter, trio::detail::idle_tag>::erase(*self);
+    return trio::detail::abort_result::succeeded;
+  }
+  trio::detail::runner* r_;
+};
+
+}  // namespace detail_wtb
+
+/// Returns once every other task has been blocked for `cushion` (real time) and no I/O completed.
+/// Waiters with the smallest cushion wake first; equal cushions wake together. Cancellable.
+///
+/// The trap: "blocked" includes sleeping; with an autojumping clock, waiters wake before time jumps.
+[[nodiscard]] inline detail_wtb::awaiter wait_all_tasks_blocked(duration cushion = duration::zero()) {
+  return detail_wtb::awaiter(cushion);
+}
+
+}  // namespace trio::testing

@@ -1,0 +1,23 @@
+#pragma once
+/// \file
+/// trio-cpp: Trio's structured concurrency for C++20 coroutines on io_uring. Include this header.
+
+// Foundations: time, errors, the coroutine type
+#include "trio/clock.hpp"
+#include "trio/errors.hpp"
+#include "trio/task.hpp"
+
+// Core: the loop, the blocking primitive, introspection, instruments
+#include "trio/instrument.hpp"
+#include "trio/lowlevel.hpp"
+
+// Structure: checkpoints, cancel scopes, time, nurseries, timeouts, running
+#include "trio/cancel_scope.hpp"
+#include "trio/checkpoint.hpp"
+#include "trio/nursery.hpp"
+#include "trio/run.hpp"
+#include "trio/sleep.hpp"
+#include "trio/timeouts.hpp"
+
+// I/O readiness
+#include "trio/wait_fd.hpp"
