@@ -112,8 +112,9 @@ class trio_token {
   explicit trio_token(std::shared_ptr<detail::token_state> s) noexcept : s_(std::move(s)) {}
 
   /// Queues fn to run in the loop thread soon, in FIFO order. With idempotent=true, nothing is queued
-  /// if an identical callback (same type and, for trivially copyable callables, same bytes; for
-  /// equality-comparable ones, equal) is already waiting.
+  /// if an identical callback is already waiting: same function pointer, or same closure type with the
+  /// same captured bytes (closures without padding, e.g. capturing pointers and 8-byte integers).
+  /// Other callables cannot be compared: idempotent=true then throws std::invalid_argument.
   template <class F>
     requires std::is_invocable_v<std::decay_t<F>&>
   void run_sync_soon(F&& fn, bool idempotent = false) const {
@@ -121,18 +122,23 @@ class trio_token {
     detail::token_state::entry e;
     if (idempotent) {
       e.key_type = &typeid(Fn);
-      if constexpr (std::is_trivially_copyable_v<Fn> && std::has_unique_object_representations_v<Fn>) {
+      if constexpr (std::is_same_v<Fn, std::function<void()>>) {
+        auto* p = fn.template target<void (*)()>();
+        if (!p) throw std::invalid_argument(idempotent_error);
+        e.key.assign(reinterpret_cast<const char*>(p), sizeof *p);
+      } else if constexpr (std::is_trivially_copyable_v<Fn> && std::has_unique_object_representations_v<Fn>) {
         e.key.assign(reinterpret_cast<const char*>(std::addressof(fn)), sizeof(Fn));
-      } else if constexpr (std::is_same_v<Fn, std::function<void()>>) {
-        if (auto* p = fn.template target<void (*)()>())
-          e.key.assign(reinterpret_cast<const char*>(p), sizeof *p);
-        else
-          e.key_type = nullptr;  // no identity to compare: always queued
+      } else {
+        throw std::invalid_argument(idempotent_error);
       }
     }
     e.fn = std::function<void()>(std::forward<F>(fn));
     s_->push(std::move(e));
   }
+
+  static constexpr const char* idempotent_error =
+      "trio_token::run_sync_soon(fn, idempotent=true): fn's identity cannot be compared; pass a function "
+      "pointer or a trivially copyable lambda without padding (capture pointers / 8-byte integers)";
 
   friend bool operator==(const trio_token& a, const trio_token& b) noexcept { return a.s_ == b.s_; }
 

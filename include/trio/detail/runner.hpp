@@ -357,13 +357,15 @@ class runner {
     if (t.abort_fn(t.abort_ctx) == abort_result::succeeded) reschedule(t, wake_kind::cancelled);
   }
 
-  /// The cancelled exception for `t`, naming the scope whose cancellation reached it.
+  /// The cancelled exception for `t`, naming the outermost cancelled scope that reaches it (the root
+  /// cause: a nursery cancelled because its child was cancelled by Ctrl-C reports Ctrl-C).
   static cancelled make_cancelled(const task_record& t) {
+    const scope_state* cause = nullptr;
     for (const scope_state* s = t.status; s; s = s->parent) {
-      if (s->cancel_called) return cancelled(s->source, s->reason);
+      if (s->cancel_called) cause = s;
       if (s->shield) break;
     }
-    return cancelled(cancel_source::unknown, {});
+    return cause ? cancelled(cause->source, cause->reason) : cancelled(cancel_source::unknown, {});
   }
 
   /// Takes ownership of a root frame and makes it a task of nursery `n` (nullptr: the root task).
