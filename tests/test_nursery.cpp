@@ -1,1 +1,402 @@
+#include <trio/nursery.hpp>  // first: the header compiles on its own
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
 #include "helpers.hpp"
+
+namespace {
+
+struct key_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct value_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// The members of an exception_group, by what they are.
+std::vector<std::string> kinds(const trio::exception_group& g) {
+  std::vector<std::string> out;
+  for (const auto& e : g.exceptions()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const key_error&) {
+      out.push_back("key");
+    } catch (const value_error&) {
+      out.push_back("value");
+    } catch (const trio::cancelled&) {
+      out.push_back("cancelled");
+    } catch (const trio::exception_group&) {
+      out.push_back("group");
+    } catch (const std::runtime_error&) {
+      out.push_back("runtime");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TRIO_TEST_CASE("NUR-01 the nursery waits for its children; the body finishes first", "[nursery]") {
+  test::event_log rec;
+  const double t0 = test::now_s();
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      co_await trio::sleep(3s);
+      rec("3");
+    });
+    n.start_soon([&]() -> trio::task<> {
+      co_await trio::sleep(1s);
+      rec("1");
+    });
+    rec("body done");
+    co_return;
+  });
+  CHECK(rec.entries == std::vector<std::string>{"body done", "1", "3"});
+  CHECK(test::now_s() - t0 == 3.0);
+}
+
+TRIO_TEST_CASE("NUR-02 a child's crash cancels its siblings and comes out unchanged", "[nursery]") {
+  test::event_log rec;
+  static std::exception_ptr thrown;
+  thrown = std::make_exception_ptr(value_error("argh"));
+  try {
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon([&]() -> trio::task<> {
+        try {
+          for (;;) co_await trio::checkpoint();
+        } catch (const trio::cancelled&) {
+          rec("cancelled");
+          throw;
+        }
+      });
+      n.start_soon([]() -> trio::task<> {
+        co_await trio::checkpoint();
+        std::rethrow_exception(thrown);
+      });
+      co_return;
+    });
+    FAIL("no exception");
+  } catch (const value_error&) {
+    CHECK(std::current_exception() == thrown);  // the same object: non-strict groups by default
+    rec("value_error out");
+  }
+  CHECK(rec.entries == std::vector<std::string>{"cancelled", "value_error out"});  // never leaks the looper
+}
+
+TRIO_TEST_CASE("NUR-03 two crashing children make an exception_group of both", "[nursery][exc]") {
+  try {
+    co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
+      n.start_soon([]() -> trio::task<> { throw key_error("k"); });
+      n.start_soon([]() -> trio::task<> { throw value_error("v"); });
+      co_return;
+    });
+    FAIL("no exception");
+  } catch (const trio::exception_group& g) {
+    auto k = kinds(g);
+    std::sort(k.begin(), k.end());
+    CHECK(k == std::vector<std::string>{"key", "value"});
+    CHECK(g.contains<key_error>());
+    CHECK(g.contains<value_error>());
+    CHECK(g.contains<std::runtime_error>());
+    CHECK_FALSE(g.contains<std::logic_error>());
+  }
+}
+
+TRIO_TEST_CASE("NUR-04 the body's and a child's exception are grouped, the body's first", "[nursery][exc]") {
+  try {
+    co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
+      n.start_soon([]() -> trio::task<> { throw value_error("child"); });
+      throw key_error("body");  // no checkpoint before it: the child has not run yet
+      co_return;
+    });
+    FAIL("no exception");
+  } catch (const trio::exception_group& g) {
+    CHECK(kinds(g) == std::vector<std::string>{"key", "value"});  // arrival order
+  }
+}
+
+TRIO_TEST_CASE("NUR-05 an exception in the body cancels the children and comes out", "[nursery]") {
+  test::event_log rec;
+  try {
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon([&]() -> trio::task<> {
+        try {
+          co_await trio::sleep_forever();
+        } catch (const trio::cancelled&) {
+          rec("child cancelled");
+          throw;
+        }
+      });
+      co_await trio::testing::wait_all_tasks_blocked();
+      throw key_error("body");
+    });
+  } catch (const key_error&) {
+    rec("key_error out");
+  }
+  CHECK(rec.entries == std::vector<std::string>{"child cancelled", "key_error out"});
+}
+
+TRIO_TEST_CASE("NUR-06 a child's crash wakes a body blocked in sleep_forever", "[nursery]") {
+  test::event_log rec;
+  try {
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon([]() -> trio::task<> { throw value_error("child"); });
+      try {
+        co_await trio::sleep_forever();
+      } catch (const trio::cancelled&) {
+        rec("body got cancelled");
+        throw;
+      }
+    });
+  } catch (const value_error&) {
+    rec("value_error out");
+  }
+  CHECK(rec.entries == std::vector<std::string>{"body got cancelled", "value_error out"});
+}
+
+TEST_CASE("NUR-07 start_soon from a child while the parent waits succeeds; once closed it throws", "[nursery]") {
+  // FIFO scheduling makes the interleaving exact: X runs after the nursery closed, before its parent resumed.
+  test::event_log rec;
+  test::run_mock(
+      [&]() -> trio::task<> {
+        trio::lowlevel::task_info* x = nullptr;
+        trio::nursery* inner = nullptr;
+        co_await trio::open_nursery([&](trio::nursery& outer) -> trio::task<> {
+          outer.start_soon([&]() -> trio::task<> {
+            x = &trio::lowlevel::current_task();
+            co_await trio::lowlevel::wait_task_rescheduled(
+                []() noexcept { return trio::lowlevel::abort_result::succeeded; });
+            try {
+              inner->start_soon([]() -> trio::task<> { co_return; });
+            } catch (const std::logic_error& e) {
+              rec(std::string("closed: ") + e.what());
+            }
+          });
+          co_await trio::testing::wait_all_tasks_blocked();
+          co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+            inner = &n;
+            n.start_soon([&]() -> trio::task<> {
+              co_await trio::checkpoint();
+              // The parent already waits in the nursery's end: spawning is still allowed.
+              inner->start_soon([&]() -> trio::task<> {
+                rec("grandchild ran");
+                trio::lowlevel::reschedule(*x);
+                co_return;
+              });
+            });
+            co_return;
+          });
+          rec("inner nursery exited");
+        });
+      },
+      true, /*randomize=*/false);
+  REQUIRE(rec.entries.size() == 3);
+  CHECK(rec.entries[0] == "grandchild ran");
+  CHECK_THAT(rec.entries[1], Catch::StartsWith("closed: ") && Catch::Contains("closed to new arrivals"));
+  CHECK(rec.entries[2] == "inner nursery exited");
+}
+
+TRIO_TEST_CASE("NUR-08 a task spawned into a cancelled nursery runs until its first checkpoint", "[nursery]") {
+  test::event_log rec;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.cancel_scope().cancel();
+    n.start_soon([&]() -> trio::task<> {
+      rec("started");
+      try {
+        co_await trio::sleep_forever();
+      } catch (const trio::cancelled&) {
+        rec("cancelled at first checkpoint");
+        throw;
+      }
+    });
+    co_return;
+  });
+  CHECK(rec.entries == std::vector<std::string>{"started", "cancelled at first checkpoint"});
+}
+
+TRIO_TEST_CASE("NUR-09 cancelling a nursery reaches the whole subtree and is absorbed", "[nursery]") {
+  int leaves_cancelled = 0;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    auto worker = [&]() -> trio::task<> {
+      co_await trio::open_nursery([&](trio::nursery& inner) -> trio::task<> {
+        for (int i = 0; i < 2; ++i)
+          inner.start_soon([&]() -> trio::task<> {
+            try {
+              co_await trio::sleep_forever();
+            } catch (const trio::cancelled&) {
+              ++leaves_cancelled;
+              throw;
+            }
+          });
+        co_return;
+      });
+    };
+    n.start_soon(worker);
+    n.start_soon(worker);
+    co_await trio::testing::wait_all_tasks_blocked();
+    n.cancel_scope().cancel();
+  });
+  CHECK(leaves_cancelled == 4);
+}
+
+TRIO_TEST_CASE("NUR-11 cancelled is stripped by the outermost cancelled scope; other errors survive (CS-12)", "[nursery][exc]") {
+  trio::cancel_scope outer;
+  bool inner_group_seen = false;
+  try {
+    co_await outer.enter([&]() -> trio::task<> {
+      try {
+        co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+          for (int i = 0; i < 2; ++i) n.start_soon([]() -> trio::task<> { co_await trio::sleep_forever(); });
+          co_await trio::testing::wait_all_tasks_blocked();
+          n.cancel_scope().cancel();
+          co_await trio::shielded([]() -> trio::task<> { co_await trio::testing::wait_all_tasks_blocked(); });
+          n.start_soon([]() -> trio::task<> { co_await trio::sleep_forever(); });
+          outer.cancel();
+          n.start_soon([]() -> trio::task<> { throw key_error("k"); });
+        });
+      } catch (const trio::exception_group& g) {
+        // Inside `outer` every member is still there: the nursery's own scope does not catch, because
+        // `outer` is cancelled too (modern Trio: the nursery's end injects no cancelled of its own).
+        auto k = kinds(g);
+        CHECK(std::count(k.begin(), k.end(), "cancelled") == 3);
+        CHECK(std::count(k.begin(), k.end(), "key") == 1);
+        inner_group_seen = true;
+        throw;
+      }
+    });
+    FAIL("no exception");
+  } catch (const key_error&) {
+    // Loose group reduced to one member: collapsed to the KeyError itself.
+  }
+  CHECK(inner_group_seen);
+  CHECK(outer.cancelled_caught());
+}
+
+TRIO_TEST_CASE("CS-12 a cancelled scope leaves a group without cancelled untouched", "[cancel][exc]") {
+  trio::cancel_scope cs;
+  std::exception_ptr inner;
+  try {
+    co_await cs.enter([&]() -> trio::task<> {
+      cs.cancel();
+      try {
+        co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
+          n.start_soon([]() -> trio::task<> { throw key_error("a"); });
+          n.start_soon([]() -> trio::task<> { throw value_error("b"); });
+          co_return;
+        });
+      } catch (const trio::exception_group&) {
+        inner = std::current_exception();
+        throw;
+      }
+    });
+    FAIL("no exception");
+  } catch (const trio::exception_group&) {
+    CHECK(std::current_exception() == inner);  // re-raised unchanged
+  }
+  CHECK_FALSE(cs.cancelled_caught());
+}
+
+TRIO_TEST_CASE("NUR-12 strict_exception_groups per nursery wraps even one error", "[nursery][exc]") {
+  try {
+    co_await trio::open_nursery(trio::nursery_options{.strict_exception_groups = true},
+                                [](trio::nursery&) -> trio::task<> { throw std::runtime_error("foo"); });
+    FAIL("no exception");
+  } catch (const trio::exception_group& g) {
+    REQUIRE(g.exceptions().size() == 1);
+    CHECK(kinds(g) == std::vector<std::string>{"runtime"});
+  }
+}
+
+TEST_CASE("NUR-12 strict_exception_groups per run; the nursery's own setting wins", "[nursery][exc]") {
+  trio::run_options o;
+  o.strict_exception_groups = true;
+  o.handle_sigint = false;
+  CHECK_THROWS_AS(trio::run(o, []() -> trio::task<> {
+                    co_await trio::open_nursery([](trio::nursery&) -> trio::task<> { throw std::runtime_error("foo"); });
+                  }),
+                  trio::exception_group);
+  CHECK_THROWS_AS(trio::run(o, []() -> trio::task<> {
+                    co_await trio::open_nursery(trio::nursery_options{.strict_exception_groups = false},
+                                                [](trio::nursery&) -> trio::task<> { throw std::runtime_error("foo"); });
+                  }),
+                  std::runtime_error);
+}
+
+TRIO_TEST_CASE("NUR-13 loose groups collapse after cancelled is stripped; strict ones do not", "[nursery][exc]") {
+  for (bool strict : {false, true}) {
+    try {
+      co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+        n.start_soon([]() -> trio::task<> { co_await trio::sleep_forever(); });
+        n.start_soon([]() -> trio::task<> {
+          co_await trio::testing::wait_all_tasks_blocked();
+          throw std::runtime_error("outer");
+        });
+        co_await trio::open_nursery(trio::nursery_options{.strict_exception_groups = strict},
+                                    [&](trio::nursery& n2) -> trio::task<> {
+                                      n2.start_soon([]() -> trio::task<> { co_await trio::sleep_forever(); });
+                                      n2.start_soon([]() -> trio::task<> {
+                                        co_await trio::testing::wait_all_tasks_blocked();
+                                        throw std::runtime_error("inner");
+                                      });
+                                      co_return;
+                                    });
+      });
+      FAIL("no exception");
+    } catch (const trio::exception_group& g) {
+      auto k = kinds(g);
+      std::sort(k.begin(), k.end());
+      CHECK(k == (strict ? std::vector<std::string>{"group", "runtime"} : std::vector<std::string>{"runtime", "runtime"}));
+    }
+  }
+}
+
+TRIO_TEST_CASE("NUR start_soon copies fn and args into the child; std::ref passes a reference", "[nursery]") {
+  int counter = 0;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    {
+      std::string temp = "copied";
+      auto lambda = [s = std::string("captured")](std::string arg, int& c) -> trio::task<> {
+        co_await trio::sleep(1s);
+        CHECK(s == "captured");
+        CHECK(arg == "copied");
+        ++c;
+      };
+      n.start_soon(lambda, temp, std::ref(counter));
+      n.start_soon(std::move(lambda), std::move(temp), std::ref(counter));
+    }  // the temporaries are gone; the children still have their copies
+    n.start_soon([](std::unique_ptr<int> p) -> trio::task<> {  // move-only arguments
+      CHECK(*p == 3);
+      co_return;
+    }, std::make_unique<int>(3));
+    CHECK(n.child_count() == 3);
+    co_return;
+  });
+  CHECK(counter == 2);
+}
+
+TRIO_TEST_CASE("NUR open_nursery returns the body's value", "[nursery]") {
+  int v = co_await trio::open_nursery([](trio::nursery& n) -> trio::task<int> {
+    n.start_soon([]() -> trio::task<> { co_await trio::sleep(1s); });
+    co_return 7;
+  });
+  CHECK(v == 7);
+}
+
+TRIO_TEST_CASE("NUR-03 members of a group keep their identity", "[exc]") {
+  static std::exception_ptr a, b;
+  a = std::make_exception_ptr(key_error("a"));
+  b = std::make_exception_ptr(value_error("b"));
+  try {
+    co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
+      n.start_soon([]() -> trio::task<> { std::rethrow_exception(a); });
+      n.start_soon([]() -> trio::task<> { std::rethrow_exception(b); });
+      co_return;
+    });
+  } catch (const trio::exception_group& g) {
+    REQUIRE(g.exceptions().size() == 2);
+    CHECK(((g.exceptions()[0] == a && g.exceptions()[1] == b) || (g.exceptions()[0] == b && g.exceptions()[1] == a)));
+    CHECK_THAT(g.what(), Catch::Contains("2 exception(s)"));
+  }
+}

@@ -37,7 +37,7 @@ class cancel_scope {
   /// (std::logic_error otherwise).
   template <class F, class... A>
   auto enter(F&& body, A&&... args) {
-    using body_task = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
+    using body_task = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
     static_assert(detail::is_task_v<body_task>, "cancel_scope::enter: the body must return a trio::task<T>");
     return enter_impl<detail::task_value_t<body_task>>(*this, std::forward<F>(body), std::forward<A>(args)...);
   }

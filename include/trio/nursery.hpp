@@ -125,11 +125,11 @@ root_task spawn_frame(F fn, A... args) {
 
 template <class F, class... A>
 void check_task_fn() {
-  static_assert(std::is_invocable_v<F&, A&...>,
+  static_assert(std::is_invocable_v<F, A...>,
                 "trio: the function cannot be called with these arguments (a function whose last parameter "
                 "is a trio::task_status<T> may be given without it)");
-  if constexpr (std::is_invocable_v<F&, A&...>)
-    static_assert(is_task_v<std::invoke_result_t<F&, A&...>>, "trio: a task function must return a trio::task<T>");
+  if constexpr (std::is_invocable_v<F, A...>)
+    static_assert(is_task_v<std::invoke_result_t<F, A...>>, "trio: a task function must return a trio::task<T>");
 }
 
 }  // namespace detail
@@ -158,7 +158,7 @@ class nursery {
   void start_soon(F&& fn, A&&... args) {
     check_open("start_soon");
     using Fn = std::decay_t<F>;
-    if constexpr (std::is_invocable_v<Fn&, std::decay_t<A>&...>) {
+    if constexpr (std::is_invocable_v<Fn, std::decay_t<A>...>) {
       detail::check_task_fn<Fn, std::decay_t<A>...>();
       spawn(detail::spawn_frame<Fn, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...), typeid(Fn));
     } else {
@@ -331,7 +331,7 @@ task<R> open_nursery_impl(nursery_options opts, F body) {
 /// as a trio::exception_group when there are several.
 template <class F>
 auto open_nursery(nursery_options opts, F&& body) {
-  using body_task = std::invoke_result_t<std::decay_t<F>&, nursery&>;
+  using body_task = std::invoke_result_t<std::decay_t<F>, nursery&>;
   static_assert(detail::is_task_v<body_task>, "trio::open_nursery: the body must take nursery& and return trio::task<T>");
   return detail::open_nursery_impl<detail::task_value_t<body_task>>(opts, std::forward<F>(body));
 }

@@ -74,7 +74,7 @@ struct runner_scope {
 /// The trap: run blocks until every task has finished; calling it inside a run is std::logic_error.
 template <class F, class... A>
 auto run(run_options options, F&& fn, A&&... args) {
-  using main_task_t = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
+  using main_task_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
   static_assert(detail::is_task_v<main_task_t>, "trio::run: fn(args...) must return a trio::task<T>");
   using T = detail::task_value_t<main_task_t>;
   if (detail::t_runner)

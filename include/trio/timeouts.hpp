@@ -17,7 +17,7 @@ namespace trio {
 namespace detail {
 
 template <class F, class... A>
-using body_value_t = task_value_t<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>;
+using body_value_t = task_value_t<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>>;
 
 /// bool for void bodies (true: the body finished), std::optional<T> otherwise.
 template <class T>
