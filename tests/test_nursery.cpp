@@ -400,3 +400,34 @@ TRIO_TEST_CASE("NUR-03 members of a group keep their identity", "[exc]") {
     CHECK_THAT(g.what(), Catch::Contains("2 exception(s)"));
   }
 }
+
+namespace {
+trio::task<> nested_failing_nursery() {  // no try/catch here: the error passes straight through
+  co_await trio::open_nursery([](trio::nursery&) -> trio::task<> {
+    co_await trio::checkpoint();
+    throw value_error("deep");
+  });
+}
+}  // namespace
+
+TRIO_TEST_CASE("NUR an error from a nested nursery propagates through plain coroutines intact", "[nursery][exc]") {
+  // Regression: g++ 12 released an exception one reference too early when it was moved into a
+  // co_await temporary; ASan caught the use after free.
+  for (int i = 0; i < 3; ++i) {
+    try {
+      co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
+        n.start_soon(nested_failing_nursery);
+        co_return;
+      });
+      FAIL("no exception");
+    } catch (const value_error& e) {
+      CHECK(std::string(e.what()) == "deep");
+    }
+  }
+}
+
+TRIO_TEST_CASE("NUR a body that throws before its first suspension", "[nursery][exc]") {
+  auto throws_at_call = [](trio::nursery&) -> trio::task<> { throw key_error("at call"); };  // not a coroutine
+  CHECK_THROWS_AS(co_await trio::open_nursery(throws_at_call), key_error);
+  CHECK(trio::lowlevel::current_task().child_nurseries().empty());
+}

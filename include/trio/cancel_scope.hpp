@@ -67,26 +67,10 @@ class cancel_scope {
     detail::runner& r = detail::current_runner("trio::cancel_scope::enter");
     detail::task_record& t = r.current_or_throw("trio::cancel_scope::enter");
     detail::enter_scope(self.s_, t);
-    std::exception_ptr err;
-    if constexpr (std::is_void_v<T>) {
-      try {
-        co_await std::invoke(std::move(body), std::move(args)...);
-      } catch (...) {
-        err = std::current_exception();
-      }
-      err = detail::exit_scope(self.s_, t, std::move(err));
-      if (err) std::rethrow_exception(err);
-    } else {
-      std::optional<T> result;
-      try {
-        result.emplace(co_await std::invoke(std::move(body), std::move(args)...));
-      } catch (...) {
-        err = std::current_exception();
-      }
-      err = detail::exit_scope(self.s_, t, std::move(err));
-      if (err) std::rethrow_exception(err);
-      co_return result;
-    }
+    auto out = co_await detail::invoke_captured<T>(std::move(body), std::move(args)...);
+    std::exception_ptr err = detail::exit_scope(self.s_, t, std::move(out.error));
+    if (err) std::rethrow_exception(err);
+    if constexpr (!std::is_void_v<T>) co_return std::move(out.value);
   }
 
   detail::scope_state s_;

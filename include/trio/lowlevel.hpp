@@ -33,6 +33,10 @@ using abort_result = detail::abort_result;
 /// answers `failed` must make sure the task is rescheduled later, or the task hangs.
 template <class F>
 class [[nodiscard]] park_awaitable {
+  static_assert(std::is_trivially_destructible_v<F>,
+                "trio::lowlevel::wait_task_rescheduled: the abort function must be trivially destructible "
+                "(capture pointers or references, not owning objects)");
+
  public:
   explicit park_awaitable(F abort)
       : abort_(std::move(abort)), r_(&detail::current_runner("trio::lowlevel::wait_task_rescheduled")) {
@@ -60,7 +64,8 @@ inline void reschedule(task_info& task, std::exception_ptr error = nullptr) {
   auto& rec = static_cast<detail::task_record&>(task);
   if (rec.abort_fn == nullptr || static_cast<const detail::list_hook<detail::run_tag>&>(rec).linked())
     throw std::logic_error("trio::lowlevel::reschedule: the task is not parked in wait_task_rescheduled");
-  rec.r->reschedule(rec, error ? detail::wake_kind::error : detail::wake_kind::value, std::move(error));
+  const auto kind = error ? detail::wake_kind::error : detail::wake_kind::value;
+  rec.r->reschedule(rec, kind, std::move(error));
 }
 
 /// The task that is running now.

@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include "trio/cancel_scope.hpp"
 #include "trio/detail/runner.hpp"
@@ -190,6 +191,15 @@ class nursery {
 
   trio::cancel_scope& cancel_scope() noexcept { return scope_; }
   std::size_t child_count() const noexcept { return core_.child_count; }
+  /// The task that opened the nursery.
+  lowlevel::task_info& parent_task() const noexcept { return *core_.parent_task; }
+  /// The children alive now, in spawn order.
+  std::vector<lowlevel::task_info*> child_tasks() const {
+    std::vector<lowlevel::task_info*> out;
+    out.reserve(core_.child_count);
+    core_.children.for_each([&](detail::task_record& t) { out.push_back(&t); });
+    return out;
+  }
 
   /// Internal: opened by open_nursery in the current task.
   nursery(detail::runner& r, detail::task_record& parent, bool strict) {
@@ -201,7 +211,12 @@ class nursery {
     detail::enter_scope(scope_.state(), parent);
     parent.child_nurseries.push_back(core_);
   }
-  ~nursery() = default;
+  /// Normally the nursery has been closed by its join; if an error path skipped that, it still
+  /// unlinks itself so the task's structures never point at a destroyed nursery.
+  ~nursery() {
+    detail::intrusive_list<detail::nursery_core, detail::nursery_tag>::erase(core_);
+    if (scope_.state().active()) detail::abandon_scope(scope_.state(), *core_.parent_task);
+  }
 
   detail::nursery_core& core() noexcept { return core_; }
 
@@ -210,17 +225,20 @@ class nursery {
     return core_.r->spawn(std::move(frame), &core_, fn_type);
   }
 
-  /// Internal: the nursery's end. Waits for every child, closes the scope, and yields the outcome.
+  /// Internal: the body has finished (with `body_error`, or nullptr): the nursery now only waits.
+  void body_done(std::exception_ptr body_error) {
+    core_.body_running = false;
+    if (body_error) core_.add_error(std::move(body_error));
+    core_.check_closed();
+  }
+
+  /// Internal: the nursery's end. Waits for every child, closes the scope, and rethrows the outcome.
+  /// Awaiters used as co_await temporaries hold references only: g++ 12 releases non-trivial members
+  /// of such a temporary twice.
   struct join_awaiter {
     nursery& n;
-    std::exception_ptr body_error;
-    bool await_ready() {
-      n.core_.body_running = false;
-      if (body_error) n.core_.add_error(std::move(body_error));
-      n.core_.check_closed();
-      return false;
-    }
-    void await_suspend(std::coroutine_handle<> h) noexcept {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const noexcept {
       detail::runner& r = *n.core_.r;
       if (!n.core_.closed) {
         // Waiting for children is not a cancel point (modern Trio): cancellation reaches the children.
@@ -230,14 +248,13 @@ class nursery {
         r.yield(h);  // a schedule point only
       }
     }
-    void await_resume() {
+    void await_resume() const {
       detail::task_record& t = *n.core_.parent_task;
-      intrusive_list_erase();
+      detail::intrusive_list<detail::nursery_core, detail::nursery_tag>::erase(n.core_);
       std::exception_ptr e = n.core_.combined_error();
       e = detail::exit_scope(n.scope_.state(), t, std::move(e));
       if (e) std::rethrow_exception(e);
     }
-    void intrusive_list_erase() noexcept { detail::intrusive_list<detail::nursery_core, detail::nursery_tag>::erase(n.core_); }
   };
 
  private:
@@ -275,7 +292,8 @@ class nursery {
       } catch (...) {
         err = std::current_exception();
       }
-      co_await join_awaiter{old, std::move(err)};
+      old.body_done(std::move(err));
+      co_await join_awaiter{old};
     }
     if (!st.value)
       throw std::logic_error(
@@ -295,23 +313,12 @@ task<R> open_nursery_impl(nursery_options opts, F body) {
   runner& r = current_runner("trio::open_nursery");
   task_record& parent = r.current_or_throw("trio::open_nursery");
   nursery n(r, parent, opts.strict_exception_groups.value_or(r.strict_exception_groups()));
-  std::exception_ptr err;
-  if constexpr (std::is_void_v<R>) {
-    try {
-      co_await std::invoke(std::move(body), n);
-    } catch (...) {
-      err = std::current_exception();
-    }
-    co_await nursery::join_awaiter{n, std::move(err)};
-  } else {
-    std::optional<R> result;
-    try {
-      result.emplace(co_await std::invoke(std::move(body), n));
-    } catch (...) {
-      err = std::current_exception();
-    }
-    co_await nursery::join_awaiter{n, std::move(err)};
-    if (!result) {
+  // The body's exception is captured without a throw/catch: one unwinding fewer per nursery level.
+  auto out = co_await invoke_captured<R>(std::move(body), n);
+  n.body_done(std::move(out.error));
+  co_await nursery::join_awaiter{n};
+  if constexpr (!std::is_void_v<R>) {
+    if (!out.value) {
       // Only possible when the nursery's own scope absorbed the body's cancellation.
       if constexpr (std::is_default_constructible_v<R>)
         co_return R{};
@@ -320,7 +327,7 @@ task<R> open_nursery_impl(nursery_options opts, F body) {
             "trio::open_nursery: the body was cancelled by the nursery's own cancel scope, so it has no "
             "value to return; return std::optional<T> from the body to observe this");
     }
-    co_return std::move(*result);
+    co_return std::move(*out.value);
   }
 }
 

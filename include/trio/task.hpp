@@ -4,7 +4,9 @@
 
 #include <coroutine>
 #include <exception>
+#include <functional>
 #include <new>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -16,6 +18,17 @@ template <class T = void>
 class task;
 
 namespace detail {
+
+/// A finished task's result: its value, or the exception it ended with.
+template <class T>
+struct outcome {
+  std::optional<T> value;
+  std::exception_ptr error;
+};
+template <>
+struct outcome<void> {
+  std::exception_ptr error;
+};
 
 struct task_promise_base : pooled_frame {
   std::coroutine_handle<> continuation = std::noop_coroutine();
@@ -65,6 +78,14 @@ struct task_promise final : task_promise_base {
     if (st == state::error) std::rethrow_exception(error);
     return std::move(value);
   }
+  outcome<T> take_outcome() {
+    outcome<T> o;
+    if (st == state::error)
+      o.error = std::move(error);
+    else
+      o.value.emplace(std::move(value));
+    return o;
+  }
 };
 
 template <>
@@ -76,6 +97,7 @@ struct task_promise<void> final : task_promise_base {
   void result() {
     if (error) std::rethrow_exception(error);
   }
+  outcome<void> take_outcome() noexcept { return {std::move(error)}; }
 };
 
 }  // namespace detail
@@ -112,6 +134,21 @@ class [[nodiscard]] task {
 
   bool valid() const noexcept { return static_cast<bool>(h_); }
 
+  /// Awaits the task without rethrowing: yields its outcome (value or exception). For library code
+  /// that forwards exceptions; users want plain `co_await`.
+  auto capture() && noexcept {
+    struct awaiter {
+      std::coroutine_handle<promise_type> h;
+      bool await_ready() const noexcept { return false; }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) const noexcept {
+        h.promise().continuation = cont;
+        return h;
+      }
+      detail::outcome<T> await_resume() const { return h.promise().take_outcome(); }
+    };
+    return awaiter{h_};
+  }
+
   auto operator co_await() && noexcept {
     struct awaiter {
       std::coroutine_handle<promise_type> h;
@@ -136,6 +173,21 @@ task<T> task_promise<T>::get_return_object() noexcept {
 }
 inline task<void> task_promise<void>::get_return_object() noexcept {
   return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
+}
+
+/// Calls fn(args...) (which returns a task<T>) and awaits its outcome without rethrowing. An exception
+/// thrown by the call itself, before any task exists, is captured as well.
+template <class T, class F, class... A>
+task<outcome<T>> invoke_captured(F&& fn, A&&... args) {
+  std::optional<task<T>> t;
+  try {
+    t.emplace(std::invoke(std::forward<F>(fn), std::forward<A>(args)...));
+  } catch (...) {
+    outcome<T> o;
+    o.error = std::current_exception();
+    co_return o;
+  }
+  co_return co_await std::move(*t).capture();
 }
 
 template <class X>

@@ -739,6 +739,15 @@ inline std::exception_ptr exit_scope(scope_state& s, task_record& t, std::except
   return e;
 }
 
+/// Leaves `s` on an error path that cannot propagate anything (a destructor): restores the task's
+/// scope and unlinks `s`.
+inline void abandon_scope(scope_state& s, task_record& t) noexcept {
+  if (s.r) s.r->deadlines().remove(s);
+  if (t.status == &s) t.set_status(*s.parent);
+  intrusive_list<scope_state, child_scope_tag>::erase(s);
+  s.exited = true;
+}
+
 inline void set_scope_deadline(scope_state& s, time_point d) {
   s.deadline = d;
   if (!s.active() || s.cancel_called) return;
