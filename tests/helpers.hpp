@@ -7,18 +7,16 @@
 #include <string>
 #include <vector>
 
+#include <trio/testing.hpp>
 #include <trio/testing/catch2.hpp>
 #include <trio/trio.hpp>
-#include <trio/testing.hpp>
 
 using namespace std::chrono_literals;
 
 namespace test {
 
 /// Seconds of virtual time since the start of the run (the mock clock starts at 0).
-inline double now_s() {
-  return std::chrono::duration<double>(trio::current_time().time_since_epoch()).count();
-}
+inline double now_s() { return std::chrono::duration<double>(trio::current_time().time_since_epoch()).count(); }
 
 struct event_log {
   std::vector<std::string> entries;

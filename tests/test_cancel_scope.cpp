@@ -122,8 +122,8 @@ TRIO_TEST_CASE("CS-06 a shield blocks only cancellation from outside it", "[canc
       co_await trio::checkpoint();
     });
   });
-  CHECK(rec.entries ==
-        std::vector<std::string>{"unshielded cancelled", "shielded ok", "inside shield cancelled", "unshield again cancelled"});
+  CHECK(rec.entries == std::vector<std::string>{"unshielded cancelled", "shielded ok", "inside shield cancelled",
+                                                "unshield again cancelled"});
   CHECK(inner.cancelled_caught());
   CHECK_FALSE(outer.cancelled_caught());
 }

@@ -46,9 +46,9 @@ using both = std::pair<bool, bool>;
 TRIO_TEST_CASE("CP-01 a checkpoint is a cancel point and a schedule point; either half alone is not", "[checkpoint]") {
   CHECK(co_await points_of([]() -> trio::task<> { co_await trio::checkpoint(); }) == both{true, true});
   CHECK(co_await points_of([]() -> trio::task<> {
-    co_await trio::checkpoint_if_cancelled();
-    co_await trio::cancel_shielded_checkpoint();
-  }) == both{true, true});
+          co_await trio::checkpoint_if_cancelled();
+          co_await trio::cancel_shielded_checkpoint();
+        }) == both{true, true});
   CHECK(co_await points_of([]() -> trio::task<> { co_await trio::checkpoint_if_cancelled(); }) == both{true, false});
   CHECK(co_await points_of([]() -> trio::task<> { co_await trio::cancel_shielded_checkpoint(); }) == both{false, true});
   CHECK(co_await points_of([]() -> trio::task<> { co_return; }) == both{false, false});
@@ -76,12 +76,15 @@ TRIO_TEST_CASE("CP-02 the two halves", "[checkpoint]") {
 
 TRIO_TEST_CASE("CP-03 every blocking primitive is a checkpoint even when it does not block", "[checkpoint]") {
   CHECK(co_await points_of([]() -> trio::task<> { co_await trio::sleep(0s); }) == both{true, true});
-  CHECK(co_await points_of([]() -> trio::task<> { co_await trio::sleep_until(trio::time_point{} - 1s); }) == both{true, true});
+  CHECK(co_await points_of([]() -> trio::task<> { co_await trio::sleep_until(trio::time_point{} - 1s); }) ==
+        both{true, true});
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   REQUIRE(::write(fds[1], "x", 1) == 1);
-  CHECK(co_await points_of([&]() -> trio::task<> { co_await trio::lowlevel::wait_readable(fds[0]); }) == both{true, true});
-  CHECK(co_await points_of([&]() -> trio::task<> { co_await trio::lowlevel::wait_writable(fds[1]); }) == both{true, true});
+  CHECK(co_await points_of([&]() -> trio::task<> { co_await trio::lowlevel::wait_readable(fds[0]); }) ==
+        both{true, true});
+  CHECK(co_await points_of([&]() -> trio::task<> { co_await trio::lowlevel::wait_writable(fds[1]); }) ==
+        both{true, true});
   ::close(fds[0]);
   ::close(fds[1]);
 }
@@ -89,12 +92,12 @@ TRIO_TEST_CASE("CP-03 every blocking primitive is a checkpoint even when it does
 TRIO_TEST_CASE("CP-04 synchronous operations are never checkpoints", "[checkpoint]") {
   co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
     CHECK(co_await points_of([&]() -> trio::task<> {
-      n.start_soon([]() -> trio::task<> { co_return; });
-      trio::cancel_scope other;
-      other.cancel();
-      (void)trio::current_time();
-      co_return;
-    }) == both{false, false});
+            n.start_soon([]() -> trio::task<> { co_return; });
+            trio::cancel_scope other;
+            other.cancel();
+            (void)trio::current_time();
+            co_return;
+          }) == both{false, false});
   });
 }
 
@@ -124,6 +127,6 @@ TRIO_TEST_CASE("CP-06 a nursery's end is a schedule point, not a cancel point", 
   });
   CHECK_FALSE(cs.cancelled_caught());
   CHECK(co_await points_of([]() -> trio::task<> {
-    co_await trio::open_nursery([](trio::nursery&) -> trio::task<> { co_return; });
-  }) == both{false, true});
+          co_await trio::open_nursery([](trio::nursery&) -> trio::task<> { co_return; });
+        }) == both{false, true});
 }

@@ -241,7 +241,8 @@ TRIO_TEST_CASE("NUR-09 cancelling a nursery reaches the whole subtree and is abs
   CHECK(leaves_cancelled == 4);
 }
 
-TRIO_TEST_CASE("NUR-11 cancelled is stripped by the outermost cancelled scope; other errors survive (CS-12)", "[nursery][exc]") {
+TRIO_TEST_CASE("NUR-11 cancelled is stripped by the outermost cancelled scope; other errors survive (CS-12)",
+               "[nursery][exc]") {
   trio::cancel_scope outer;
   bool inner_group_seen = false;
   try {
@@ -313,14 +314,18 @@ TEST_CASE("NUR-12 strict_exception_groups per run; the nursery's own setting win
   trio::run_options o;
   o.strict_exception_groups = true;
   o.handle_sigint = false;
-  CHECK_THROWS_AS(trio::run(o, []() -> trio::task<> {
-                    co_await trio::open_nursery([](trio::nursery&) -> trio::task<> { throw std::runtime_error("foo"); });
-                  }),
-                  trio::exception_group);
-  CHECK_THROWS_AS(trio::run(o, []() -> trio::task<> {
-                    co_await trio::open_nursery(trio::nursery_options{.strict_exception_groups = false},
-                                                [](trio::nursery&) -> trio::task<> { throw std::runtime_error("foo"); });
-                  }),
+  CHECK_THROWS_AS(
+      trio::run(o,
+                []() -> trio::task<> {
+                  co_await trio::open_nursery([](trio::nursery&) -> trio::task<> { throw std::runtime_error("foo"); });
+                }),
+      trio::exception_group);
+  CHECK_THROWS_AS(trio::run(o,
+                            []() -> trio::task<> {
+                              co_await trio::open_nursery(
+                                  trio::nursery_options{.strict_exception_groups = false},
+                                  [](trio::nursery&) -> trio::task<> { throw std::runtime_error("foo"); });
+                            }),
                   std::runtime_error);
 }
 
@@ -347,7 +352,8 @@ TRIO_TEST_CASE("NUR-13 loose groups collapse after cancelled is stripped; strict
     } catch (const trio::exception_group& g) {
       auto k = kinds(g);
       std::sort(k.begin(), k.end());
-      CHECK(k == (strict ? std::vector<std::string>{"group", "runtime"} : std::vector<std::string>{"runtime", "runtime"}));
+      CHECK(k ==
+            (strict ? std::vector<std::string>{"group", "runtime"} : std::vector<std::string>{"runtime", "runtime"}));
     }
   }
 }
@@ -366,10 +372,12 @@ TRIO_TEST_CASE("NUR start_soon copies fn and args into the child; std::ref passe
       n.start_soon(lambda, temp, std::ref(counter));
       n.start_soon(std::move(lambda), std::move(temp), std::ref(counter));
     }  // the temporaries are gone; the children still have their copies
-    n.start_soon([](std::unique_ptr<int> p) -> trio::task<> {  // move-only arguments
-      CHECK(*p == 3);
-      co_return;
-    }, std::make_unique<int>(3));
+    n.start_soon(
+        [](std::unique_ptr<int> p) -> trio::task<> {  // move-only arguments
+          CHECK(*p == 3);
+          co_return;
+        },
+        std::make_unique<int>(3));
     CHECK(n.child_count() == 3);
     co_return;
   });

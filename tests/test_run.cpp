@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdint>
 #include <csignal>
 #include <cstddef>
+#include <cstdint>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -111,7 +111,7 @@ TEST_CASE("RUN-07 a self-requeuing run_sync_soon callback cannot starve tasks", 
     tok.run_sync_soon(again);
     for (int i = 0; i < 20; ++i) co_await trio::checkpoint();
   });
-  CHECK(requeues >= 19);  // main's 20 checkpoints completed while the callback kept requeuing itself
+  CHECK(requeues >= 19);      // main's 20 checkpoints completed while the callback kept requeuing itself
   CHECK_FALSE(got_finished);  // requeues made during the run are accepted; they just never run
 }
 
@@ -394,12 +394,14 @@ TRIO_TEST_CASE("SCHED-01 every runnable task runs exactly once per batch", "[sch
   std::vector<std::pair<char, int>> rec;
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
     for (char me : {'a', 'b'})
-      n.start_soon([&rec](char who) -> trio::task<> {
-        for (int i = 0; i < 200; ++i) {
-          rec.emplace_back(who, i);
-          co_await trio::checkpoint();
-        }
-      }, me);
+      n.start_soon(
+          [&rec](char who) -> trio::task<> {
+            for (int i = 0; i < 200; ++i) {
+              rec.emplace_back(who, i);
+              co_await trio::checkpoint();
+            }
+          },
+          me);
     co_return;
   });
   REQUIRE(rec.size() == 400);
@@ -419,12 +421,14 @@ TEST_CASE("SCHED-02 the order among ready tasks is not deterministic", "[sched]"
     test::run_mock([&]() -> trio::task<> {
       co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
         for (int t = 0; t < 5; ++t)
-          n.start_soon([&trace](int id) -> trio::task<> {
-            for (int i = 0; i < 50; ++i) {
-              trace += static_cast<char>('0' + id);
-              co_await trio::sleep(0s);
-            }
-          }, t);
+          n.start_soon(
+              [&trace](int id) -> trio::task<> {
+                for (int i = 0; i < 50; ++i) {
+                  trace += static_cast<char>('0' + id);
+                  co_await trio::sleep(0s);
+                }
+              },
+              t);
         co_return;
       });
     });
@@ -559,7 +563,8 @@ TEST_CASE("SCHED-07 a child's hooks: (before, sched, after) x5 then before, afte
   CHECK(ins.log == expected);
 }
 
-TEST_CASE("SCHED-07 add_instrument is idempotent; removing an absent one throws; a raising hook is removed", "[instruments]") {
+TEST_CASE("SCHED-07 add_instrument is idempotent; removing an absent one throws; a raising hook is removed",
+          "[instruments]") {
   throwing_instrument bad;
   recording_instrument good;
   trio::run_options o;

@@ -54,7 +54,7 @@ TRIO_TEST_CASE("START-02 start error cases", "[start]") {
       co_return;
     });
     // An exception before started() comes out of start unwrapped; the nursery is not cancelled.
-    CHECK_THROWS_AS(co_await n.start([](trio::task_status<> ) -> trio::task<> {
+    CHECK_THROWS_AS(co_await n.start([](trio::task_status<>) -> trio::task<> {
       co_await trio::checkpoint();
       throw key_error("before started");
     }),

@@ -67,14 +67,16 @@ TRIO_TEST_CASE("STRESS cancelling a nursery of 100,000 sleeping children", "[str
   int cancelled = 0;
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
     for (int i = 0; i < 100000; ++i)
-      n.start_soon([&](int k) -> trio::task<> {
-        try {
-          co_await trio::sleep(std::chrono::seconds(1000 + k));
-        } catch (const trio::cancelled&) {
-          ++cancelled;
-          throw;
-        }
-      }, i);
+      n.start_soon(
+          [&](int k) -> trio::task<> {
+            try {
+              co_await trio::sleep(std::chrono::seconds(1000 + k));
+            } catch (const trio::cancelled&) {
+              ++cancelled;
+              throw;
+            }
+          },
+          i);
     co_await trio::testing::wait_all_tasks_blocked();
     n.cancel_scope().cancel();
   });

@@ -32,7 +32,8 @@ TRIO_TEST_CASE("TO-11 equal deadlines all fire at the same time", "[timeouts]") 
 
 TRIO_TEST_CASE("TO-02 fail_after throws too_slow_error at its deadline", "[timeouts]") {
   const double t0 = test::now_s();
-  CHECK_THROWS_AS(co_await trio::fail_after(1s, []() -> trio::task<> { co_await trio::sleep(100s); }), trio::too_slow_error);
+  CHECK_THROWS_AS(co_await trio::fail_after(1s, []() -> trio::task<> { co_await trio::sleep(100s); }),
+                  trio::too_slow_error);
   CHECK(test::now_s() - t0 == 1.0);
   STATIC_REQUIRE(std::is_base_of_v<std::exception, trio::too_slow_error>);
   int v = co_await trio::fail_after(100s, []() -> trio::task<int> {
@@ -150,7 +151,7 @@ TRIO_TEST_CASE("TO-07 argument validation: negative and NaN durations", "[timeou
   CHECK_THROWS_AS(trio::move_on_after(nan, body), std::invalid_argument);
   CHECK_THROWS_WITH(trio::sleep(-1s), Catch::Contains("must not be negative"));
   co_await trio::sleep(std::chrono::duration<double>(0.5));  // fractional seconds are fine
-  co_await trio::move_on_at(trio::time_point{} - 1h, body);   // negative absolute deadlines are valid
+  co_await trio::move_on_at(trio::time_point{} - 1h, body);  // negative absolute deadlines are valid
 }
 
 TEST_CASE("TO-08 a checkpoint sees deadlines that passed just before it", "[timeouts]") {
@@ -171,7 +172,9 @@ TEST_CASE("TO-08 a checkpoint sees deadlines that passed just before it", "[time
 TEST_CASE("TO-09 move_on_after counts from entry, not from the call", "[timeouts]") {
   test::run_mock(
       []() -> trio::task<> {
-        auto body = []() -> trio::task<trio::duration> { co_return trio::current_effective_deadline() - trio::current_time(); };
+        auto body = []() -> trio::task<trio::duration> {
+          co_return trio::current_effective_deadline() - trio::current_time();
+        };
         auto pending = trio::move_on_after(5s, body);
         trio::testing::current_mock_clock().jump(3s);
         std::optional<trio::duration> d = co_await std::move(pending);

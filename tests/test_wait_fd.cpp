@@ -102,8 +102,8 @@ TRIO_TEST_CASE("IO a shield raised while the cancel is in flight: the wait conti
       });
     });
     co_await trio::testing::wait_all_tasks_blocked();
-    outer.cancel();           // the abort submits ASYNC_CANCEL...
-    inner.set_shield(true);   // ...and before its completion arrives, the wait is shielded
+    outer.cancel();          // the abort submits ASYNC_CANCEL...
+    inner.set_shield(true);  // ...and before its completion arrives, the wait is shielded
     co_await trio::sleep(1s);
     CHECK(trio::lowlevel::current_statistics().io_operations_in_flight == 1);  // waiting again
     REQUIRE(::write(p.w, "x", 1) == 1);

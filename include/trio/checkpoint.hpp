@@ -48,7 +48,8 @@ yield_awaiter<CancelPoint> make_yield(const char* what) {
 
 /// A cancel point only: throws trio::cancelled if the task is cancelled, else continues without yielding.
 [[nodiscard]] inline detail::cancel_point_awaiter checkpoint_if_cancelled() {
-  return {&detail::current_runner("trio::checkpoint_if_cancelled()").current_or_throw("trio::checkpoint_if_cancelled()")};
+  return {
+      &detail::current_runner("trio::checkpoint_if_cancelled()").current_or_throw("trio::checkpoint_if_cancelled()")};
 }
 
 /// A schedule point only: lets other tasks run; never throws trio::cancelled.

@@ -48,7 +48,8 @@ duration checked_duration(std::chrono::duration<Rep, Period> d, const char* what
     if (std::isnan(d.count())) throw std::invalid_argument(std::string(what) + ": duration is NaN");
     if (d.count() < 0) throw std::invalid_argument(std::string(what) + ": duration must not be negative");
     using fsec = std::chrono::duration<long double>;
-    if (std::chrono::duration_cast<fsec>(d) >= std::chrono::duration_cast<fsec>(duration::max())) return duration::max();
+    if (std::chrono::duration_cast<fsec>(d) >= std::chrono::duration_cast<fsec>(duration::max()))
+      return duration::max();
     return std::chrono::ceil<duration>(d);
   } else {
     if (d.count() < 0) throw std::invalid_argument(std::string(what) + ": duration must not be negative");

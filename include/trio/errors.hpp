@@ -31,7 +31,8 @@ class cancelled {
   cancel_source source() const noexcept { return source_; }
   /// "cancelled due to <source>[ with reason '<reason>']", Trio's wording.
   std::string message() const {
-    static constexpr const char* names[] = {"unknown", "deadline", "explicit", "nursery", "KeyboardInterrupt", "shutdown"};
+    static constexpr const char* names[] = {"unknown", "deadline",          "explicit",
+                                            "nursery", "KeyboardInterrupt", "shutdown"};
     std::string m = "cancelled due to ";
     m += names[static_cast<int>(source_)];
     if (!reason_.empty()) m += " with reason '" + reason_ + "'";
@@ -82,7 +83,8 @@ class busy_resource_error : public std::runtime_error {
 /// The run this object belongs to has finished (e.g. trio_token::run_sync_soon after run returned).
 class run_finished_error : public std::runtime_error {
  public:
-  run_finished_error() : std::runtime_error("trio::run_finished_error: the trio::run this token belongs to has finished") {}
+  run_finished_error()
+      : std::runtime_error("trio::run_finished_error: the trio::run this token belongs to has finished") {}
   using std::runtime_error::runtime_error;
 };
 /// A bug inside trio, or a system task / run_sync_soon callback that raised. The original exception is

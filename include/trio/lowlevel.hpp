@@ -54,8 +54,8 @@ class [[nodiscard]] park_awaitable {
 };
 
 template <class F>
-  requires std::is_nothrow_invocable_r_v<abort_result, F&>
-park_awaitable<std::decay_t<F>> wait_task_rescheduled(F&& abort) {
+requires std::is_nothrow_invocable_r_v<abort_result, F&> park_awaitable<std::decay_t<F>> wait_task_rescheduled(
+    F&& abort) {
   return park_awaitable<std::decay_t<F>>(std::forward<F>(abort));
 }
 
@@ -99,7 +99,9 @@ inline run_statistics current_statistics() {
   return s;
 }
 
-inline void add_instrument(instrument& i) { detail::current_runner("trio::lowlevel::add_instrument()").add_instrument(i); }
+inline void add_instrument(instrument& i) {
+  detail::current_runner("trio::lowlevel::add_instrument()").add_instrument(i);
+}
 /// Throws std::invalid_argument if the instrument is not installed.
 inline void remove_instrument(instrument& i) {
   detail::current_runner("trio::lowlevel::remove_instrument()").remove_instrument(i);
@@ -121,8 +123,8 @@ class trio_token {
   /// same captured bytes (closures without padding, e.g. capturing pointers and 8-byte integers).
   /// Other callables cannot be compared: idempotent=true then throws std::invalid_argument.
   template <class F>
-    requires std::is_invocable_v<std::decay_t<F>&>
-  void run_sync_soon(F&& fn, bool idempotent = false) const {
+  requires std::is_invocable_v < std::decay_t<F>
+  & > void run_sync_soon(F&& fn, bool idempotent = false) const {
     using Fn = std::decay_t<F>;
     detail::token_state::entry e;
     if (idempotent) {

@@ -45,15 +45,14 @@ class task_status {
   explicit task_status(detail::start_state<T>* st) noexcept : st_(st) {}
 
   template <class U = T>
-    requires(!std::is_void_v<U>)
-  void started(U value) {
+  requires(!std::is_void_v<U>) void started(U value) {
     if (!st_) return;
     check_once();
     st_->value.emplace(std::move(value));
     detail::reparent_started(*st_->from, *st_->to);
   }
   template <class U = T>
-    requires std::is_void_v<U>
+  requires std::is_void_v<U>
   void started() {
     if (!st_) return;
     check_once();
@@ -166,8 +165,9 @@ class nursery {
       using status = detail::status_param_t<Fn>;
       static_assert(!std::is_void_v<status>, "trio::nursery::start_soon: fn cannot be called with these arguments");
       detail::check_task_fn<Fn, std::decay_t<A>..., status>();
-      spawn(detail::spawn_frame<Fn, std::decay_t<A>..., status>(std::forward<F>(fn), std::forward<A>(args)..., status{}),
-            typeid(Fn));
+      spawn(
+          detail::spawn_frame<Fn, std::decay_t<A>..., status>(std::forward<F>(fn), std::forward<A>(args)..., status{}),
+          typeid(Fn));
     }
   }
 
@@ -243,7 +243,8 @@ class nursery {
       if (!n.core_.closed) {
         // Waiting for children is not a cancel point (modern Trio): cancellation reaches the children.
         n.core_.parent_waiting = true;
-        r.park(h, [](void*) noexcept { return detail::abort_result::failed; }, nullptr);
+        r.park(
+            h, [](void*) noexcept { return detail::abort_result::failed; }, nullptr);
       } else {
         r.yield(h);  // a schedule point only
       }
@@ -285,9 +286,9 @@ class nursery {
       st.from = &old.core_;
       std::exception_ptr err;
       try {
-        auto& child = old.spawn(detail::spawn_frame<F, A..., task_status<T>>(std::move(fn), std::move(args)...,
-                                                                          task_status<T>(&st)),
-                                typeid(F));
+        auto& child = old.spawn(
+            detail::spawn_frame<F, A..., task_status<T>>(std::move(fn), std::move(args)..., task_status<T>(&st)),
+            typeid(F));
         child.eventual_parent = &self.core_;
       } catch (...) {
         err = std::current_exception();
@@ -339,7 +340,8 @@ task<R> open_nursery_impl(nursery_options opts, F body) {
 template <class F>
 auto open_nursery(nursery_options opts, F&& body) {
   using body_task = std::invoke_result_t<std::decay_t<F>, nursery&>;
-  static_assert(detail::is_task_v<body_task>, "trio::open_nursery: the body must take nursery& and return trio::task<T>");
+  static_assert(detail::is_task_v<body_task>,
+                "trio::open_nursery: the body must take nursery& and return trio::task<T>");
   return detail::open_nursery_impl<detail::task_value_t<body_task>>(opts, std::forward<F>(body));
 }
 template <class F>

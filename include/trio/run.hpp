@@ -49,7 +49,9 @@ root_task init_frame(runner* r, result_slot<T>* out, F* fn, std::tuple<A...>* ar
   co_await open_nursery(nursery_options{false}, [&](nursery& sys) -> task<> {
     r->set_system_nursery(&sys.core());
     auto frame = std::apply(
-        [&](auto&... a) { return main_frame<T, std::decay_t<F>, std::decay_t<A>...>(out, std::move(*fn), std::move(a)...); },
+        [&](auto&... a) {
+          return main_frame<T, std::decay_t<F>, std::decay_t<A>...>(out, std::move(*fn), std::move(a)...);
+        },
         *args);
     r->mark_main(sys.spawn(std::move(frame), typeid(std::decay_t<F>)));
     co_return;
@@ -103,7 +105,8 @@ auto run(run_options options, F&& fn, A&&... args) {
       try {
         std::rethrow_exception(e);
       } catch (...) {
-        std::throw_with_nested(trio_internal_error("trio: a run_sync_soon callback or a system task raised; see the nested exception"));
+        std::throw_with_nested(
+            trio_internal_error("trio: a run_sync_soon callback or a system task raised; see the nested exception"));
       }
     }
     if (auto e = r.init_error()) {
@@ -119,8 +122,7 @@ auto run(run_options options, F&& fn, A&&... args) {
 }
 
 template <class F, class... A>
-  requires(!std::is_same_v<std::remove_cvref_t<F>, run_options>)
-auto run(F&& fn, A&&... args) {
+requires(!std::is_same_v<std::remove_cvref_t<F>, run_options>) auto run(F&& fn, A&&... args) {
   return run(run_options{}, std::forward<F>(fn), std::forward<A>(args)...);
 }
 

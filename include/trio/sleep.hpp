@@ -58,7 +58,9 @@ class sleep_awaiter : deadline_entry {
 }  // namespace detail
 
 /// Sleeps until the run's clock reaches t. A checkpoint, even when t has passed.
-[[nodiscard]] inline detail::sleep_awaiter sleep_until(time_point t) { return detail::sleep_awaiter(t, "trio::sleep_until()"); }
+[[nodiscard]] inline detail::sleep_awaiter sleep_until(time_point t) {
+  return detail::sleep_awaiter(t, "trio::sleep_until()");
+}
 
 /// Sleeps for d (any chrono duration; NaN or negative: std::invalid_argument). sleep(0s) is a checkpoint.
 ///
@@ -74,6 +76,8 @@ template <class Rep, class Period>
 }
 
 /// Sleeps until cancelled.
-[[nodiscard]] inline detail::sleep_awaiter sleep_forever() { return detail::sleep_awaiter(no_deadline, "trio::sleep_forever()"); }
+[[nodiscard]] inline detail::sleep_awaiter sleep_forever() {
+  return detail::sleep_awaiter(no_deadline, "trio::sleep_forever()");
+}
 
 }  // namespace trio

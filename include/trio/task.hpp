@@ -69,7 +69,7 @@ struct task_promise final : task_promise_base {
     st = state::error;
   }
   template <class U>
-    requires std::is_convertible_v<U&&, T>
+  requires std::is_convertible_v<U&&, T>
   void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     ::new (static_cast<void*>(&value)) T(std::forward<U>(v));
     st = state::value;

@@ -83,7 +83,8 @@ auto move_on_after(std::chrono::duration<Rep, Period> d, F&& body, A&&... args) 
 }
 template <class F, class... A>
 auto move_on_at(time_point deadline, F&& body, A&&... args) {
-  return detail::move_on_at_impl<detail::body_value_t<F, A...>>(deadline, std::forward<F>(body), std::forward<A>(args)...);
+  return detail::move_on_at_impl<detail::body_value_t<F, A...>>(deadline, std::forward<F>(body),
+                                                                std::forward<A>(args)...);
 }
 
 /// Like move_on_after, but throws too_slow_error when its own deadline cancelled the body.

@@ -33,7 +33,9 @@ struct uring_op : io_op {
     };
   }
 
-  std::uint64_t user_data() noexcept { return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(static_cast<io_op*>(this))); }
+  std::uint64_t user_data() noexcept {
+    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(static_cast<io_op*>(this)));
+  }
 
   /// Asks the kernel to cancel this operation; its own CQE still arrives (with -ECANCELED or a result).
   void request_cancel() noexcept {
@@ -55,10 +57,13 @@ struct uring_op : io_op {
     uring_op& op;
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
-      op.r->park(h, [](void* p) noexcept {
-        static_cast<uring_op*>(p)->request_cancel();
-        return abort_result::failed;
-      }, &op);
+      op.r->park(
+          h,
+          [](void* p) noexcept {
+            static_cast<uring_op*>(p)->request_cancel();
+            return abort_result::failed;
+          },
+          &op);
     }
     void await_resume() const { runner::resume_from_park(*op.t); }
   };
@@ -72,8 +77,8 @@ inline task<void> wait_fd(int fd, int direction) {
   for (;;) {
     io_op*& slot = r.fd_waiter(fd, direction);
     if (slot)
-      throw busy_resource_error(std::string(names[direction]) + ": another task is already waiting on fd " + std::to_string(fd) +
-                                " in this direction; use one task per direction");
+      throw busy_resource_error(std::string(names[direction]) + ": another task is already waiting on fd " +
+                                std::to_string(fd) + " in this direction; use one task per direction");
     uring_op op;
     op.r = &r;
     op.t = &t;

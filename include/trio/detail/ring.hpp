@@ -35,7 +35,8 @@ class ring {
     }
     if (rc < 0) {
       std::string msg =
-          "trio::run: io_uring is unavailable on this machine (io_uring_queue_init failed: " + std::string(std::strerror(-rc)) +
+          "trio::run: io_uring is unavailable on this machine (io_uring_queue_init failed: " +
+          std::string(std::strerror(-rc)) +
           "). trio-cpp needs Linux >= 5.19 with io_uring enabled; check /proc/sys/kernel/io_uring_disabled "
           "and any seccomp profile (containers often block io_uring)";
       throw std::system_error(-rc, std::system_category(), msg);

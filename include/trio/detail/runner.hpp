@@ -13,8 +13,8 @@
 
 #include <array>
 #include <atomic>
-#include <csignal>
 #include <coroutine>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -209,7 +209,8 @@ struct token_state {
     queue.push_back(std::move(e));
     pending.store(true, std::memory_order_release);
     const std::uint64_t one = 1;
-    if (wake_fd >= 0) [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+    if (wake_fd >= 0) [[maybe_unused]]
+      auto n = ::write(wake_fd, &one, sizeof one);
   }
 };
 
@@ -529,7 +530,7 @@ class runner {
   // ---- Ctrl-C ----------------------------------------------------------------------------------
   void install_sigint() {
     if (::getpid() != static_cast<pid_t>(::syscall(SYS_gettid))) return;  // only the main thread, as Trio
-    struct sigaction current{};
+    struct sigaction current {};
     if (::sigaction(SIGINT, nullptr, &current) != 0) return;
     if ((current.sa_flags & SA_SIGINFO) || current.sa_handler != SIG_DFL) return;  // the user's own handler wins
     sigset_t set;
@@ -559,8 +560,7 @@ class runner {
   void notify_plain(void (instrument::*hook)()) {
     for (std::size_t i = 0; i < instruments_.size();) {
       instrument* ins = instruments_[i];
-      if (call_hook(ins, [&] { (ins->*hook)(); }))
-        ++i;
+      if (call_hook(ins, [&] { (ins->*hook)(); })) ++i;
     }
   }
   void notify(void (instrument::*hook)(const lowlevel::task_info&), const task_record& t) {
@@ -725,8 +725,7 @@ inline std::exception_ptr strip_cancelled(const std::exception_ptr& e, bool& mat
 /// Leaves `s` (t's innermost scope) with the exception the body raised, if any. Returns the exception
 /// that continues upward: the scope absorbs the trio::cancelled it is responsible for.
 inline std::exception_ptr exit_scope(scope_state& s, task_record& t, std::exception_ptr e) {
-  const bool catches =
-      s.effectively_cancelled && !(s.parent && !s.shield && s.parent->effectively_cancelled);
+  const bool catches = s.effectively_cancelled && !(s.parent && !s.shield && s.parent->effectively_cancelled);
   if (s.r) s.r->deadlines().remove(s);
   t.set_status(*s.parent);
   intrusive_list<scope_state, child_scope_tag>::erase(s);
@@ -838,7 +837,9 @@ struct root_promise : pooled_frame {
   std::suspend_always initial_suspend() const noexcept { return {}; }
   struct final_awaiter {
     bool await_ready() const noexcept { return false; }
-    void await_suspend(root_handle h) const noexcept { h.promise().record.r->task_exited_from_frame(h.promise().record); }
+    void await_suspend(root_handle h) const noexcept {
+      h.promise().record.r->task_exited_from_frame(h.promise().record);
+    }
     void await_resume() const noexcept {}
   };
   final_awaiter final_suspend() const noexcept { return {}; }
@@ -873,7 +874,8 @@ inline void runner::finish_task(task_record& t) {
   if (is_main) {
     main_task_ = nullptr;
     main_error_ = std::move(err);
-    if (system_nursery_) cancel_scope_state(*system_nursery_->scope, cancel_source::shutdown, "the main task has finished");
+    if (system_nursery_)
+      cancel_scope_state(*system_nursery_->scope, cancel_source::shutdown, "the main task has finished");
   }
   if (n) n->child_finished(std::move(err));
 }
@@ -894,7 +896,7 @@ inline void runner::on_signal() noexcept {
     } else {
       // A second Ctrl-C: the user wants out now. Restore the default action and deliver it.
       restore_sigint();
-      struct sigaction dfl{};
+      struct sigaction dfl {};
       dfl.sa_handler = SIG_DFL;
       ::sigaction(SIGINT, &dfl, nullptr);
       ::raise(SIGINT);
@@ -936,8 +938,8 @@ inline void runner::io_turn() {
   std::size_t events = 0;
   // A turn with nothing to wait for and nothing in flight skips the syscall; every 64th such turn still
   // enters the kernel so Ctrl-C and cross-thread wake-ups are seen while tasks keep the loop busy.
-  const bool enter = timeout != duration::zero() || io_.has_pending_submissions() || io_in_flight_ != 0 ||
-                     (++busy_turns_ & 63u) == 0;
+  const bool enter =
+      timeout != duration::zero() || io_.has_pending_submissions() || io_in_flight_ != 0 || (++busy_turns_ & 63u) == 0;
   if (enter) {
     const std::int64_t ns =
         timeout == duration::max() ? -1 : std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();

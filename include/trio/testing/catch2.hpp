@@ -25,7 +25,8 @@ namespace trio::testing {
 /// The mock clock of the running TRIO_TEST_CASE.
 inline mock_clock& current_mock_clock() {
   auto* c = dynamic_cast<mock_clock*>(&detail::current_runner("trio::testing::current_mock_clock()").clk());
-  if (!c) throw std::logic_error("trio::testing::current_mock_clock(): this run does not use a trio::testing::mock_clock");
+  if (!c)
+    throw std::logic_error("trio::testing::current_mock_clock(): this run does not use a trio::testing::mock_clock");
   return *c;
 }
 
@@ -43,8 +44,8 @@ inline void run_test(task<> (*body)()) {
 
 #define TRIO_DETAIL_CAT2(a, b) a##b
 #define TRIO_DETAIL_CAT(a, b) TRIO_DETAIL_CAT2(a, b)
-#define TRIO_DETAIL_TEST_CASE(fn, name, tags)                                 \
-  static ::trio::task<> fn();                                                 \
-  TEST_CASE(name, tags) { ::trio::testing::detail_catch2::run_test(&fn); }    \
+#define TRIO_DETAIL_TEST_CASE(fn, name, tags)                              \
+  static ::trio::task<> fn();                                              \
+  TEST_CASE(name, tags) { ::trio::testing::detail_catch2::run_test(&fn); } \
   static ::trio::task<> fn()
 #define TRIO_TEST_CASE(name, tags) TRIO_DETAIL_TEST_CASE(TRIO_DETAIL_CAT(trio_test_body_, __LINE__), name, tags)

@@ -27,18 +27,21 @@ class mock_clock final : public trio::clock {
     const duration virtual_left = deadline == no_deadline ? duration::max() : deadline - current_time();
     if (virtual_left <= duration::zero()) return duration::zero();
     if (rate_ == 0.0 || virtual_left == duration::max()) return duration::max();
-    return std::chrono::duration_cast<duration>(std::chrono::duration<double, duration::period>(virtual_left.count() / rate_));
+    return std::chrono::duration_cast<duration>(
+        std::chrono::duration<double, duration::period>(virtual_left.count() / rate_));
   }
 
   /// Moves time forward by d (negative: std::invalid_argument).
   void jump(duration d) {
-    if (d < duration::zero()) throw std::invalid_argument("trio::testing::mock_clock::jump: time can only move forward");
+    if (d < duration::zero())
+      throw std::invalid_argument("trio::testing::mock_clock::jump: time can only move forward");
     virtual_base_ += d;
   }
 
   /// 0 jumps to the next deadline as soon as every task is blocked; duration::max() (the default) never.
   void set_autojump_threshold(duration d) {
-    if (d < duration::zero()) throw std::invalid_argument("trio::testing::mock_clock: the autojump threshold must be >= 0");
+    if (d < duration::zero())
+      throw std::invalid_argument("trio::testing::mock_clock: the autojump threshold must be >= 0");
     threshold_ = d;
   }
   duration autojump_threshold() const override { return threshold_; }

@@ -1,0 +1,10 @@
+# Runs EXE and checks that its whole standard output matches the regular expression in EXPECTED.
+execute_process(COMMAND "${EXE}" OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+file(READ "${EXPECTED}" expected)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${EXE} exited with ${rc}\nstdout:\n${out}\nstderr:\n${err}")
+endif()
+if(NOT out MATCHES "^${expected}$")
+  message(FATAL_ERROR "output of ${EXE} does not match ${EXPECTED}\n--- got:\n${out}--- expected (regex):\n${expected}")
+endif()
+message(STATUS "output matches ${EXPECTED}")
