@@ -439,3 +439,18 @@ TRIO_TEST_CASE("NUR a body that throws before its first suspension", "[nursery][
   CHECK_THROWS_AS(co_await trio::open_nursery(throws_at_call), key_error);
   CHECK(trio::lowlevel::current_task().child_nurseries().empty());
 }
+
+TRIO_TEST_CASE("NUR a nursery body that owns move-only captures (named, then moved in)", "[nursery]") {
+  auto owned = std::make_unique<int>(5);
+  auto text = std::string(100, 'x');  // long enough to live on the heap
+  int seen = 0;
+  auto body = [&seen, p = std::move(owned), s = std::move(text)](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&seen, &p, &s]() -> trio::task<> {
+      co_await trio::sleep(1s);
+      seen = *p + static_cast<int>(s.size());
+    });
+    co_return;
+  };
+  co_await trio::open_nursery(std::move(body));
+  CHECK(seen == 105);
+}

@@ -82,3 +82,14 @@ TEST_CASE("task is move-only and destroying an unstarted task frees its frame", 
   CHECK_FALSE(t.valid());
   CHECK(u.valid());
 }
+
+TRIO_TEST_CASE("CHECK(co_await ...) performs the co_await exactly once", "[task][testing]") {
+  int calls = 0;
+  auto counted = [&]() -> trio::task<int> {
+    ++calls;
+    co_return calls;
+  };
+  CHECK(co_await counted() == 1);
+  REQUIRE(co_await counted() == 2);
+  CHECK(calls == 2);
+}

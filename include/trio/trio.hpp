@@ -19,5 +19,9 @@
 #include "trio/sleep.hpp"
 #include "trio/timeouts.hpp"
 
+// Synchronisation and channels
+#include "trio/channel.hpp"
+#include "trio/sync.hpp"
+
 // I/O readiness
 #include "trio/wait_fd.hpp"

@@ -58,6 +58,13 @@ struct sibling_tag {};
 struct child_scope_tag {};
 struct nursery_tag {};
 struct idle_tag {};
+struct held_tag {};
+
+/// Something a task holds that must hear when the task exits (a lock it owns).
+struct owner_exit_hook : list_hook<held_tag> {
+  void (*on_owner_exit)(owner_exit_hook*) noexcept = nullptr;
+  void* ctx = nullptr;  // the resource
+};
 
 /// What an abort function answers (Trio's Abort.SUCCEEDED / Abort.FAILED).
 enum class abort_result : unsigned char { succeeded, failed };
@@ -140,6 +147,7 @@ struct task_record final : lowlevel::task_info, list_hook<run_tag>, list_hook<st
   nursery_core* parent = nullptr;
   nursery_core* eventual_parent = nullptr;
   intrusive_list<nursery_core, nursery_tag> child_nurseries;
+  intrusive_list<owner_exit_hook, held_tag> held;  // resources to break if the task exits holding them
   const std::type_info* fn_type = nullptr;
   std::exception_ptr error;  // what the task exited with
   std::uint64_t id = 0;
@@ -854,6 +862,10 @@ inline void runner::finish_task(task_record& t) {
     notify(&instrument::after_task_step, t);
     notify(&instrument::task_exited, t);
   }
+  t.held.for_each([](owner_exit_hook& h) {
+    intrusive_list<owner_exit_hook, held_tag>::erase(h);
+    h.on_owner_exit(&h);
+  });
   intrusive_list<task_record, status_tag>::erase(t);
   nursery_core* n = t.parent;
   if (n) {

@@ -1,0 +1,383 @@
+#pragma once
+/// \file
+/// Memory channels: open_memory_channel<T>(max_buffer) gives a send_channel<T> and a receive_channel<T>.
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "trio/checkpoint.hpp"
+#include "trio/detail/intrusive_list.hpp"
+#include "trio/detail/runner.hpp"
+#include "trio/errors.hpp"
+#include "trio/task.hpp"
+
+namespace trio {
+
+/// max_buffer for a channel whose buffer never fills.
+inline constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
+
+struct channel_statistics {
+  std::size_t current_buffer_used = 0;
+  std::size_t max_buffer_size = 0;
+  std::size_t open_send_channels = 0;
+  std::size_t open_receive_channels = 0;
+  std::size_t tasks_waiting_send = 0;
+  std::size_t tasks_waiting_receive = 0;
+  std::size_t peak_buffer_used = 0;
+};
+
+template <class T>
+class send_channel;
+template <class T>
+class receive_channel;
+
+namespace detail {
+
+/// A FIFO of T in a growable circular array: allocates only when it grows.
+template <class T>
+class ring_buffer {
+ public:
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  void push_back(T&& v) {
+    if (size_ == slots_.size()) grow();
+    slots_[(head_ + size_) % slots_.size()].emplace(std::move(v));
+    ++size_;
+  }
+  T pop_front() {
+    std::optional<T>& s = slots_[head_];
+    T v = std::move(*s);
+    s.reset();
+    head_ = (head_ + 1) % slots_.size();
+    --size_;
+    return v;
+  }
+  void clear() noexcept {
+    while (size_ != 0) {
+      slots_[head_].reset();
+      head_ = (head_ + 1) % slots_.size();
+      --size_;
+    }
+  }
+
+ private:
+  void grow() {
+    std::vector<std::optional<T>> bigger(slots_.empty() ? 8 : slots_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i) bigger[i].emplace(std::move(*slots_[(head_ + i) % slots_.size()]));
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+  std::vector<std::optional<T>> slots_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+struct chan_tag {};
+
+/// A task blocked in send or receive. It lives in the task's frame; `value` points at the value to
+/// send (in the sender's frame) or at the slot to fill (in the receiver's frame).
+template <class T>
+struct chan_waiter : list_hook<chan_tag> {
+  task_record* task = nullptr;
+  std::uint64_t handle = 0;
+  T* to_send = nullptr;
+  std::optional<T>* slot = nullptr;
+  bool ended = false;  // woken because every sender closed
+};
+
+template <class T>
+struct channel_state {
+  explicit channel_state(std::size_t max) : max_buffer(max) {}
+  std::size_t max_buffer;
+  ring_buffer<T> buffer;
+  std::size_t open_send = 0;
+  std::size_t open_receive = 0;
+  std::size_t peak = 0;
+  std::uint64_t next_handle = 0;
+  intrusive_list<chan_waiter<T>, chan_tag> senders;
+  intrusive_list<chan_waiter<T>, chan_tag> receivers;
+
+  channel_statistics statistics() const noexcept {
+    return {buffer.size(), max_buffer, open_send, open_receive, senders.size(), receivers.size(), peak};
+  }
+  void buffer_push(T&& v) {
+    buffer.push_back(std::move(v));
+    if (buffer.size() > peak) peak = buffer.size();
+  }
+  /// Wakes the waiters of `list` blocked on `handle` (or all, handle 0) with `error`.
+  static void wake_with(intrusive_list<chan_waiter<T>, chan_tag>& list, std::uint64_t handle,
+                        const std::exception_ptr& error) noexcept {
+    list.for_each([&](chan_waiter<T>& w) {
+      if (handle != 0 && w.handle != handle) return;
+      intrusive_list<chan_waiter<T>, chan_tag>::erase(w);
+      w.task->r->reschedule(*w.task, wake_kind::error, error);
+    });
+  }
+};
+
+/// Parks the current task in a channel's send or receive queue.
+template <class T>
+class chan_awaiter : chan_waiter<T> {
+ public:
+  chan_awaiter(intrusive_list<chan_waiter<T>, chan_tag>& queue, std::uint64_t handle, T* to_send,
+               std::optional<T>* slot, const char* what)
+      : queue_(&queue) {
+    r_ = &current_runner(what);
+    this->task = &r_->current_or_throw(what);
+    this->handle = handle;
+    this->to_send = to_send;
+    this->slot = slot;
+  }
+  chan_awaiter(const chan_awaiter&) = delete;
+  chan_awaiter& operator=(const chan_awaiter&) = delete;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    queue_->push_back(*this);
+    r_->park(h, &abort, static_cast<chan_waiter<T>*>(this));
+  }
+  /// True when woken because every sender closed (receive side).
+  bool await_resume() const {
+    runner::resume_from_park(*this->task);
+    return this->ended;
+  }
+
+ private:
+  static abort_result abort(void* p) noexcept {
+    intrusive_list<chan_waiter<T>, chan_tag>::erase(*static_cast<chan_waiter<T>*>(p));
+    return abort_result::succeeded;  // a cancelled send or receive leaves no trace
+  }
+  intrusive_list<chan_waiter<T>, chan_tag>* queue_;
+  runner* r_;
+};
+
+}  // namespace detail
+
+/// The sending end of a memory channel. Move-only; clone() for another sender; destroying a handle
+/// closes it. When every sender is closed, receivers get end_of_channel once the buffer is empty.
+///
+///     auto [tx, rx] = trio::open_memory_channel<int>(16);
+///     co_await tx.send(42);
+///
+/// The trap: a forgotten clone keeps the channel open, so receivers never see end_of_channel; close
+/// each clone (or let it be destroyed) when its producer is done.
+template <class T>
+class send_channel {
+ public:
+  explicit send_channel(std::shared_ptr<detail::channel_state<T>> st) : st_(std::move(st)), id_(++st_->next_handle) {
+    ++st_->open_send;
+  }
+  send_channel(send_channel&& o) noexcept
+      : st_(std::move(o.st_)), id_(o.id_), closed_(std::exchange(o.closed_, true)) {}
+  send_channel& operator=(send_channel&& o) noexcept {
+    if (this != &o) {
+      close();
+      st_ = std::move(o.st_);
+      id_ = o.id_;
+      closed_ = std::exchange(o.closed_, true);
+    }
+    return *this;
+  }
+  ~send_channel() { close(); }
+
+  /// Sends value, waiting while the buffer is full (for max_buffer 0: until a receiver takes it).
+  task<void> send(T value) {
+    co_await checkpoint_if_cancelled();
+    if (try_send(value)) {
+      co_await cancel_shielded_checkpoint();
+      co_return;
+    }
+    co_await detail::chan_awaiter<T>(st_->senders, id_, &value, nullptr, "trio::send_channel::send");
+  }
+  /// Sends without waiting, or throws would_block. Not a checkpoint.
+  void send_nowait(T value) {
+    if (!try_send(value)) throw would_block("trio::send_channel::send_nowait: the channel's buffer is full");
+  }
+  /// Another handle on the same channel (the channel stays open until every sender is closed).
+  send_channel clone() const {
+    check_open("clone");
+    return send_channel(st_);
+  }
+  /// Closes this handle: tasks blocked sending on it get closed_resource_error. Not a checkpoint.
+  void close() noexcept {
+    if (closed_ || !st_) return;
+    closed_ = true;
+    auto& st = *st_;
+    st.wake_with(st.senders, id_, closed_error("send"));
+    if (--st.open_send == 0) {
+      st.receivers.for_each([](detail::chan_waiter<T>& w) {
+        detail::intrusive_list<detail::chan_waiter<T>, detail::chan_tag>::erase(w);
+        w.ended = true;
+        w.task->r->reschedule(*w.task);
+      });
+    }
+  }
+  task<void> aclose() {
+    close();
+    co_await checkpoint();
+  }
+  channel_statistics statistics() const noexcept { return st_->statistics(); }
+
+ private:
+  static std::exception_ptr closed_error(const char* what) noexcept {
+    try {
+      return std::make_exception_ptr(
+          closed_resource_error(std::string("trio::send_channel::") + what + ": this handle was closed"));
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+  void check_open(const char* what) const {
+    if (closed_)
+      throw closed_resource_error(std::string("trio::send_channel::") + what +
+                                  ": this handle is closed (use a clone that is still open)");
+  }
+  /// Delivers value (moving it) if that can be done now; false: it would block.
+  bool try_send(T& value) {
+    check_open("send");
+    auto& st = *st_;
+    if (st.open_receive == 0)
+      throw broken_resource_error("trio::send_channel::send: every receive handle of this channel is closed");
+    if (detail::chan_waiter<T>* w = st.receivers.pop_front()) {
+      w->slot->emplace(std::move(value));  // straight to the first waiting receiver
+      w->task->r->reschedule(*w->task);
+      return true;
+    }
+    if (st.buffer.size() < st.max_buffer) {
+      st.buffer_push(std::move(value));
+      return true;
+    }
+    return false;
+  }
+
+  std::shared_ptr<detail::channel_state<T>> st_;
+  std::uint64_t id_ = 0;
+  bool closed_ = false;
+};
+
+/// The receiving end of a memory channel. Move-only; clone() for another receiver; destroying a
+/// handle closes it. When every receiver is closed, senders get broken_resource_error and the buffer
+/// is dropped.
+///
+///     while (auto v = co_await rx.next()) use(*v);   // ends when every sender is closed
+///
+/// The trap: receive() throws end_of_channel at the end; next() returns std::nullopt instead.
+template <class T>
+class receive_channel {
+ public:
+  explicit receive_channel(std::shared_ptr<detail::channel_state<T>> st) : st_(std::move(st)), id_(++st_->next_handle) {
+    ++st_->open_receive;
+  }
+  receive_channel(receive_channel&& o) noexcept
+      : st_(std::move(o.st_)), id_(o.id_), closed_(std::exchange(o.closed_, true)) {}
+  receive_channel& operator=(receive_channel&& o) noexcept {
+    if (this != &o) {
+      close();
+      st_ = std::move(o.st_);
+      id_ = o.id_;
+      closed_ = std::exchange(o.closed_, true);
+    }
+    return *this;
+  }
+  ~receive_channel() { close(); }
+
+  /// Receives the next value, waiting for one; end_of_channel once every sender is closed.
+  task<T> receive() {
+    std::optional<T> v = co_await next_impl("receive");
+    if (!v) throw end_of_channel();
+    co_return std::move(*v);
+  }
+  /// The next value, or std::nullopt once every sender is closed and the buffer is empty.
+  task<std::optional<T>> next() { return next_impl("next"); }
+  /// Receives without waiting, or throws would_block (end_of_channel at the end). Not a checkpoint.
+  T receive_nowait() {
+    std::optional<T> v;
+    if (!try_receive(v)) throw would_block("trio::receive_channel::receive_nowait: nothing to receive");
+    if (!v) throw end_of_channel();
+    return std::move(*v);
+  }
+  receive_channel clone() const {
+    check_open("clone");
+    return receive_channel(st_);
+  }
+  /// Closes this handle: tasks blocked receiving on it get closed_resource_error. Not a checkpoint.
+  void close() noexcept {
+    if (closed_ || !st_) return;
+    closed_ = true;
+    auto& st = *st_;
+    std::exception_ptr closed;
+    try {
+      closed = std::make_exception_ptr(closed_resource_error("trio::receive_channel::receive: this handle was closed"));
+    } catch (...) {
+      closed = std::current_exception();
+    }
+    st.wake_with(st.receivers, id_, closed);
+    if (--st.open_receive == 0) {
+      std::exception_ptr broken;
+      try {
+        broken = std::make_exception_ptr(
+            broken_resource_error("trio::send_channel::send: every receive handle of this channel is closed"));
+      } catch (...) {
+        broken = std::current_exception();
+      }
+      st.wake_with(st.senders, 0, broken);
+      st.buffer.clear();
+    }
+  }
+  task<void> aclose() {
+    close();
+    co_await checkpoint();
+  }
+  channel_statistics statistics() const noexcept { return st_->statistics(); }
+
+ private:
+  void check_open(const char* what) const {
+    if (closed_)
+      throw closed_resource_error(std::string("trio::receive_channel::") + what +
+                                  ": this handle is closed (use a clone that is still open)");
+  }
+  /// true: done now (v holds the value, or is empty at end of channel); false: it would block.
+  bool try_receive(std::optional<T>& v) {
+    check_open("receive");
+    auto& st = *st_;
+    if (detail::chan_waiter<T>* w = st.senders.pop_front()) {
+      st.buffer_push(std::move(*w->to_send));  // a blocked sender's value joins the queue
+      w->task->r->reschedule(*w->task);
+    }
+    if (!st.buffer.empty()) {
+      v.emplace(st.buffer.pop_front());
+      return true;
+    }
+    return st.open_send == 0;  // at the end: done, with no value
+  }
+  task<std::optional<T>> next_impl(const char* what) {
+    co_await checkpoint_if_cancelled();
+    std::optional<T> v;
+    if (try_receive(v)) {
+      if (v) co_await cancel_shielded_checkpoint();  // the end of channel is a cancel point only (Trio)
+      co_return v;
+    }
+    co_await detail::chan_awaiter<T>(st_->receivers, id_, nullptr, &v, what);
+    co_return v;
+  }
+
+  std::shared_ptr<detail::channel_state<T>> st_;
+  std::uint64_t id_ = 0;
+  bool closed_ = false;
+};
+
+/// A channel with a buffer of max_buffer values: 0 is a rendezvous, trio::unbounded never fills.
+template <class T>
+std::pair<send_channel<T>, receive_channel<T>> open_memory_channel(std::size_t max_buffer) {
+  auto st = std::make_shared<detail::channel_state<T>>(max_buffer);
+  return {send_channel<T>(st), receive_channel<T>(st)};
+}
+
+}  // namespace trio

@@ -1,0 +1,78 @@
+#pragma once
+/// \file
+/// The acquire protocol shared by lock, semaphore and capacity_limiter (Trio's): a cancel point; then
+/// take the resource at once (a schedule point follows) or park in the primitive's lot until a
+/// release hands it over. Awaiters hold only pointers and flags (g++ 12 and co_await temporaries).
+
+#include <coroutine>
+
+#include "trio/detail/runner.hpp"
+#include "trio/parking_lot.hpp"
+
+namespace trio::detail {
+
+/// Prim provides: bool try_acquire(task_record&, const void* data) (may throw for misuse) and
+/// parking_lot& lot().
+template <class Prim>
+class acquire_awaiter : lot_waiter {
+ public:
+  acquire_awaiter(Prim& prim, const void* data, const char* what) : prim_(&prim) {
+    r_ = &current_runner(what);
+    task = &r_->current_or_throw(what);
+    this->data = data;
+    lot = &prim.lot();
+  }
+  acquire_awaiter(const acquire_awaiter&) = delete;
+  acquire_awaiter& operator=(const acquire_awaiter&) = delete;
+
+  bool await_ready() {
+    if (task->status->effectively_cancelled) {
+      cancelled_ = true;  // a cancel point: nothing is taken
+      return true;
+    }
+    acquired_ = prim_->try_acquire(*task, data);
+    return false;
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    if (acquired_) {
+      r_->yield(h);  // a schedule point; never cancelled
+    } else {
+      lot->waiters().push_back(*this);
+      r_->park(h, &abort, static_cast<lot_waiter*>(this));
+    }
+  }
+  void await_resume() const {
+    if (cancelled_) throw runner::make_cancelled(*task);
+    if (!acquired_) runner::resume_from_park(*task);  // a release handed the resource over
+  }
+
+ private:
+  static abort_result abort(void* p) noexcept {
+    intrusive_list<lot_waiter, lot_tag>::erase(*static_cast<lot_waiter*>(p));
+    return abort_result::succeeded;
+  }
+  Prim* prim_;
+  runner* r_;
+  bool cancelled_ = false;
+  bool acquired_ = false;
+};
+
+/// Releases what it holds when destroyed (scoped_acquire()).
+template <class Prim>
+class [[nodiscard]] release_guard {
+ public:
+  release_guard(Prim& p, const void* borrower) noexcept : p_(&p), borrower_(borrower) {}
+  release_guard(release_guard&& o) noexcept : p_(std::exchange(o.p_, nullptr)), borrower_(o.borrower_) {}
+  release_guard& operator=(release_guard&&) = delete;
+  ~release_guard() { release(); }
+  /// Releases now instead of at destruction.
+  void release() noexcept {
+    if (p_) std::exchange(p_, nullptr)->release_for_guard(borrower_);
+  }
+
+ private:
+  Prim* p_;
+  const void* borrower_;
+};
+
+}  // namespace trio::detail

@@ -1,0 +1,84 @@
+#pragma once
+/// \file
+/// trio::event: a one-shot flag that tasks can wait for.
+
+#include <coroutine>
+#include <cstddef>
+
+#include "trio/detail/runner.hpp"
+#include "trio/parking_lot.hpp"
+
+namespace trio {
+
+struct event_statistics {
+  std::size_t tasks_waiting = 0;
+};
+
+/// A one-shot flag: wait() blocks until set() is called; once set it stays set.
+///
+///     trio::event ready;
+///     n.start_soon([&]() -> trio::task<> { co_await ready.wait(); use(); });
+///     prepare(); ready.set();
+///
+/// The trap: there is no clear(). For a repeating signal, make a new event each round (or use a
+/// memory channel).
+class event {
+ public:
+  event() noexcept = default;
+  event(const event&) = delete;
+  event& operator=(const event&) = delete;
+
+  /// Sets the flag and wakes every waiter. Idempotent; not a checkpoint.
+  void set() noexcept {
+    if (flag_) return;
+    flag_ = true;
+    lot_.unpark_all();
+  }
+  bool is_set() const noexcept { return flag_; }
+  event_statistics statistics() const noexcept { return {lot_.size()}; }
+
+  class wait_awaiter : detail::lot_waiter {
+   public:
+    explicit wait_awaiter(event& e) : ev_(&e) {
+      r_ = &detail::current_runner("trio::event::wait");
+      task = &r_->current_or_throw("trio::event::wait");
+      lot = &e.lot_;
+    }
+    wait_awaiter(const wait_awaiter&) = delete;
+    wait_awaiter& operator=(const wait_awaiter&) = delete;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      if (ev_->flag_) {
+        r_->yield(h);  // already set: still a full checkpoint
+      } else {
+        parked_ = true;
+        lot->waiters().push_back(*this);
+        r_->park(h, &abort, static_cast<detail::lot_waiter*>(this));
+      }
+    }
+    void await_resume() const {
+      if (parked_)
+        detail::runner::resume_from_park(*task);
+      else if (task->status->effectively_cancelled)
+        throw detail::runner::make_cancelled(*task);
+    }
+
+   private:
+    static detail::abort_result abort(void* p) noexcept {
+      detail::intrusive_list<detail::lot_waiter, detail::lot_tag>::erase(*static_cast<detail::lot_waiter*>(p));
+      return detail::abort_result::succeeded;
+    }
+    event* ev_;
+    detail::runner* r_;
+    bool parked_ = false;
+  };
+
+  /// Waits until the flag is set. A checkpoint, even when it is already set.
+  [[nodiscard]] wait_awaiter wait() { return wait_awaiter(*this); }
+
+ private:
+  bool flag_ = false;
+  parking_lot lot_;
+};
+
+}  // namespace trio
