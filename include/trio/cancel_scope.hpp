@@ -67,7 +67,9 @@ class cancel_scope {
     detail::runner& r = detail::current_runner("trio::cancel_scope::enter");
     detail::task_record& t = r.current_or_throw("trio::cancel_scope::enter");
     detail::enter_scope(self.s_, t);
-    auto out = co_await detail::invoke_captured<T>(std::move(body), std::move(args)...);
+    detail::outcome<T> out;
+    if (auto t = detail::try_invoke<T>(out.error, std::move(body), std::move(args)...))
+      out = co_await std::move(*t).capture();
     std::exception_ptr err = detail::exit_scope(self.s_, t, std::move(out.error));
     if (err) std::rethrow_exception(err);
     if constexpr (!std::is_void_v<T>) co_return std::move(out.value);

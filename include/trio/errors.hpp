@@ -22,7 +22,7 @@ enum class cancel_source { unknown, deadline, explicit_call, nursery, keyboard_i
 ///
 /// The trap: catching `cancelled` and not rethrowing it. The scope that was cancelled then never sees it,
 /// and the next checkpoint throws it again (cancellation is level-triggered).
-class cancelled {
+class cancelled final {
  public:
   cancelled(cancel_source source, std::string reason) : source_(source), reason_(std::move(reason)) {}
 
@@ -119,10 +119,20 @@ class called_process_error : public std::runtime_error {
 class exception_group : public std::exception {
  public:
   explicit exception_group(std::vector<std::exception_ptr> exceptions, bool collapsible = false)
-      : exceptions_(std::move(exceptions)), collapsible_(collapsible), what_(describe(exceptions_)) {}
+      : exceptions_(std::move(exceptions)), collapsible_(collapsible) {}
 
   const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
-  const char* what() const noexcept override { return what_.c_str(); }
+  /// A summary naming each member (built on first use: groups of thousands of cancellations are cheap).
+  const char* what() const noexcept override {
+    if (what_.empty()) {
+      try {
+        what_ = describe(exceptions_);
+      } catch (...) {
+        return "trio::exception_group";
+      }
+    }
+    return what_.c_str();
+  }
 
   /// True if any member, searching nested groups, is an E (or derives from it).
   template <class E>
@@ -168,7 +178,7 @@ class exception_group : public std::exception {
 
   std::vector<std::exception_ptr> exceptions_;
   bool collapsible_;
-  std::string what_;
+  mutable std::string what_;
 };
 
 }  // namespace trio

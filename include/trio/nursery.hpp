@@ -27,6 +27,9 @@ class nursery;
 
 namespace detail {
 
+/// Stores an exception as the current task's outcome (what a child that raised leaves its nursery).
+inline void set_task_error(std::exception_ptr e) noexcept { t_runner->current()->error = std::move(e); }
+
 template <class T>
 struct start_state {
   nursery_core* from = nullptr;  // start()'s private nursery
@@ -120,7 +123,11 @@ using status_param_t = std::conditional_t<is_task_status<std::remove_cvref_t<typ
 /// The root frame of a task: fn and args live here for as long as the task runs.
 template <class F, class... A>
 root_task spawn_frame(F fn, A... args) {
-  co_await std::invoke(std::move(fn), std::move(args)...);
+  // The outcome is captured, not rethrown: a cancelled child costs one throw, in its own code.
+  using T = task_value_t<std::invoke_result_t<F, A...>>;
+  outcome<T> out;
+  if (auto t = try_invoke<T>(out.error, std::move(fn), std::move(args)...)) out = co_await std::move(*t).capture();
+  if (out.error) set_task_error(std::move(out.error));
 }
 
 template <class F, class... A>
@@ -315,7 +322,8 @@ task<R> open_nursery_impl(nursery_options opts, F body) {
   task_record& parent = r.current_or_throw("trio::open_nursery");
   nursery n(r, parent, opts.strict_exception_groups.value_or(r.strict_exception_groups()));
   // The body's exception is captured without a throw/catch: one unwinding fewer per nursery level.
-  auto out = co_await invoke_captured<R>(std::move(body), n);
+  outcome<R> out;
+  if (auto t = try_invoke<R>(out.error, std::move(body), n)) out = co_await std::move(*t).capture();
   n.body_done(std::move(out.error));
   co_await nursery::join_awaiter{n};
   if constexpr (!std::is_void_v<R>) {

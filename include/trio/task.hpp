@@ -175,19 +175,17 @@ inline task<void> task_promise<void>::get_return_object() noexcept {
   return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
 }
 
-/// Calls fn(args...) (which returns a task<T>) and awaits its outcome without rethrowing. An exception
-/// thrown by the call itself, before any task exists, is captured as well.
+/// Calls fn(args...) (which returns a task<T>) without letting an exception escape: a function that
+/// throws before returning its task leaves the exception in `error` and an empty optional. Await the
+/// task with `co_await std::move(*t).capture()` to get its outcome without a rethrow.
 template <class T, class F, class... A>
-task<outcome<T>> invoke_captured(F&& fn, A&&... args) {
-  std::optional<task<T>> t;
+std::optional<task<T>> try_invoke(std::exception_ptr& error, F&& fn, A&&... args) noexcept {
   try {
-    t.emplace(std::invoke(std::forward<F>(fn), std::forward<A>(args)...));
+    return std::optional<task<T>>(std::invoke(std::forward<F>(fn), std::forward<A>(args)...));
   } catch (...) {
-    outcome<T> o;
-    o.error = std::current_exception();
-    co_return o;
+    error = std::current_exception();
+    return std::nullopt;
   }
-  co_return co_await std::move(*t).capture();
 }
 
 template <class X>

@@ -24,13 +24,13 @@ class deadline_heap {
  public:
   bool empty() const noexcept { return heap_.empty(); }
   std::size_t size() const noexcept { return heap_.size(); }
-  time_point next() const noexcept { return heap_.empty() ? no_deadline : heap_.front()->when; }
+  time_point next() const noexcept { return heap_.empty() ? no_deadline : heap_.front().when; }
 
   void push(deadline_entry& e, time_point when) {
     e.when = when;
     e.seq = ++seq_;
     e.index = heap_.size();
-    heap_.push_back(&e);
+    heap_.push_back({when, e.seq, &e});
     sift_up(e.index);
   }
 
@@ -38,28 +38,28 @@ class deadline_heap {
     if (!e.queued()) return;
     const std::size_t i = e.index;
     e.index = deadline_entry::npos;
-    deadline_entry* last = heap_.back();
+    const slot last = heap_.back();
     heap_.pop_back();
-    if (last == &e) return;
+    if (last.entry == &e) return;
     heap_[i] = last;
-    last->index = i;
-    sift_down(i);
-    sift_up(last->index);
+    last.entry->index = i;
+    if (i > 0 && less(last, heap_[(i - 1) / 4]))
+      sift_up(i);
+    else
+      sift_down(i);
   }
 
   void update(deadline_entry& e, time_point when) {
     if (!e.queued()) return push(e, when);
-    e.when = when;
-    e.seq = ++seq_;
-    sift_down(e.index);
-    sift_up(e.index);
+    remove(e);
+    push(e, when);
   }
 
   /// Pops and fires every entry whose time is <= now. Returns how many fired.
   std::size_t expire(time_point now) noexcept {
     std::size_t n = 0;
-    while (!heap_.empty() && heap_.front()->when <= now) {
-      deadline_entry* e = heap_.front();
+    while (!heap_.empty() && heap_.front().when <= now) {
+      deadline_entry* e = heap_.front().entry;
       remove(*e);
       e->fire(e);
       ++n;
@@ -68,25 +68,31 @@ class deadline_heap {
   }
 
  private:
-  static bool less(const deadline_entry* a, const deadline_entry* b) noexcept {
-    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+  // The key travels with the pointer, so sifting compares without touching the entries.
+  struct slot {
+    time_point when;
+    std::uint64_t seq;
+    deadline_entry* entry;
+  };
+  static bool less(const slot& a, const slot& b) noexcept {
+    return a.when < b.when || (a.when == b.when && a.seq < b.seq);
   }
-  void place(std::size_t i, deadline_entry* e) noexcept {
-    heap_[i] = e;
-    e->index = i;
+  void place(std::size_t i, const slot& s) noexcept {
+    heap_[i] = s;
+    s.entry->index = i;
   }
   void sift_up(std::size_t i) noexcept {
-    deadline_entry* e = heap_[i];
+    const slot s = heap_[i];
     while (i > 0) {
       const std::size_t parent = (i - 1) / 4;
-      if (!less(e, heap_[parent])) break;
+      if (!less(s, heap_[parent])) break;
       place(i, heap_[parent]);
       i = parent;
     }
-    place(i, e);
+    place(i, s);
   }
   void sift_down(std::size_t i) noexcept {
-    deadline_entry* e = heap_[i];
+    const slot s = heap_[i];
     const std::size_t n = heap_.size();
     for (;;) {
       const std::size_t first = 4 * i + 1;
@@ -95,14 +101,14 @@ class deadline_heap {
       const std::size_t end = first + 4 < n ? first + 4 : n;
       for (std::size_t c = first + 1; c < end; ++c)
         if (less(heap_[c], heap_[best])) best = c;
-      if (!less(heap_[best], e)) break;
+      if (!less(heap_[best], s)) break;
       place(i, heap_[best]);
       i = best;
     }
-    place(i, e);
+    place(i, s);
   }
 
-  std::vector<deadline_entry*> heap_;
+  std::vector<slot> heap_;
   std::uint64_t seq_ = 0;
 };
 

@@ -12,8 +12,8 @@ namespace trio::detail {
 class frame_pool {
  public:
   static constexpr std::size_t granule = 64;
-  static constexpr std::size_t classes = 32;  // frames up to 2 KiB are pooled
-  static constexpr std::size_t max_cached_per_class = 1u << 16;
+  static constexpr std::size_t classes = 32;                     // frames up to 2 KiB are pooled
+  static constexpr std::size_t max_cached_per_class = 1u << 20;  // bounded memory, even after bursts
 
   frame_pool() noexcept = default;
   frame_pool(const frame_pool&) = delete;

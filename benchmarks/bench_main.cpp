@@ -1,0 +1,514 @@
+// trio-cpp's core workloads, each next to Asio's equivalent (C++20 awaitable, single-threaded
+// io_context), in one binary and one run. Every benchmark reports `ops` (operations per iteration) and
+// `allocs_per_op`; scripts/bench turns the JSON into the table (ns/op = real_time / ops).
+//
+//   bench [--smoke] [google benchmark flags]     --smoke: tiny sizes, for ctest (not timed)
+
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <asio.hpp>
+#include <asio/experimental/channel.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <trio/testing.hpp>
+#include <trio/trio.hpp>
+
+#include "alloc_counter.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int g_divisor = 1;  // --smoke divides every size
+int scaled(int n) { return std::max(1, n / g_divisor); }
+
+struct alloc_scope {
+  benchmark::State& state;
+  double ops;
+  std::size_t start = bench::allocations.load(std::memory_order_relaxed);
+  ~alloc_scope() {
+    const double total_ops = ops * static_cast<double>(state.iterations());
+    state.counters["ops"] = ops;
+    state.counters["allocs_per_op"] =
+        total_ops > 0 ? static_cast<double>(bench::allocations.load(std::memory_order_relaxed) - start) / total_ops : 0;
+  }
+};
+
+template <class F>
+void in_trio(F&& f) {
+  trio::run_options o;
+  o.handle_sigint = false;
+  trio::run(o, std::forward<F>(f));
+}
+
+long rss_bytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+trio::task<> noop() { co_return; }
+trio::task<int> one() { co_return 1; }
+asio::awaitable<void> anoop() { co_return; }
+asio::awaitable<int> aone() { co_return 1; }
+
+// ---- (a) spawn and join children ---------------------------------------------------------------
+void trio_spawn_join(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state) {
+      co_await trio::open_nursery([n](trio::nursery& nur) -> trio::task<> {
+        for (int i = 0; i < n; ++i) nur.start_soon(noop);
+        co_return;
+      });
+    }
+  });
+}
+void asio_spawn_join(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    for (int i = 0; i < n; ++i) asio::co_spawn(ctx, anoop(), asio::detached);
+    ctx.run();
+  }
+}
+
+// ---- (b) checkpoints -------------------------------------------------------------------------------
+void trio_checkpoint(benchmark::State& state) {
+  const int n = scaled(2'000'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state)
+      for (int i = 0; i < n; ++i) co_await trio::checkpoint();
+  });
+}
+void trio_checkpoint_100_tasks(benchmark::State& state) {
+  const int n = scaled(2'000'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state) {
+      co_await trio::open_nursery([n](trio::nursery& nur) -> trio::task<> {
+        for (int t = 0; t < 100; ++t)
+          nur.start_soon(
+              [](int k) -> trio::task<> {
+                for (int i = 0; i < k; ++i) co_await trio::checkpoint();
+              },
+              n / 100);
+        co_return;
+      });
+    }
+  });
+}
+void asio_checkpoint(benchmark::State& state) {
+  const int n = scaled(2'000'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    asio::co_spawn(
+        ctx,
+        [n]() -> asio::awaitable<void> {
+          auto ex = co_await asio::this_coro::executor;
+          for (int i = 0; i < n; ++i) co_await asio::post(ex, asio::use_awaitable);
+        },
+        asio::detached);
+    ctx.run();
+  }
+}
+void asio_checkpoint_100_tasks(benchmark::State& state) {
+  const int n = scaled(2'000'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    for (int t = 0; t < 100; ++t)
+      asio::co_spawn(
+          ctx,
+          [k = n / 100]() -> asio::awaitable<void> {
+            auto ex = co_await asio::this_coro::executor;
+            for (int i = 0; i < k; ++i) co_await asio::post(ex, asio::use_awaitable);
+          },
+          asio::detached);
+    ctx.run();
+  }
+}
+
+// ---- (c) co_await a task that returns at once --------------------------------------------------------
+void trio_await_task(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    int sum = 0;
+    for (auto _ : state)
+      for (int i = 0; i < n; ++i) sum += co_await one();
+    benchmark::DoNotOptimize(sum);
+  });
+}
+void asio_await_task(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    asio::co_spawn(
+        ctx,
+        [n]() -> asio::awaitable<void> {
+          int sum = 0;
+          for (int i = 0; i < n; ++i) sum += co_await aone();
+          benchmark::DoNotOptimize(sum);
+        },
+        asio::detached);
+    ctx.run();
+  }
+}
+
+// ---- (d) a scope with a deadline around a body that finishes at once ----------------------------------
+void trio_deadline_scope(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    auto body = []() -> trio::task<> { co_return; };
+    for (auto _ : state)
+      for (int i = 0; i < n; ++i) benchmark::DoNotOptimize(co_await trio::move_on_after(1s, body));
+  });
+}
+void asio_deadline_scope(benchmark::State& state) {  // Asio's way: arm a timer, then cancel it
+  const int n = scaled(1'000'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    asio::steady_timer timer(ctx);
+    int fired = 0;
+    for (int i = 0; i < n; ++i) {
+      timer.expires_after(1s);
+      timer.async_wait([&fired](std::error_code) { ++fired; });
+      timer.cancel();
+    }
+    ctx.run();
+    benchmark::DoNotOptimize(fired);
+  }
+}
+
+// ---- (e) 100,000 tasks sleeping with distinct deadlines, then woken --------------------------------
+void trio_sleepers(benchmark::State& state) {
+  const int n = scaled(100'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state) {
+      const auto base = trio::current_time();
+      co_await trio::open_nursery([n, base](trio::nursery& nur) -> trio::task<> {
+        for (int i = 0; i < n; ++i)
+          nur.start_soon([](trio::time_point t) -> trio::task<> { co_await trio::sleep_until(t); },
+                         base + std::chrono::nanoseconds(i));
+        co_return;
+      });
+    }
+  });
+}
+void asio_sleepers(benchmark::State& state) {
+  const int n = scaled(100'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    const auto base = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i)
+      asio::co_spawn(
+          ctx,
+          [t = base + std::chrono::nanoseconds(i)]() -> asio::awaitable<void> {
+            asio::steady_timer timer(co_await asio::this_coro::executor, t);
+            co_await timer.async_wait(asio::use_awaitable);
+          },
+          asio::detached);
+    ctx.run();
+  }
+}
+
+// ---- (f) cancel 100,000 parked tasks: from cancel() to the nursery's exit ---------------------------
+void trio_cancel_parked(benchmark::State& state) {
+  const int n = scaled(100'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state) {
+      std::chrono::steady_clock::time_point t0;
+      co_await trio::open_nursery([n, &t0](trio::nursery& nur) -> trio::task<> {
+        for (int i = 0; i < n; ++i) nur.start_soon([]() -> trio::task<> { co_await trio::sleep_forever(); });
+        co_await trio::testing::wait_all_tasks_blocked();
+        t0 = std::chrono::steady_clock::now();
+        nur.cancel_scope().cancel();
+      });
+      state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  });
+}
+void asio_cancel_parked(benchmark::State& state) {
+  const int n = scaled(100'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    asio::steady_timer never(ctx, asio::steady_timer::time_point::max());
+    for (int i = 0; i < n; ++i)
+      asio::co_spawn(
+          ctx,
+          [&never]() -> asio::awaitable<void> {
+            try {
+              co_await never.async_wait(asio::use_awaitable);
+            } catch (const std::system_error&) {
+            }
+          },
+          asio::detached);
+    while (ctx.poll() != 0) {
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    never.cancel();
+    ctx.run();
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+}
+
+// ---- (g) event ping-pong between two tasks ----------------------------------------------------------
+void trio_event_pingpong(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state) {
+      // Round i uses slot i % 2; A re-creates the other slot once B is done with it.
+      std::array<std::optional<trio::event>, 2> ping, pong;
+      for (int s = 0; s < 2; ++s) ping[s].emplace(), pong[s].emplace();
+      co_await trio::open_nursery([&, n](trio::nursery& nur) -> trio::task<> {
+        nur.start_soon([&, n]() -> trio::task<> {
+          for (int i = 0; i < n; ++i) {
+            co_await ping[i % 2]->wait();
+            pong[i % 2]->set();
+          }
+        });
+        for (int i = 0; i < n; ++i) {
+          if (i > 0) ping[(i + 1) % 2].emplace(), pong[(i + 1) % 2].emplace();
+          ping[i % 2]->set();
+          co_await pong[i % 2]->wait();
+        }
+      });
+    }
+  });
+}
+using achannel = asio::experimental::channel<void(std::error_code, int)>;
+void asio_event_pingpong(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    achannel ping(ctx, 1), pong(ctx, 1);
+    asio::co_spawn(
+        ctx,
+        [&, n]() -> asio::awaitable<void> {
+          for (int i = 0; i < n; ++i) {
+            co_await ping.async_receive(asio::use_awaitable);
+            co_await pong.async_send(std::error_code{}, i, asio::use_awaitable);
+          }
+        },
+        asio::detached);
+    asio::co_spawn(
+        ctx,
+        [&, n]() -> asio::awaitable<void> {
+          for (int i = 0; i < n; ++i) {
+            co_await ping.async_send(std::error_code{}, i, asio::use_awaitable);
+            co_await pong.async_receive(asio::use_awaitable);
+          }
+        },
+        asio::detached);
+    ctx.run();
+  }
+}
+
+// ---- (h) memory channel throughput, one producer and one consumer -----------------------------------
+void trio_channel(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  const auto buffer = static_cast<std::size_t>(state.range(0));
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state) {
+      auto ch = trio::open_memory_channel<int>(buffer);
+      co_await trio::open_nursery([&, n](trio::nursery& nur) -> trio::task<> {
+        nur.start_soon([&, n]() -> trio::task<> {
+          for (int i = 0; i < n; ++i) co_await ch.first.send(i);
+          ch.first.close();
+        });
+        long sum = 0;
+        while (auto v = co_await ch.second.next()) sum += *v;
+        benchmark::DoNotOptimize(sum);
+      });
+    }
+  });
+}
+void asio_channel(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  const auto buffer = static_cast<std::size_t>(state.range(0));
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    achannel ch(ctx, buffer);
+    asio::co_spawn(
+        ctx,
+        [&, n]() -> asio::awaitable<void> {
+          for (int i = 0; i < n; ++i) co_await ch.async_send(std::error_code{}, i, asio::use_awaitable);
+        },
+        asio::detached);
+    asio::co_spawn(
+        ctx,
+        [&, n]() -> asio::awaitable<void> {
+          long sum = 0;
+          for (int i = 0; i < n; ++i) sum += co_await ch.async_receive(asio::use_awaitable);
+          benchmark::DoNotOptimize(sum);
+        },
+        asio::detached);
+    ctx.run();
+  }
+}
+
+// ---- (i) 1,000,000 tasks sleeping at once: resident memory per task ----------------------------------
+void trio_idle_task_memory(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state) {
+      long before = rss_bytes(), during = 0;
+      co_await trio::open_nursery([&, n](trio::nursery& nur) -> trio::task<> {
+        for (int i = 0; i < n; ++i) nur.start_soon([]() -> trio::task<> { co_await trio::sleep_forever(); });
+        co_await trio::testing::wait_all_tasks_blocked();
+        during = rss_bytes();
+        nur.cancel_scope().cancel();
+      });
+      state.counters["bytes_per_task"] = double(during - before) / n;
+    }
+  });
+}
+void asio_idle_task_memory(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    const long before = rss_bytes();
+    asio::steady_timer never(ctx, asio::steady_timer::time_point::max());
+    for (int i = 0; i < n; ++i)
+      asio::co_spawn(
+          ctx,
+          [&never]() -> asio::awaitable<void> {
+            try {
+              co_await never.async_wait(asio::use_awaitable);
+            } catch (const std::system_error&) {
+            }
+          },
+          asio::detached);
+    while (ctx.poll() != 0) {
+    }
+    const long during = rss_bytes();
+    never.cancel();
+    ctx.run();
+    state.counters["bytes_per_task"] = double(during - before) / n;
+  }
+}
+
+// ---- (j) wait_readable on a pipe: write, then wake, there and back ----------------------------------
+void trio_pipe_roundtrip(benchmark::State& state) {
+  const int n = scaled(100'000);
+  int p1[2], p2[2];
+  if (::pipe2(p1, O_NONBLOCK) != 0 || ::pipe2(p2, O_NONBLOCK) != 0) state.SkipWithError("pipe2 failed");
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state) {
+      co_await trio::open_nursery([&, n](trio::nursery& nur) -> trio::task<> {
+        nur.start_soon([&, n]() -> trio::task<> {
+          char c;
+          for (int i = 0; i < n; ++i) {
+            co_await trio::lowlevel::wait_readable(p1[0]);
+            if (::read(p1[0], &c, 1) != 1 || ::write(p2[1], &c, 1) != 1) std::abort();
+          }
+        });
+        char c = 'x';
+        for (int i = 0; i < n; ++i) {
+          if (::write(p1[1], &c, 1) != 1) std::abort();
+          co_await trio::lowlevel::wait_readable(p2[0]);
+          if (::read(p2[0], &c, 1) != 1) std::abort();
+        }
+      });
+    }
+  });
+  for (int fd : {p1[0], p1[1], p2[0], p2[1]}) ::close(fd);
+}
+void asio_pipe_roundtrip(benchmark::State& state) {
+  const int n = scaled(100'000);
+  int p1[2], p2[2];
+  if (::pipe2(p1, O_NONBLOCK) != 0 || ::pipe2(p2, O_NONBLOCK) != 0) state.SkipWithError("pipe2 failed");
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::io_context ctx(1);
+    asio::posix::stream_descriptor r1(ctx, ::dup(p1[0])), r2(ctx, ::dup(p2[0]));
+    asio::co_spawn(
+        ctx,
+        [&, n]() -> asio::awaitable<void> {
+          char c;
+          for (int i = 0; i < n; ++i) {
+            co_await r1.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable);
+            if (::read(p1[0], &c, 1) != 1 || ::write(p2[1], &c, 1) != 1) std::abort();
+          }
+        },
+        asio::detached);
+    asio::co_spawn(
+        ctx,
+        [&, n]() -> asio::awaitable<void> {
+          char c = 'x';
+          for (int i = 0; i < n; ++i) {
+            if (::write(p1[1], &c, 1) != 1) std::abort();
+            co_await r2.async_wait(asio::posix::stream_descriptor::wait_read, asio::use_awaitable);
+            if (::read(p2[0], &c, 1) != 1) std::abort();
+          }
+        },
+        asio::detached);
+    ctx.run();
+  }
+  for (int fd : {p1[0], p1[1], p2[0], p2[1]}) ::close(fd);
+}
+
+}  // namespace
+
+#define PAIR(name)                                       \
+  BENCHMARK(trio_##name)->Unit(benchmark::kMillisecond); \
+  BENCHMARK(asio_##name)->Unit(benchmark::kMillisecond)
+
+PAIR(spawn_join);
+PAIR(checkpoint);
+PAIR(checkpoint_100_tasks);
+PAIR(await_task);
+PAIR(deadline_scope);
+PAIR(sleepers);
+BENCHMARK(trio_cancel_parked)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_cancel_parked)->UseManualTime()->Unit(benchmark::kMillisecond);
+PAIR(event_pingpong);
+BENCHMARK(trio_channel)->Arg(0)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_channel)->Arg(0)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(trio_idle_task_memory)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_idle_task_memory)->Iterations(1)->Unit(benchmark::kMillisecond);
+PAIR(pipe_roundtrip);
+
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--smoke") == 0)
+      g_divisor = 10000;
+    else
+      args.push_back(argv[i]);
+  }
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Turns trio_bench's Google Benchmark JSON into the comparison table (and a CSV for the chart).
+
+usage: report.py BENCH.json [--trio-python TRIO.json] [--csv OUT.csv] [--markdown]
+ns/op = median real time per iteration / operations per iteration.
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+WORKLOADS = [
+    ("spawn_join", "spawn + join a child (1M no-op children)"),
+    ("checkpoint", "checkpoint, one task (2M)"),
+    ("checkpoint_100_tasks", "checkpoint, 100 tasks (2M)"),
+    ("await_task", "co_await a task<int> that returns at once"),
+    ("deadline_scope", "move_on_after around an instant body (Asio: timer arm + cancel)"),
+    ("sleepers", "100k tasks with distinct deadlines, woken"),
+    ("cancel_parked", "cancel 100k parked tasks, cancel() to nursery exit"),
+    ("event_pingpong", "event ping-pong round trip (Asio: channels)"),
+    ("channel/0", "memory channel, buffer 0, per item"),
+    ("channel/64", "memory channel, buffer 64, per item"),
+    ("idle_task_memory", "1M sleeping tasks: resident bytes per task"),
+    ("pipe_roundtrip", "wait_readable on a pipe, round trip"),
+]
+
+
+def load(path):
+    with open(path) as f:
+        data = json.load(f)
+    runs = defaultdict(list)
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue
+        name = b["run_name"].split("/manual_time")[0].replace("/iterations:1", "")
+        lib, _, workload = name.partition("_")
+        unit = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b["time_unit"]]
+        ops = b.get("ops", 1.0) or 1.0
+        runs[(lib, workload)].append(
+            {"ns_per_op": b["real_time"] * unit / ops, "allocs": b.get("allocs_per_op", 0.0),
+             "bytes": b.get("bytes_per_task")})
+    out = {}
+    for key, rs in runs.items():
+        out[key] = {
+            "ns_per_op": statistics.median(r["ns_per_op"] for r in rs),
+            "allocs": statistics.median(r["allocs"] for r in rs),
+            "bytes": statistics.median(r["bytes"] for r in rs) if rs[0]["bytes"] is not None else None,
+        }
+    return out
+
+
+def fmt_value(workload, r):
+    if r is None:
+        return "n/a"
+    if workload == "idle_task_memory":
+        return f"{r['bytes']:.0f} B"
+    v = r["ns_per_op"]
+    return f"{v:.1f} ns" if v < 100 else f"{v:.0f} ns"
+
+
+def main(argv):
+    bench = load(argv[1])
+    python = {}
+    if "--trio-python" in argv:
+        with open(argv[argv.index("--trio-python") + 1]) as f:
+            python = json.load(f)
+    csv_path = argv[argv.index("--csv") + 1] if "--csv" in argv else None
+    header = ["workload", "trio-cpp", "allocs/op", "Asio 1.22", "Asio allocs/op", "Asio / trio-cpp"]
+    if python:
+        header.append("Python Trio")
+    rows = []
+    csv = ["workload,trio_ns,asio_ns"]
+    for key, label in WORKLOADS:
+        ours = bench.get(("trio", key))
+        theirs = bench.get(("asio", key))
+        if ours is None:
+            continue
+        metric = "bytes" if key == "idle_task_memory" else "ns_per_op"
+        ratio = "n/a"
+        if theirs and ours[metric]:
+            ratio = f"{theirs[metric] / ours[metric]:.1f}x"
+        row = [label, fmt_value(key, ours), f"{ours['allocs']:.2f}", fmt_value(key, theirs),
+               f"{theirs['allocs']:.2f}" if theirs else "n/a", ratio]
+        if python:
+            p = python.get(key)
+            row.append("n/a" if p is None else (f"{p:.0f} B" if key == "idle_task_memory" else f"{p:.0f} ns"))
+        rows.append(row)
+        if key != "idle_task_memory":
+            csv.append(f"{key},{ours['ns_per_op']:.3f},{theirs['ns_per_op'] if theirs else 0:.3f}")
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
+    if csv_path:
+        with open(csv_path, "w") as f:
+            f.write("\n".join(csv) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
