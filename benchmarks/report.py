@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns trio_bench's Google Benchmark JSON into the comparison table (and a CSV for the chart).
 
-usage: report.py BENCH.json [--trio-python TRIO.json] [--csv OUT.csv] [--markdown]
+usage: report.py BENCH.json [MORE.json ...] [--trio-python TRIO.json] [--csv OUT.csv]
 ns/op = median real time per iteration / operations per iteration.
 """
 import json
@@ -25,11 +25,13 @@ WORKLOADS = [
 ]
 
 
-def load(path):
-    with open(path) as f:
-        data = json.load(f)
+def load(paths):
+    benchmarks = []
+    for path in paths:
+        with open(path) as f:
+            benchmarks += json.load(f)["benchmarks"]
     runs = defaultdict(list)
-    for b in data["benchmarks"]:
+    for b in benchmarks:
         if b.get("run_type") == "aggregate":
             continue
         name = b["run_name"].split("/manual_time")[0].replace("/iterations:1", "")
@@ -59,7 +61,12 @@ def fmt_value(workload, r):
 
 
 def main(argv):
-    bench = load(argv[1])
+    inputs = []
+    for a in argv[1:]:
+        if a.startswith("--"):
+            break
+        inputs.append(a)
+    bench = load(inputs)
     python = {}
     if "--trio-python" in argv:
         with open(argv[argv.index("--trio-python") + 1]) as f:

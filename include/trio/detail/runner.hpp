@@ -625,6 +625,7 @@ class runner {
   std::vector<std::array<io_op*, 2>> fd_waiters_;
   std::uint64_t next_task_id_ = 0;
   unsigned busy_turns_ = 0;
+  clock_type::time_point last_reap_{};
   bool init_done_ = false;
   std::exception_ptr main_error_;
   std::exception_ptr init_error_;
@@ -965,14 +966,17 @@ inline void runner::io_turn() {
 
   if (TRIO_UNLIKELY(!instruments_.empty())) notify_io(&instrument::before_io_wait, timeout);
   std::size_t events = 0;
-  // A turn with nothing to wait for and nothing in flight skips the syscall; every 64th such turn still
-  // enters the kernel so Ctrl-C and cross-thread wake-ups are seen while tasks keep the loop busy.
-  const bool enter =
-      timeout != duration::zero() || io_.has_pending_submissions() || io_in_flight_ != 0 || (++busy_turns_ & 63u) == 0;
+  // A turn that would not wait skips the syscall unless something asks for it: pending submissions,
+  // or I/O in flight that has not been reaped for 50 us (a task that only checkpoints must not starve
+  // I/O). With nothing in flight, every 1024th busy turn still enters, so Ctrl-C and cross-thread
+  // wake-ups are seen while tasks keep the loop busy.
+  bool enter = timeout != duration::zero() || io_.has_pending_submissions() || (++busy_turns_ & 1023u) == 0;
+  if (!enter && io_in_flight_ != 0) enter = clock_type::now() - last_reap_ >= std::chrono::microseconds(50);
   if (enter) {
     const std::int64_t ns =
         timeout == duration::max() ? -1 : std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
     io_.submit_and_wait(ns);
+    if (io_in_flight_ != 0) last_reap_ = clock_type::now();
     events += io_.drain([this](std::uint64_t ud, int res, unsigned flags) { dispatch(ud, res, flags); });
   }
   if (TRIO_UNLIKELY(!instruments_.empty())) notify_io(&instrument::after_io_wait, timeout);
