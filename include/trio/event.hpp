@@ -53,7 +53,7 @@ class event {
       } else {
         parked_ = true;
         lot->waiters().push_back(*this);
-        r_->park(h, &abort, static_cast<detail::lot_waiter*>(this));
+        r_->park(h, &detail::lot_waiter::abort, static_cast<detail::lot_waiter*>(this));
       }
     }
     void await_resume() const {
@@ -64,10 +64,6 @@ class event {
     }
 
    private:
-    static detail::abort_result abort(void* p) noexcept {
-      detail::intrusive_list<detail::lot_waiter, detail::lot_tag>::erase(*static_cast<detail::lot_waiter*>(p));
-      return detail::abort_result::succeeded;
-    }
     event* ev_;
     detail::runner* r_;
     bool parked_ = false;

@@ -22,6 +22,12 @@ struct lot_waiter : list_hook<lot_tag> {
   task_record* task = nullptr;
   parking_lot* lot = nullptr;
   const void* data = nullptr;  // what the primitive needs to know about this waiter (a borrower, ...)
+
+  /// The abort function of every lot-based wait: leave whichever lot the waiter is in; undone.
+  static abort_result abort(void* self) noexcept {
+    intrusive_list<lot_waiter, lot_tag>::erase(*static_cast<lot_waiter*>(self));
+    return abort_result::succeeded;
+  }
 };
 
 }  // namespace detail
@@ -58,15 +64,11 @@ class parking_lot {
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
       lot->waiters_.push_back(*this);
-      r_->park(h, &abort, static_cast<detail::lot_waiter*>(this));
+      r_->park(h, &detail::lot_waiter::abort, static_cast<detail::lot_waiter*>(this));
     }
     void await_resume() const { detail::runner::resume_from_park(*task); }
 
    private:
-    static detail::abort_result abort(void* p) noexcept {
-      detail::intrusive_list<detail::lot_waiter, detail::lot_tag>::erase(*static_cast<detail::lot_waiter*>(p));
-      return detail::abort_result::succeeded;
-    }
     detail::runner* r_;
   };
 

@@ -137,32 +137,30 @@ class [[nodiscard]] task {
   /// Awaits the task without rethrowing: yields its outcome (value or exception). For library code
   /// that forwards exceptions; users want plain `co_await`.
   auto capture() && noexcept {
-    struct awaiter {
-      std::coroutine_handle<promise_type> h;
-      bool await_ready() const noexcept { return false; }
-      std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) const noexcept {
-        h.promise().continuation = cont;
-        return h;
-      }
-      detail::outcome<T> await_resume() const { return h.promise().take_outcome(); }
+    struct awaiter : start_awaiter {
+      detail::outcome<T> await_resume() const { return this->h.promise().take_outcome(); }
     };
-    return awaiter{h_};
+    return awaiter{{h_}};
   }
 
   auto operator co_await() && noexcept {
-    struct awaiter {
-      std::coroutine_handle<promise_type> h;
-      bool await_ready() const noexcept { return false; }
-      std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) const noexcept {
-        h.promise().continuation = cont;
-        return h;
-      }
-      T await_resume() const { return h.promise().result(); }
+    struct awaiter : start_awaiter {
+      T await_resume() const { return this->h.promise().result(); }
     };
-    return awaiter{h_};
+    return awaiter{{h_}};
   }
 
  private:
+  /// Starts the task, which resumes the awaiting coroutine when it finishes (symmetric transfer).
+  struct start_awaiter {
+    std::coroutine_handle<promise_type> h;
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) const noexcept {
+      h.promise().continuation = cont;
+      return h;
+    }
+  };
+
   std::coroutine_handle<promise_type> h_;
 };
 

@@ -38,7 +38,7 @@ class acquire_awaiter : lot_waiter {
       r_->yield(h);  // a schedule point; never cancelled
     } else {
       lot->waiters().push_back(*this);
-      r_->park(h, &abort, static_cast<lot_waiter*>(this));
+      r_->park(h, &lot_waiter::abort, static_cast<lot_waiter*>(this));
     }
   }
   void await_resume() const {
@@ -47,10 +47,6 @@ class acquire_awaiter : lot_waiter {
   }
 
  private:
-  static abort_result abort(void* p) noexcept {
-    intrusive_list<lot_waiter, lot_tag>::erase(*static_cast<lot_waiter*>(p));
-    return abort_result::succeeded;
-  }
   Prim* prim_;
   runner* r_;
   bool cancelled_ = false;
