@@ -24,8 +24,9 @@ template <class T>
 using move_on_result_t = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
 
 template <class T, class F, class... A>
-task<move_on_result_t<T>> move_on_at_impl(time_point deadline, F body, A... args) {
+task<move_on_result_t<T>> move_on_at_impl(time_point deadline, bool ahead, F body, A... args) {
   cancel_scope scope(deadline);
+  scope.state().deadline_ahead = ahead;
   if constexpr (std::is_void_v<T>) {
     co_await scope.enter(std::move(body), std::move(args)...);
     co_return !scope.cancelled_caught();
@@ -37,12 +38,14 @@ task<move_on_result_t<T>> move_on_at_impl(time_point deadline, F body, A... args
 template <class T, class F, class... A>
 task<move_on_result_t<T>> move_on_after_impl(duration d, F body, A... args) {
   // The deadline counts from entry (modern Trio), i.e. from when the returned task starts.
-  co_return co_await move_on_at_impl<T>(saturating_add(current_time(), d), std::move(body), std::move(args)...);
+  co_return co_await move_on_at_impl<T>(saturating_add(current_time(), d), d > duration::zero(), std::move(body),
+                                        std::move(args)...);
 }
 
 template <class T, class F, class... A>
-task<T> fail_at_impl(time_point deadline, F body, A... args) {
+task<T> fail_at_impl(time_point deadline, bool ahead, F body, A... args) {
   cancel_scope scope(deadline);
+  scope.state().deadline_ahead = ahead;
   if constexpr (std::is_void_v<T>) {
     co_await scope.enter(std::move(body), std::move(args)...);
     if (scope.cancelled_caught()) throw too_slow_error();
@@ -55,7 +58,8 @@ task<T> fail_at_impl(time_point deadline, F body, A... args) {
 
 template <class T, class F, class... A>
 task<T> fail_after_impl(duration d, F body, A... args) {
-  co_return co_await fail_at_impl<T>(saturating_add(current_time(), d), std::move(body), std::move(args)...);
+  co_return co_await fail_at_impl<T>(saturating_add(current_time(), d), d > duration::zero(), std::move(body),
+                                     std::move(args)...);
 }
 
 template <class T, class F, class... A>
@@ -83,7 +87,7 @@ auto move_on_after(std::chrono::duration<Rep, Period> d, F&& body, A&&... args) 
 }
 template <class F, class... A>
 auto move_on_at(time_point deadline, F&& body, A&&... args) {
-  return detail::move_on_at_impl<detail::body_value_t<F, A...>>(deadline, std::forward<F>(body),
+  return detail::move_on_at_impl<detail::body_value_t<F, A...>>(deadline, false, std::forward<F>(body),
                                                                 std::forward<A>(args)...);
 }
 
@@ -95,7 +99,8 @@ auto fail_after(std::chrono::duration<Rep, Period> d, F&& body, A&&... args) {
 }
 template <class F, class... A>
 auto fail_at(time_point deadline, F&& body, A&&... args) {
-  return detail::fail_at_impl<detail::body_value_t<F, A...>>(deadline, std::forward<F>(body), std::forward<A>(args)...);
+  return detail::fail_at_impl<detail::body_value_t<F, A...>>(deadline, false, std::forward<F>(body),
+                                                             std::forward<A>(args)...);
 }
 
 /// Runs the body in a shielded scope: cancellation from outside does not reach it.

@@ -127,6 +127,7 @@ struct scope_state : deadline_entry, list_hook<child_scope_tag> {
   bool entered = false;
   bool exited = false;
   bool caught = false;
+  bool deadline_ahead = false;  // set when the deadline was computed as now + d, d > 0: no clock read at entry
 
   scope_state() noexcept;
   scope_state(const scope_state&) = delete;
@@ -696,7 +697,7 @@ inline void enter_scope(scope_state& s, task_record& t) {
   t.set_status(s);
   s.effectively_cancelled = s.cancel_called || (!s.shield && s.parent->effectively_cancelled);
   if (!s.cancel_called && s.deadline != no_deadline) {
-    if (s.deadline <= r.now())
+    if (!s.deadline_ahead && s.deadline <= r.now())
       cancel_scope_state(s, cancel_source::deadline, "deadline exceeded");
     else
       r.deadlines().push(s, s.deadline);
