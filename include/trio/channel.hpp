@@ -158,6 +158,34 @@ class chan_awaiter : chan_waiter<T> {
   runner* r_;
 };
 
+/// What both channel handles hold: the shared state, an id (which waiters are "on this handle") and
+/// whether this handle is closed. Moving leaves the source closed and empty; Derived::close() runs on
+/// move-assignment.
+template <class T, class Derived>
+class channel_handle {
+ public:
+  channel_statistics statistics() const noexcept { return st_->statistics(); }
+
+ protected:
+  explicit channel_handle(std::shared_ptr<channel_state<T>> st) : st_(std::move(st)), id_(++st_->next_handle) {}
+  channel_handle(channel_handle&& o) noexcept
+      : st_(std::move(o.st_)), id_(o.id_), closed_(std::exchange(o.closed_, true)) {}
+  channel_handle& operator=(channel_handle&& o) noexcept {
+    if (this != &o) {
+      static_cast<Derived*>(this)->close();
+      st_ = std::move(o.st_);
+      id_ = o.id_;
+      closed_ = std::exchange(o.closed_, true);
+    }
+    return *this;
+  }
+  ~channel_handle() = default;
+
+  std::shared_ptr<channel_state<T>> st_;
+  std::uint64_t id_ = 0;
+  bool closed_ = false;
+};
+
 }  // namespace detail
 
 /// The sending end of a memory channel. Move-only; clone() for another sender; destroying a handle
@@ -169,22 +197,16 @@ class chan_awaiter : chan_waiter<T> {
 /// The trap: a forgotten clone keeps the channel open, so receivers never see end_of_channel; close
 /// each clone (or let it be destroyed) when its producer is done.
 template <class T>
-class send_channel {
+class send_channel : public detail::channel_handle<T, send_channel<T>> {
+  using base = detail::channel_handle<T, send_channel<T>>;
+  using base::closed_;
+  using base::id_;
+  using base::st_;
+
  public:
-  explicit send_channel(std::shared_ptr<detail::channel_state<T>> st) : st_(std::move(st)), id_(++st_->next_handle) {
-    ++st_->open_send;
-  }
-  send_channel(send_channel&& o) noexcept
-      : st_(std::move(o.st_)), id_(o.id_), closed_(std::exchange(o.closed_, true)) {}
-  send_channel& operator=(send_channel&& o) noexcept {
-    if (this != &o) {
-      close();
-      st_ = std::move(o.st_);
-      id_ = o.id_;
-      closed_ = std::exchange(o.closed_, true);
-    }
-    return *this;
-  }
+  explicit send_channel(std::shared_ptr<detail::channel_state<T>> st) : base(std::move(st)) { ++st_->open_send; }
+  send_channel(send_channel&&) noexcept = default;
+  send_channel& operator=(send_channel&&) noexcept = default;
   ~send_channel() { close(); }
 
   /// Sends value, waiting while the buffer is full (for max_buffer 0: until a receiver takes it).
@@ -223,7 +245,7 @@ class send_channel {
     close();
     co_await checkpoint();
   }
-  channel_statistics statistics() const noexcept { return st_->statistics(); }
+  using base::statistics;
 
  private:
   static std::exception_ptr closed_error(const char* what) noexcept {
@@ -256,10 +278,6 @@ class send_channel {
     }
     return false;
   }
-
-  std::shared_ptr<detail::channel_state<T>> st_;
-  std::uint64_t id_ = 0;
-  bool closed_ = false;
 };
 
 /// The receiving end of a memory channel. Move-only; clone() for another receiver; destroying a
@@ -270,22 +288,16 @@ class send_channel {
 ///
 /// The trap: receive() throws end_of_channel at the end; next() returns std::nullopt instead.
 template <class T>
-class receive_channel {
+class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
+  using base = detail::channel_handle<T, receive_channel<T>>;
+  using base::closed_;
+  using base::id_;
+  using base::st_;
+
  public:
-  explicit receive_channel(std::shared_ptr<detail::channel_state<T>> st) : st_(std::move(st)), id_(++st_->next_handle) {
-    ++st_->open_receive;
-  }
-  receive_channel(receive_channel&& o) noexcept
-      : st_(std::move(o.st_)), id_(o.id_), closed_(std::exchange(o.closed_, true)) {}
-  receive_channel& operator=(receive_channel&& o) noexcept {
-    if (this != &o) {
-      close();
-      st_ = std::move(o.st_);
-      id_ = o.id_;
-      closed_ = std::exchange(o.closed_, true);
-    }
-    return *this;
-  }
+  explicit receive_channel(std::shared_ptr<detail::channel_state<T>> st) : base(std::move(st)) { ++st_->open_receive; }
+  receive_channel(receive_channel&&) noexcept = default;
+  receive_channel& operator=(receive_channel&&) noexcept = default;
   ~receive_channel() { close(); }
 
   /// Receives the next value, waiting for one; end_of_channel once every sender is closed.
@@ -335,7 +347,7 @@ class receive_channel {
     close();
     co_await checkpoint();
   }
-  channel_statistics statistics() const noexcept { return st_->statistics(); }
+  using base::statistics;
 
  private:
   void check_open(const char* what) const {
@@ -367,10 +379,6 @@ class receive_channel {
     co_await detail::chan_awaiter<T>(st_->receivers, id_, nullptr, &v, what);
     co_return v;
   }
-
-  std::shared_ptr<detail::channel_state<T>> st_;
-  std::uint64_t id_ = 0;
-  bool closed_ = false;
 };
 
 /// A channel with a buffer of max_buffer values: 0 is a rendezvous, trio::unbounded never fills.
