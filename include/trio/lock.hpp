@@ -37,7 +37,7 @@ class lock {
   }
   lock(const lock&) = delete;
   lock& operator=(const lock&) = delete;
-  ~lock() { detail::intrusive_list<detail::owner_exit_hook, detail::held_tag>::erase(exit_hook_); }
+  ~lock() { detail::unhold(exit_hook_); }
 
   using guard = detail::release_guard<lock>;
 
@@ -80,14 +80,14 @@ class lock {
   }
   parking_lot& lot() noexcept { return lot_; }
   void release_for_guard(const void*) noexcept {
-    detail::intrusive_list<detail::owner_exit_hook, detail::held_tag>::erase(exit_hook_);
+    detail::unhold(exit_hook_);
     set_owner(lot_.unpark_one());
   }
 
  private:
   void set_owner(detail::task_record* t) noexcept {
     owner_ = t;
-    if (t) t->held.push_back(exit_hook_);
+    if (t) detail::hold(*t, exit_hook_);
   }
   static void on_owner_exit(detail::owner_exit_hook* h) noexcept {
     lock* self = static_cast<lock*>(h->ctx);

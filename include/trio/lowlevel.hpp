@@ -62,7 +62,7 @@ requires std::is_nothrow_invocable_r_v<abort_result, F&> park_awaitable<std::dec
 /// Wakes a task parked in wait_task_rescheduled; it resumes normally, or throws `error` if given.
 inline void reschedule(task_info& task, std::exception_ptr error = nullptr) {
   auto& rec = static_cast<detail::task_record&>(task);
-  if (rec.abort_fn == nullptr || static_cast<const detail::list_hook<detail::run_tag>&>(rec).linked())
+  if (rec.abort_fn == nullptr)  // running, or already rescheduled
     throw std::logic_error("trio::lowlevel::reschedule: the task is not parked in wait_task_rescheduled");
   const auto kind = error ? detail::wake_kind::error : detail::wake_kind::value;
   rec.r->reschedule(rec, kind, std::move(error));
@@ -169,13 +169,15 @@ inline std::string format_task_tree() {
       out += "task #" + std::to_string(t.id) + " " + t.name();
       if (&t == current) out += " (running)";
       out += '\n';
-      t.child_nurseries.for_each([&](const detail::nursery_core& n) {
+      std::vector<const detail::nursery_core*> open;  // outermost first
+      for (const detail::nursery_core* n = t.innermost_nursery; n; n = n->outer) open.insert(open.begin(), n);
+      for (const detail::nursery_core* n : open) {
         out.append(static_cast<std::size_t>(depth + 1) * 2, ' ');
-        out += "nursery (" + std::to_string(n.child_count) + " children";
-        if (n.scope && n.scope->cancel_called) out += ", cancelled";
+        out += "nursery (" + std::to_string(n->child_count) + " children";
+        if (n->scope && n->scope->cancel_called) out += ", cancelled";
         out += ")\n";
-        n.children.for_each([&](const detail::task_record& c) { task(c, depth + 2); });
-      });
+        n->children.for_each([&](const detail::task_record& c) { task(c, depth + 2); });
+      }
     }
   } w{out, r.current()};
   if (auto* root = r.init_task()) w.task(*root, 0);

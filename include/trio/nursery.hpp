@@ -5,8 +5,10 @@
 #include <coroutine>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
+#include <tuple>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -26,9 +28,6 @@ struct nursery_options {
 class nursery;
 
 namespace detail {
-
-/// Stores an exception as the current task's outcome (what a child that raised leaves its nursery).
-inline void set_task_error(std::exception_ptr e) noexcept { t_runner->current()->error = std::move(e); }
 
 template <class T>
 struct start_state {
@@ -120,23 +119,63 @@ template <class F>
 using status_param_t = std::conditional_t<is_task_status<std::remove_cvref_t<typename signature_of<F>::last>>::value,
                                           std::remove_cvref_t<typename signature_of<F>::last>, void>;
 
-/// The root frame of a task: fn and args live here for as long as the task runs.
-template <class F, class... A>
-root_task spawn_frame(F fn, A... args) {
-  // The outcome is captured, not rethrown: a cancelled child costs one throw, in its own code.
-  using T = task_value_t<std::invoke_result_t<F, A...>>;
-  outcome<T> out;
-  if (auto t = try_invoke<T>(out.error, std::move(fn), std::move(args)...)) out = co_await std::move(*t).capture();
-  if (out.error) set_task_error(std::move(out.error));
+/// A task's block: its record, and the function and arguments it was started with, which live as long
+/// as the task (a lambda's captures live in the lambda; a reference parameter binds to the stored
+/// argument). One allocation per task, from the frame pool; the task's coroutine is the only other.
+/// `Name` names the task (the function's type, unless the library names it).
+template <class Name, class F, class... A>
+struct task_block final : task_record, pooled_frame {
+  using value_type = task_value_t<std::invoke_result_t<F&, A...>>;
+
+  template <class G, class... B>
+  explicit task_block(G&& g, B&&... b) : fn(std::forward<G>(g)), args(std::forward<B>(b)...) {}
+
+  /// Calls fn(args...): the task's outermost coroutine, not started yet.
+  std::coroutine_handle<> make_frame() {
+    return std::apply([this](A&... a) { return std::invoke(fn, std::move(a)...).release(); }, args);
+  }
+
+  static void free(task_record* t) noexcept { delete static_cast<task_block*>(t); }
+  static std::exception_ptr take_error(void* frame) noexcept {
+    return std::coroutine_handle<task_promise<value_type>>::from_address(frame).promise().take_error();
+  }
+  static constexpr task_kind kind{&typeid(Name), &task_block::free, &task_block::take_error};
+
+  [[no_unique_address]] F fn;
+  [[no_unique_address]] std::tuple<A...> args;
+};
+
+/// The outermost coroutine of a task whose function threw instead of returning its task.
+template <class T>
+task<T> failed_task(std::exception_ptr e) {
+  co_await std::suspend_never{};
+  std::rethrow_exception(std::move(e));
+}
+
+/// Starts fn(args...) (stored as F and A...) as a task of nursery `n` (nullptr: the root task, in
+/// scope `status`). fn is called now, as Trio calls it in start_soon, which only creates its coroutine.
+/// A function that throws instead of returning a task (a lambda without co_await/co_return is not a
+/// coroutine) makes a task that raises that exception when it first runs, like any other child.
+template <class Name, class F, class... A, class G, class... B>
+task_record& spawn_task(runner& r, nursery_core* n, scope_state* status, G&& fn, B&&... args) {
+  using block = task_block<Name, F, A...>;
+  std::unique_ptr<block> b(new block(std::forward<G>(fn), std::forward<B>(args)...));
+  std::coroutine_handle<> frame;
+  try {
+    frame = b->make_frame();
+  } catch (...) {
+    frame = failed_task<typename block::value_type>(std::current_exception()).release();
+  }
+  return r.spawn(*b.release(), block::kind, frame, n, status);
 }
 
 template <class F, class... A>
 void check_task_fn() {
-  static_assert(std::is_invocable_v<F, A...>,
+  static_assert(std::is_invocable_v<F&, A...>,
                 "trio: the function cannot be called with these arguments (a function whose last parameter "
                 "is a trio::task_status<T> may be given without it)");
-  if constexpr (std::is_invocable_v<F, A...>)
-    static_assert(is_task_v<std::invoke_result_t<F, A...>>, "trio: a task function must return a trio::task<T>");
+  if constexpr (std::is_invocable_v<F&, A...>)
+    static_assert(is_task_v<std::invoke_result_t<F&, A...>>, "trio: a task function must return a trio::task<T>");
 }
 
 }  // namespace detail
@@ -165,16 +204,14 @@ class nursery {
   void start_soon(F&& fn, A&&... args) {
     check_open("start_soon");
     using Fn = std::decay_t<F>;
-    if constexpr (std::is_invocable_v<Fn, std::decay_t<A>...>) {
+    if constexpr (std::is_invocable_v<Fn&, std::decay_t<A>...>) {
       detail::check_task_fn<Fn, std::decay_t<A>...>();
-      spawn(detail::spawn_frame<Fn, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...), typeid(Fn));
+      spawn<Fn, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...);
     } else {
       using status = detail::status_param_t<Fn>;
       static_assert(!std::is_void_v<status>, "trio::nursery::start_soon: fn cannot be called with these arguments");
       detail::check_task_fn<Fn, std::decay_t<A>..., status>();
-      spawn(
-          detail::spawn_frame<Fn, std::decay_t<A>..., status>(std::forward<F>(fn), std::forward<A>(args)..., status{}),
-          typeid(Fn));
+      spawn<Fn, std::decay_t<A>..., status>(std::forward<F>(fn), std::forward<A>(args)..., status{});
     }
   }
 
@@ -216,20 +253,21 @@ class nursery {
     core_.parent_task = &parent;
     core_.strict = strict;
     detail::enter_scope(scope_.state(), parent);
-    parent.child_nurseries.push_back(core_);
+    detail::push_nursery(parent, core_);
   }
   /// Normally the nursery has been closed by its join; if an error path skipped that, it still
   /// unlinks itself so the task's structures never point at a destroyed nursery.
   ~nursery() {
-    detail::intrusive_list<detail::nursery_core, detail::nursery_tag>::erase(core_);
+    detail::pop_nursery(*core_.parent_task, core_);
     if (scope_.state().active()) detail::abandon_scope(scope_.state(), *core_.parent_task);
   }
 
   detail::nursery_core& core() noexcept { return core_; }
 
-  /// Internal: spawns a prepared root frame as a child.
-  detail::task_record& spawn(detail::root_task frame, const std::type_info& fn_type) {
-    return core_.r->spawn(std::move(frame), &core_, fn_type);
+  /// Internal: starts fn(args...), stored as F and A..., as a child.
+  template <class F, class... A, class G, class... B>
+  detail::task_record& spawn(G&& fn, B&&... args) {
+    return detail::spawn_task<F, F, A...>(*core_.r, &core_, nullptr, std::forward<G>(fn), std::forward<B>(args)...);
   }
 
   /// Internal: the body has finished (with `body_error`, or nullptr): the nursery now only waits.
@@ -258,7 +296,7 @@ class nursery {
     }
     void await_resume() const {
       detail::task_record& t = *n.core_.parent_task;
-      detail::intrusive_list<detail::nursery_core, detail::nursery_tag>::erase(n.core_);
+      detail::pop_nursery(t, n.core_);
       std::exception_ptr e = n.core_.combined_error();
       e = detail::exit_scope(n.scope_.state(), t, std::move(e));
       if (e) std::rethrow_exception(e);
@@ -291,12 +329,10 @@ class nursery {
     {
       nursery old(r, me, /*strict=*/false);  // errors before started() come out unwrapped
       st.from = &old.core_;
+      old.core_.start_target = &self.core_;
       std::exception_ptr err;
       try {
-        auto& child = old.spawn(
-            detail::spawn_frame<F, A..., task_status<T>>(std::move(fn), std::move(args)..., task_status<T>(&st)),
-            typeid(F));
-        child.eventual_parent = &self.core_;
+        old.spawn<F, A..., task_status<T>>(std::move(fn), std::move(args)..., task_status<T>(&st));
       } catch (...) {
         err = std::current_exception();
       }

@@ -35,7 +35,7 @@ template <class T>
 using result_slot = std::optional<std::conditional_t<std::is_void_v<T>, bool, T>>;
 
 template <class T, class F, class... A>
-root_task main_frame(result_slot<T>* out, F fn, A... args) {
+task<> main_frame(result_slot<T>* out, F fn, A... args) {
   if constexpr (std::is_void_v<T>) {
     co_await std::invoke(std::move(fn), std::move(args)...);
     out->emplace(true);
@@ -45,15 +45,17 @@ root_task main_frame(result_slot<T>* out, F fn, A... args) {
 }
 
 template <class T, class F, class... A>
-root_task init_frame(runner* r, result_slot<T>* out, F* fn, std::tuple<A...>* args) {
+task<> init_frame(runner* r, result_slot<T>* out, F* fn, std::tuple<A...>* args) {
   co_await open_nursery(nursery_options{false}, [&](nursery& sys) -> task<> {
     r->set_system_nursery(&sys.core());
-    auto frame = std::apply(
+    using main_fn = task<> (*)(result_slot<T>*, F, A...);
+    // The main task is named after the user's function.
+    std::apply(
         [&](auto&... a) {
-          return main_frame<T, std::decay_t<F>, std::decay_t<A>...>(out, std::move(*fn), std::move(a)...);
+          r->mark_main(spawn_task<F, main_fn, result_slot<T>*, F, A...>(
+              *r, &sys.core(), nullptr, &main_frame<T, F, A...>, out, std::move(*fn), std::move(a)...));
         },
         *args);
-    r->mark_main(sys.spawn(std::move(frame), typeid(std::decay_t<F>)));
     co_return;
   });
 }
@@ -97,8 +99,12 @@ auto run(run_options options, F&& fn, A&&... args) {
   {
     detail::runner r(std::move(cfg));
     detail::runner_scope active(r);
-    r.spawn(detail::init_frame<T, std::decay_t<F>, std::decay_t<A>...>(&r, &result, &fn_copy, &args_copy), nullptr,
-            typeid(run_options));
+    using init_fn =
+        task<> (*)(detail::runner*, detail::result_slot<T>*, std::decay_t<F>*, std::tuple<std::decay_t<A>...>*);
+    detail::spawn_task<run_options, init_fn, detail::runner*, detail::result_slot<T>*, std::decay_t<F>*,
+                       std::tuple<std::decay_t<A>...>*>(r, nullptr, nullptr,
+                                                        &detail::init_frame<T, std::decay_t<F>, std::decay_t<A>...>, &r,
+                                                        &result, &fn_copy, &args_copy);
     r.loop();
     if (r.keyboard_interrupted()) throw keyboard_interrupt();
     if (auto e = r.internal_error()) {

@@ -55,6 +55,25 @@ class sleep_awaiter : deadline_entry {
   task_record* t_;
 };
 
+/// sleep_forever: a park with nothing to undo (no deadline entry, so an idle task stays small).
+class forever_awaiter {
+ public:
+  explicit forever_awaiter(const char* what) {
+    r_ = &current_runner(what);
+    t_ = &r_->current_or_throw(what);
+  }
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    r_->park(
+        h, [](void*) noexcept { return abort_result::succeeded; }, nullptr);
+  }
+  void await_resume() const { runner::resume_from_park(*t_); }
+
+ private:
+  runner* r_;
+  task_record* t_;
+};
+
 }  // namespace detail
 
 /// Sleeps until the run's clock reaches t. A checkpoint, even when t has passed.
@@ -76,8 +95,8 @@ template <class Rep, class Period>
 }
 
 /// Sleeps until cancelled.
-[[nodiscard]] inline detail::sleep_awaiter sleep_forever() {
-  return detail::sleep_awaiter(no_deadline, "trio::sleep_forever()");
+[[nodiscard]] inline detail::forever_awaiter sleep_forever() {
+  return detail::forever_awaiter("trio::sleep_forever()");
 }
 
 }  // namespace trio

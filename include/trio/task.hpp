@@ -78,6 +78,7 @@ struct task_promise final : task_promise_base {
     if (st == state::error) std::rethrow_exception(error);
     return std::move(value);
   }
+  std::exception_ptr take_error() noexcept { return st == state::error ? std::move(error) : nullptr; }
   outcome<T> take_outcome() {
     outcome<T> o;
     if (st == state::error)
@@ -97,6 +98,7 @@ struct task_promise<void> final : task_promise_base {
   void result() {
     if (error) std::rethrow_exception(error);
   }
+  std::exception_ptr take_error() noexcept { return std::move(error); }
   outcome<void> take_outcome() noexcept { return {std::move(error)}; }
 };
 
@@ -133,6 +135,10 @@ class [[nodiscard]] task {
   }
 
   bool valid() const noexcept { return static_cast<bool>(h_); }
+
+  /// Gives up ownership of the coroutine frame (not started, or wherever it is): the caller must
+  /// resume and destroy it. For schedulers; users `co_await` tasks or start them in a nursery.
+  [[nodiscard]] std::coroutine_handle<promise_type> release() && noexcept { return std::exchange(h_, {}); }
 
   /// Awaits the task without rethrowing: yields its outcome (value or exception). For library code
   /// that forwards exceptions; users want plain `co_await`.

@@ -23,52 +23,43 @@ using body_value_t = task_value_t<std::invoke_result_t<std::decay_t<F>, std::dec
 template <class T>
 using move_on_result_t = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
 
-template <class T, class F, class... A>
-task<move_on_result_t<T>> move_on_at_impl(time_point deadline, bool ahead, F body, A... args) {
-  cancel_scope scope(deadline);
-  scope.state().deadline_ahead = ahead;
-  if constexpr (std::is_void_v<T>) {
-    co_await scope.enter(std::move(body), std::move(args)...);
-    co_return !scope.cancelled_caught();
+enum class scope_kind : unsigned char { move_on, fail, shield };
+
+template <scope_kind K, class T>
+using scoped_result_t = std::conditional_t<K == scope_kind::move_on, move_on_result_t<T>, T>;
+
+/// One coroutine runs the scope and awaits the body (each nested coroutine level costs a frame and
+/// two transfers, a good part of a deadline scope's price). With `relative`, the deadline is `d`
+/// from entry (modern Trio): counted when the returned task starts, not when it was created.
+template <scope_kind K, class T, class F, class... A>
+task<scoped_result_t<K, T>> run_scoped(time_point deadline, duration d, bool relative, F body, A... args) {
+  runner& r = current_runner("trio::move_on_after/fail_after/shielded");
+  task_record& t = r.current_or_throw("trio::move_on_after/fail_after/shielded");
+  scope_state s;
+  if constexpr (K == scope_kind::shield) s.shield = true;
+  if (relative) {
+    s.deadline = saturating_add(r.now(), d);
+    s.deadline_ahead = d > duration::zero();  // entry needs no second clock read to know it has not passed
   } else {
-    co_return co_await scope.enter(std::move(body), std::move(args)...);
+    s.deadline = deadline;
   }
-}
-
-template <class T, class F, class... A>
-task<move_on_result_t<T>> move_on_after_impl(duration d, F body, A... args) {
-  // The deadline counts from entry (modern Trio), i.e. from when the returned task starts.
-  co_return co_await move_on_at_impl<T>(saturating_add(current_time(), d), d > duration::zero(), std::move(body),
-                                        std::move(args)...);
-}
-
-template <class T, class F, class... A>
-task<T> fail_at_impl(time_point deadline, bool ahead, F body, A... args) {
-  cancel_scope scope(deadline);
-  scope.state().deadline_ahead = ahead;
-  if constexpr (std::is_void_v<T>) {
-    co_await scope.enter(std::move(body), std::move(args)...);
-    if (scope.cancelled_caught()) throw too_slow_error();
+  enter_scope(s, t);
+  outcome<T> out;
+  if (auto body_task = try_invoke<T>(out.error, std::move(body), std::move(args)...))
+    out = co_await std::move(*body_task).capture();
+  if (std::exception_ptr err = exit_scope(s, t, std::move(out.error))) std::rethrow_exception(err);
+  if constexpr (K == scope_kind::move_on) {
+    if constexpr (std::is_void_v<T>)
+      co_return !s.caught;
+    else
+      co_return std::move(out.value);
   } else {
-    std::optional<T> r = co_await scope.enter(std::move(body), std::move(args)...);
-    if (scope.cancelled_caught() || !r) throw too_slow_error();
-    co_return std::move(*r);
-  }
-}
-
-template <class T, class F, class... A>
-task<T> fail_after_impl(duration d, F body, A... args) {
-  co_return co_await fail_at_impl<T>(saturating_add(current_time(), d), d > duration::zero(), std::move(body),
-                                     std::move(args)...);
-}
-
-template <class T, class F, class... A>
-task<T> shielded_impl(F body, A... args) {
-  cancel_scope scope(no_deadline, /*shield=*/true);
-  if constexpr (std::is_void_v<T>) {
-    co_await scope.enter(std::move(body), std::move(args)...);
-  } else {
-    co_return std::move(*co_await scope.enter(std::move(body), std::move(args)...));
+    if constexpr (K == scope_kind::fail)
+      if (s.caught) throw too_slow_error();
+    if constexpr (!std::is_void_v<T>) {
+      if (!out.value) throw too_slow_error();
+      co_return std::move(*out.value);
+    }
   }
 }
 
@@ -83,31 +74,34 @@ task<T> shielded_impl(F body, A... args) {
 template <class Rep, class Period, class F, class... A>
 auto move_on_after(std::chrono::duration<Rep, Period> d, F&& body, A&&... args) {
   const duration dd = detail::checked_duration(d, "trio::move_on_after");
-  return detail::move_on_after_impl<detail::body_value_t<F, A...>>(dd, std::forward<F>(body), std::forward<A>(args)...);
+  return detail::run_scoped<detail::scope_kind::move_on, detail::body_value_t<F, A...>>(
+      time_point{}, dd, true, std::forward<F>(body), std::forward<A>(args)...);
 }
 template <class F, class... A>
 auto move_on_at(time_point deadline, F&& body, A&&... args) {
-  return detail::move_on_at_impl<detail::body_value_t<F, A...>>(deadline, false, std::forward<F>(body),
-                                                                std::forward<A>(args)...);
+  return detail::run_scoped<detail::scope_kind::move_on, detail::body_value_t<F, A...>>(
+      deadline, duration::zero(), false, std::forward<F>(body), std::forward<A>(args)...);
 }
 
 /// Like move_on_after, but throws too_slow_error when its own deadline cancelled the body.
 template <class Rep, class Period, class F, class... A>
 auto fail_after(std::chrono::duration<Rep, Period> d, F&& body, A&&... args) {
   const duration dd = detail::checked_duration(d, "trio::fail_after");
-  return detail::fail_after_impl<detail::body_value_t<F, A...>>(dd, std::forward<F>(body), std::forward<A>(args)...);
+  return detail::run_scoped<detail::scope_kind::fail, detail::body_value_t<F, A...>>(
+      time_point{}, dd, true, std::forward<F>(body), std::forward<A>(args)...);
 }
 template <class F, class... A>
 auto fail_at(time_point deadline, F&& body, A&&... args) {
-  return detail::fail_at_impl<detail::body_value_t<F, A...>>(deadline, false, std::forward<F>(body),
-                                                             std::forward<A>(args)...);
+  return detail::run_scoped<detail::scope_kind::fail, detail::body_value_t<F, A...>>(
+      deadline, duration::zero(), false, std::forward<F>(body), std::forward<A>(args)...);
 }
 
 /// Runs the body in a shielded scope: cancellation from outside does not reach it.
 /// The trap: a shielded body with no deadline can hang its whole nursery; give it a timeout inside.
 template <class F, class... A>
 auto shielded(F&& body, A&&... args) {
-  return detail::shielded_impl<detail::body_value_t<F, A...>>(std::forward<F>(body), std::forward<A>(args)...);
+  return detail::run_scoped<detail::scope_kind::shield, detail::body_value_t<F, A...>>(
+      no_deadline, duration::zero(), false, std::forward<F>(body), std::forward<A>(args)...);
 }
 
 }  // namespace trio

@@ -19,3 +19,4 @@
 
 #define TRIO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TRIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TRIO_ALWAYS_INLINE inline __attribute__((always_inline))

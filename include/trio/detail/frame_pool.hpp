@@ -9,38 +9,31 @@
 
 namespace trio::detail {
 
+/// The free lists of one thread. Constant-initialised and trivially destructible, so reaching it is
+/// one thread-local access with no initialisation guard; the frames it caches are returned to the
+/// global allocator at thread exit by a cleaner that the first fresh allocation registers.
 class frame_pool {
  public:
-  static constexpr std::size_t granule = 64;
-  static constexpr std::size_t classes = 32;                     // frames up to 2 KiB are pooled
+  static constexpr std::size_t granule = 16;                     // malloc's own alignment: no padding added
+  static constexpr std::size_t classes = 128;                    // frames up to 2 KiB are pooled
   static constexpr std::size_t max_cached_per_class = 1u << 20;  // bounded memory, even after bursts
-
-  frame_pool() noexcept = default;
-  frame_pool(const frame_pool&) = delete;
-  frame_pool& operator=(const frame_pool&) = delete;
-  ~frame_pool() {
-    for (auto& head : free_)
-      while (head) {
-        node* n = head;
-        head = n->next;
-        ::operator delete(n);
-      }
-  }
 
   void* allocate(std::size_t size) {
     const std::size_t c = class_of(size);
-    if (c >= classes) return ::operator new(size);
-    if (node* n = free_[c]) {
-      free_[c] = n->next;
-      --count_[c];
-      return n;
+    if (TRIO_LIKELY(c < classes)) {
+      if (node* n = free_[c]) {
+        free_[c] = n->next;
+        --count_[c];
+        return n;
+      }
+      return allocate_fresh(c);
     }
-    return ::operator new((c + 1) * granule);
+    return ::operator new(size);
   }
 
   void deallocate(void* p, std::size_t size) noexcept {
     const std::size_t c = class_of(size);
-    if (c >= classes || count_[c] >= max_cached_per_class) {
+    if (TRIO_UNLIKELY(c >= classes || count_[c] >= max_cached_per_class)) {
       ::operator delete(p);
       return;
     }
@@ -50,20 +43,41 @@ class frame_pool {
     ++count_[c];
   }
 
-  static frame_pool& local() noexcept {
-    thread_local frame_pool pool;
-    return pool;
+  /// Returns every cached frame to the global allocator.
+  void release_all() noexcept {
+    for (std::size_t c = 0; c < classes; ++c) {
+      while (node* n = free_[c]) {
+        free_[c] = n->next;
+        ::operator delete(n);
+      }
+      count_[c] = 0;
+    }
   }
+
+  static frame_pool& local() noexcept;
 
  private:
   struct node {
     node* next;
   };
+  struct cleaner {
+    ~cleaner() { local().release_all(); }
+  };
   static constexpr std::size_t class_of(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
+
+  void* allocate_fresh(std::size_t c) {
+    static thread_local cleaner registered;  // registers the thread-exit release on first use
+    (void)registered;
+    return ::operator new((c + 1) * granule);
+  }
 
   node* free_[classes] = {};
   std::size_t count_[classes] = {};
 };
+
+constinit inline thread_local frame_pool t_frame_pool{};
+
+inline frame_pool& frame_pool::local() noexcept { return t_frame_pool; }
 
 /// Base of every promise type of the library: frames come from the thread's frame pool.
 struct pooled_frame {

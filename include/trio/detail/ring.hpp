@@ -15,9 +15,13 @@ namespace trio::detail {
 class ring {
  public:
   explicit ring(unsigned entries = 256) {
-    // Fastest first; older kernels refuse the newer flags with EINVAL.
+    // Fastest first; older kernels refuse the newer flags with EINVAL. TASKRUN_FLAG makes the kernel
+    // raise IORING_SQ_TASKRUN when completions wait to be reaped, so a busy loop can peek instead of
+    // entering the kernel on every turn (completions_pending()).
     const unsigned attempts[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         IORING_SETUP_COOP_TASKRUN,
         0,
     };
@@ -59,6 +63,14 @@ class ring {
   }
 
   bool has_pending_submissions() const noexcept { return pending_ != 0; }
+  /// Whether completions_pending() is exact (the kernel flags deferred completions); otherwise the
+  /// loop must enter the kernel from time to time to find out.
+  bool can_peek_completions() const noexcept { return (flags_ & IORING_SETUP_TASKRUN_FLAG) != 0; }
+  /// Completions are ready, or wait in the kernel to be posted (one load from the shared rings).
+  bool completions_pending() const noexcept {
+    const unsigned sq_flags = IO_URING_READ_ONCE(*ring_.sq.kflags);
+    return (sq_flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0 || io_uring_cq_ready(&ring_) != 0;
+  }
   bool defer_taskrun() const noexcept { return (flags_ & IORING_SETUP_DEFER_TASKRUN) != 0; }
   bool can_skip_cqe_on_success() const noexcept { return (features_ & IORING_FEAT_CQE_SKIP) != 0; }
 

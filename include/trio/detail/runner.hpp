@@ -52,18 +52,18 @@ struct scope_state;
 struct nursery_core;
 class runner;
 
-struct run_tag {};
 struct status_tag {};
 struct sibling_tag {};
 struct child_scope_tag {};
-struct nursery_tag {};
 struct idle_tag {};
-struct held_tag {};
 
-/// Something a task holds that must hear when the task exits (a lock it owns).
-struct owner_exit_hook : list_hook<held_tag> {
+/// Something a task holds that must hear when the task exits (a lock it owns). A task holds few
+/// things at once: they form a singly linked list from the task (hold / unhold).
+struct owner_exit_hook {
   void (*on_owner_exit)(owner_exit_hook*) noexcept = nullptr;
   void* ctx = nullptr;  // the resource
+  owner_exit_hook* next_held = nullptr;
+  task_record* holder = nullptr;
 };
 
 /// What an abort function answers (Trio's Abort.SUCCEEDED / Abort.FAILED).
@@ -135,24 +135,31 @@ struct scope_state : deadline_entry, list_hook<child_scope_tag> {
   bool active() const noexcept { return entered && !exited; }
 };
 
-/// The record of one trio task. It lives in the task's root coroutine frame.
-struct task_record final : lowlevel::task_info, list_hook<run_tag>, list_hook<status_tag>, list_hook<sibling_tag> {
+/// What the runner needs to know about a task's block without knowing its function's type.
+struct task_kind {
+  const std::type_info* fn_type;                           // the task's name (demangled)
+  void (*free)(task_record*) noexcept;                     // destroys and frees the block holding the record
+  std::exception_ptr (*take_error)(void* frame) noexcept;  // what the finished outermost coroutine raised
+};
+
+/// The record of one trio task. It lives in the task's block (task_block in nursery.hpp), together with
+/// the function and arguments the task was started with; the task's outermost coroutine is `frame`.
+struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibling_tag> {
   runner* r = nullptr;
+  task_record* run_next = nullptr;       // the run queue (singly linked)
   std::coroutine_handle<> resume_point;  // innermost suspended coroutine of the task
-  std::coroutine_handle<> root;          // the root frame, destroyed when the task exits
+  std::coroutine_handle<> frame;         // the outermost coroutine, destroyed when the task exits
   abort_fn_t abort_fn = nullptr;         // non-null while parked
   void* abort_ctx = nullptr;
-  wake_kind wake = wake_kind::value;
   std::exception_ptr wake_error;
   scope_state* status = nullptr;
   nursery_core* parent = nullptr;
-  nursery_core* eventual_parent = nullptr;
-  intrusive_list<nursery_core, nursery_tag> child_nurseries;
-  intrusive_list<owner_exit_hook, held_tag> held;  // resources to break if the task exits holding them
-  const std::type_info* fn_type = nullptr;
-  std::exception_ptr error;  // what the task exited with
-  std::uint64_t id = 0;
-  bool is_system = false;
+  nursery_core* innermost_nursery = nullptr;  // the nurseries open in this task, through nursery_core::outer
+  owner_exit_hook* held = nullptr;            // resources to break if the task exits holding them
+  const task_kind* kind = nullptr;
+  std::uint64_t id : 48 = 0;  // 2.8e14 spawns per run
+  wake_kind wake : 8 = wake_kind::value;
+  bool is_system : 1 = false;
 
   void set_status(scope_state& s) noexcept {
     if (status) intrusive_list<task_record, status_tag>::erase(*this);
@@ -161,7 +168,9 @@ struct task_record final : lowlevel::task_info, list_hook<run_tag>, list_hook<st
   }
 };
 
-struct nursery_core : list_hook<nursery_tag> {
+struct nursery_core {
+  nursery_core* outer = nullptr;         // the next nursery out in the same task
+  nursery_core* start_target = nullptr;  // for start()'s private nursery: where its task will move
   trio::nursery* self = nullptr;
   runner* r = nullptr;
   scope_state* scope = nullptr;
@@ -224,25 +233,6 @@ struct token_state {
 };
 
 // The coroutine frame that hosts a trio task: it holds the task record.
-struct root_promise;
-using root_handle = std::coroutine_handle<root_promise>;
-
-/// Owns a root frame until the runner takes it.
-class root_task {
- public:
-  using promise_type = root_promise;
-  explicit root_task(root_handle h) noexcept : h_(h) {}
-  root_task(root_task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-  root_task& operator=(root_task&&) = delete;
-  ~root_task() {
-    if (h_) h_.destroy();
-  }
-  root_handle release() noexcept { return std::exchange(h_, {}); }
-
- private:
-  root_handle h_;
-};
-
 struct run_config {
   clock* clk = nullptr;
   std::vector<instrument*> instruments;
@@ -322,9 +312,7 @@ class runner {
     t.abort_fn = nullptr;
     t.wake = kind;
     if (err) t.wake_error = std::move(err);
-    runq_.push_back(t);
-    ++runnable_;
-    if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::task_scheduled, t);
+    enqueue(t);
   }
 
   /// The one blocking primitive (Trio's wait_task_rescheduled): parks the current task, which resumed
@@ -339,10 +327,10 @@ class runner {
   }
 
   /// The current task reschedules itself: a schedule point.
-  void yield(std::coroutine_handle<> h) noexcept {
+  TRIO_ALWAYS_INLINE void yield(std::coroutine_handle<> h) noexcept {
     task_record& t = *current_;
     t.resume_point = h;
-    reschedule(t);
+    enqueue(t);  // a running task is not parked: no abort function, nothing to deliver
   }
 
   /// After a park: returns normally, or throws what the waker or the cancellation delivered.
@@ -378,14 +366,14 @@ class runner {
     return cause ? cancelled(cause->source, cause->reason) : cancelled(cancel_source::unknown, {});
   }
 
-  /// Takes ownership of a root frame and makes it a task of nursery `n` (nullptr: the root task).
-  task_record& spawn(root_task frame, nursery_core* n, const std::type_info& fn_type, scope_state* status = nullptr) {
-    root_handle h = frame.release();
-    task_record& t = record_of(h);
+  /// Makes the record (of a block that `kind` frees) and its outermost coroutine `frame` a task of
+  /// nursery `n` (nullptr: the root task, in scope `status`). The runner owns both from here on.
+  task_record& spawn(task_record& t, const task_kind& kind, std::coroutine_handle<> frame, nursery_core* n,
+                     scope_state* status = nullptr) noexcept {
     t.r = this;
-    t.root = h;
-    t.resume_point = h;
-    t.fn_type = &fn_type;
+    t.frame = frame;
+    t.resume_point = frame;
+    t.kind = &kind;
     t.id = ++next_task_id_;
     t.parent = n;
     if (n) {
@@ -409,7 +397,7 @@ class runner {
     while (!init_done_) {
       run_batch();
       if (init_done_) break;
-      io_turn();
+      if (!quick_turn()) io_turn();
     }
     if (!instruments_.empty()) notify_plain(&instrument::after_run);
   }
@@ -451,10 +439,6 @@ class runner {
 
   scope_state& root_scope() noexcept { return root_scope_; }
 
-  static task_record& record_of(root_handle h) noexcept;
-
-  void task_exited_from_frame(task_record& t) noexcept { exited_ = &t; }
-
  private:
   static constexpr std::uint64_t wake_tag = 1;
   static constexpr std::uint64_t signal_tag = 2;
@@ -466,12 +450,33 @@ class runner {
     return rng_;
   }
 
+  TRIO_ALWAYS_INLINE void enqueue(task_record& t) noexcept {
+    if (runq_head_ && collect_reversed_) {  // (into an empty queue: either way, no coin to mispredict)
+      t.run_next = runq_head_;
+      runq_head_ = &t;
+    } else {
+      t.run_next = nullptr;
+      *runq_tail_ = &t;
+      runq_tail_ = &t.run_next;
+    }
+    ++runnable_;
+    if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::task_scheduled, t);
+  }
+
+  /// Runs the tasks that are runnable now; tasks made runnable meanwhile wait for the next batch.
   void run_batch() {
-    batch_.splice_back(runq_);
-    const bool reverse = randomize_ && (next_random() & 1);
-    while (task_record* t = reverse ? batch_.pop_back() : batch_.pop_front()) {
+    task_record* t = runq_head_;
+    runq_head_ = nullptr;
+    runq_tail_ = &runq_head_;
+    // Like Trio, a batch runs in reverse order half of the time (at random). The coin is tossed for
+    // the next batch now, and the tasks it collects are linked in that order as they arrive (no
+    // reversal pass over a batch that may not fit in the cache).
+    collect_reversed_ = randomize_ && (next_random() & 1);
+    while (t) {
+      task_record* next = t->run_next;  // read first: the step may queue t again
       --runnable_;
       step(*t);
+      t = next;
     }
   }
 
@@ -480,8 +485,7 @@ class runner {
     if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::before_task_step, t);
     t.resume_point.resume();
     current_ = nullptr;
-    if (exited_) {
-      exited_ = nullptr;
+    if (t.frame.done()) {  // the outermost coroutine has reached its final suspend point
       finish_task(t);
     } else if (TRIO_UNLIKELY(!instruments_.empty())) {
       notify(&instrument::after_task_step, t);
@@ -490,7 +494,21 @@ class runner {
 
   void finish_task(task_record& t);
 
+  /// The common turn while tasks keep the loop busy: nothing to submit, nothing completed, no
+  /// run_sync_soon callbacks, no instruments. Skips the syscall; false: take the full io_turn().
+  bool quick_turn() {
+    if (runnable_ == 0 || io_.has_pending_submissions() || TRIO_UNLIKELY(!instruments_.empty())) return false;
+    if (token_->pending.load(std::memory_order_acquire) || kernel_has_news()) return false;
+    if (!deadlines_.empty()) deadlines_.expire(clk_->current_time());
+    return true;
+  }
+
   void io_turn();
+  bool kernel_has_news() noexcept {
+    if (TRIO_LIKELY(io_.can_peek_completions())) return io_.completions_pending();
+    return kernel_has_news_slow();
+  }
+  bool kernel_has_news_slow() noexcept;
 
   void arm_poll(int fd, std::uint64_t tag) {
     io_uring_sqe* sqe = io_.get_sqe();
@@ -610,14 +628,14 @@ class runner {
   bool strict_groups_;
   bool randomize_;
   std::uint64_t rng_ = 0;
-  intrusive_list<task_record, run_tag> runq_;
-  intrusive_list<task_record, run_tag> batch_;
+  task_record* runq_head_ = nullptr;
+  task_record** runq_tail_ = &runq_head_;
+  bool collect_reversed_ = false;  // the run queue is being built in reverse (see run_batch)
   std::size_t runnable_ = 0;
   deadline_heap deadlines_;
   scope_state root_scope_;
   intrusive_list<idle_waiter, idle_tag> idle_waiters_;
   task_record* current_ = nullptr;
-  task_record* exited_ = nullptr;
   task_record* init_task_ = nullptr;
   task_record* main_task_ = nullptr;
   nursery_core* system_nursery_ = nullptr;
@@ -809,7 +827,43 @@ inline time_point effective_deadline(const task_record& t) noexcept {
   return d;
 }
 
+// ---- what a task holds ---------------------------------------------------------------------------
+
+/// `t` now holds the resource of `h`: it hears of t's exit.
+inline void hold(task_record& t, owner_exit_hook& h) noexcept {
+  h.holder = &t;
+  h.next_held = t.held;
+  t.held = &h;
+}
+/// The resource of `h` is no longer held (no-op if it is not).
+inline void unhold(owner_exit_hook& h) noexcept {
+  if (!h.holder) return;
+  for (owner_exit_hook** p = &h.holder->held; *p; p = &(*p)->next_held)
+    if (*p == &h) {
+      *p = h.next_held;
+      break;
+    }
+  h.next_held = nullptr;
+  h.holder = nullptr;
+}
+
 // ---- nurseries ----------------------------------------------------------------------------------
+
+/// `n` is now the innermost nursery open in `t`.
+inline void push_nursery(task_record& t, nursery_core& n) noexcept {
+  n.outer = t.innermost_nursery;
+  t.innermost_nursery = &n;
+}
+/// `n` is no longer open in `t` (no-op if it is not). Nurseries close innermost first, so this is
+/// normally the head.
+inline void pop_nursery(task_record& t, nursery_core& n) noexcept {
+  for (nursery_core** p = &t.innermost_nursery; *p; p = &(*p)->outer)
+    if (*p == &n) {
+      *p = n.outer;
+      break;
+    }
+  n.outer = nullptr;
+}
 
 inline void nursery_core::add_error(std::exception_ptr e) {
   errors.push_back(std::move(e));
@@ -837,7 +891,6 @@ inline void reparent_started(nursery_core& from, nursery_core& to) {
     intrusive_list<task_record, sibling_tag>::erase(t);
     --from.child_count;
     t.parent = &to;
-    t.eventual_parent = nullptr;
     to.children.push_back(t);
     ++to.child_count;
   });
@@ -855,36 +908,17 @@ inline void reparent_started(nursery_core& from, nursery_core& to) {
   from.check_closed();
 }
 
-// ---- root frames --------------------------------------------------------------------------------
-
-struct root_promise : pooled_frame {
-  task_record record;
-
-  root_task get_return_object() noexcept { return root_task(root_handle::from_promise(*this)); }
-  std::suspend_always initial_suspend() const noexcept { return {}; }
-  struct final_awaiter {
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(root_handle h) const noexcept {
-      h.promise().record.r->task_exited_from_frame(h.promise().record);
-    }
-    void await_resume() const noexcept {}
-  };
-  final_awaiter final_suspend() const noexcept { return {}; }
-  void unhandled_exception() noexcept { record.error = std::current_exception(); }
-  void return_void() const noexcept {}
-};
-
-inline task_record& runner::record_of(root_handle h) noexcept { return h.promise().record; }
-
 inline void runner::finish_task(task_record& t) {
   if (TRIO_UNLIKELY(!instruments_.empty())) {
     notify(&instrument::after_task_step, t);
     notify(&instrument::task_exited, t);
   }
-  t.held.for_each([](owner_exit_hook& h) {
-    intrusive_list<owner_exit_hook, held_tag>::erase(h);
-    h.on_owner_exit(&h);
-  });
+  while (owner_exit_hook* h = t.held) {
+    t.held = h->next_held;
+    h->next_held = nullptr;
+    h->holder = nullptr;
+    h->on_owner_exit(h);
+  }
   intrusive_list<task_record, status_tag>::erase(t);
   nursery_core* n = t.parent;
   if (n) {
@@ -892,10 +926,11 @@ inline void runner::finish_task(task_record& t) {
     --n->child_count;
   }
   --tasks_living_;
-  std::exception_ptr err = std::move(t.error);
+  std::exception_ptr err = t.kind->take_error(t.frame.address());
   const bool is_init = &t == init_task_;
   const bool is_main = &t == main_task_;
-  t.root.destroy();  // the record is gone from here on
+  t.frame.destroy();
+  t.kind->free(&t);  // the record is gone from here on
   if (is_init) {
     init_task_ = nullptr;
     init_done_ = true;
@@ -943,11 +978,22 @@ inline void runner::on_signal() noexcept {
   }
 }
 
+inline bool runner::kernel_has_news_slow() noexcept {
+  // The kernel does not flag deferred completions: with I/O in flight, enter every 50 us of busy
+  // running (a task that only checkpoints must not starve I/O); with nothing in flight, every 1024th
+  // busy turn, so Ctrl-C and cross-thread wake-ups are still seen.
+  if ((++busy_turns_ & 1023u) == 0) return true;
+  return io_in_flight_ != 0 && clock_type::now() - last_reap_ >= std::chrono::microseconds(50);
+}
+
 inline void runner::io_turn() {
-  enum class idle { none, waiters, autojump } primed = idle::none;
   const bool callbacks = token_->pending.load(std::memory_order_acquire);
+  const bool busy = runnable_ != 0 || callbacks;
+  const bool news = busy && !io_.has_pending_submissions() && kernel_has_news();
+
+  enum class idle { none, waiters, autojump } primed = idle::none;
   duration timeout = duration::zero();
-  if (runnable_ == 0 && !callbacks) {
+  if (!busy) {
     timeout = deadlines_.empty() ? duration::max() : clk_->deadline_to_sleep_time(deadlines_.next());
     if (timeout < duration::zero()) timeout = duration::zero();
   }
@@ -967,12 +1013,8 @@ inline void runner::io_turn() {
 
   if (TRIO_UNLIKELY(!instruments_.empty())) notify_io(&instrument::before_io_wait, timeout);
   std::size_t events = 0;
-  // A turn that would not wait skips the syscall unless something asks for it: pending submissions,
-  // or I/O in flight that has not been reaped for 50 us (a task that only checkpoints must not starve
-  // I/O). With nothing in flight, every 1024th busy turn still enters, so Ctrl-C and cross-thread
-  // wake-ups are seen while tasks keep the loop busy.
-  bool enter = timeout != duration::zero() || io_.has_pending_submissions() || (++busy_turns_ & 1023u) == 0;
-  if (!enter && io_in_flight_ != 0) enter = clock_type::now() - last_reap_ >= std::chrono::microseconds(50);
+  // A turn that would not wait enters the kernel only for pending submissions or completions.
+  const bool enter = !busy || news || io_.has_pending_submissions();
   if (enter) {
     const std::int64_t ns =
         timeout == duration::max() ? -1 : std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
@@ -1006,10 +1048,10 @@ namespace trio::lowlevel {
 
 inline std::string task_info::name() const {
   const auto& rec = static_cast<const detail::task_record&>(*this);
-  if (!rec.fn_type) return "<task>";
+  if (!rec.kind) return "<task>";
   int status = 0;
-  char* dem = abi::__cxa_demangle(rec.fn_type->name(), nullptr, nullptr, &status);
-  std::string out = (status == 0 && dem) ? dem : rec.fn_type->name();
+  char* dem = abi::__cxa_demangle(rec.kind->fn_type->name(), nullptr, nullptr, &status);
+  std::string out = (status == 0 && dem) ? dem : rec.kind->fn_type->name();
   std::free(dem);
   return out;
 }
@@ -1019,12 +1061,12 @@ inline trio::nursery* task_info::parent_nursery() const noexcept {
 }
 inline trio::nursery* task_info::eventual_parent_nursery() const noexcept {
   const auto& rec = static_cast<const detail::task_record&>(*this);
-  return rec.eventual_parent ? rec.eventual_parent->self : nullptr;
+  return rec.parent && rec.parent->start_target ? rec.parent->start_target->self : nullptr;
 }
 inline std::vector<trio::nursery*> task_info::child_nurseries() const {
   const auto& rec = static_cast<const detail::task_record&>(*this);
   std::vector<trio::nursery*> out;
-  rec.child_nurseries.for_each([&](detail::nursery_core& n) { out.push_back(n.self); });
+  for (detail::nursery_core* n = rec.innermost_nursery; n; n = n->outer) out.insert(out.begin(), n->self);
   return out;
 }
 inline std::uint64_t task_info::id() const noexcept { return static_cast<const detail::task_record&>(*this).id; }
