@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -49,21 +50,21 @@ class ring_buffer {
   bool empty() const noexcept { return size_ == 0; }
   void push_back(T&& v) {
     if (size_ == slots_.size()) grow();
-    slots_[(head_ + size_) % slots_.size()].emplace(std::move(v));
+    slots_[(head_ + size_) & mask_].emplace(std::move(v));
     ++size_;
   }
   T pop_front() {
     std::optional<T>& s = slots_[head_];
     T v = std::move(*s);
     s.reset();
-    head_ = (head_ + 1) % slots_.size();
+    head_ = (head_ + 1) & mask_;
     --size_;
     return v;
   }
   void clear() noexcept {
     while (size_ != 0) {
       slots_[head_].reset();
-      head_ = (head_ + 1) % slots_.size();
+      head_ = (head_ + 1) & mask_;
       --size_;
     }
   }
@@ -71,11 +72,13 @@ class ring_buffer {
  private:
   void grow() {
     std::vector<std::optional<T>> bigger(slots_.empty() ? 8 : slots_.size() * 2);
-    for (std::size_t i = 0; i < size_; ++i) bigger[i].emplace(std::move(*slots_[(head_ + i) % slots_.size()]));
+    for (std::size_t i = 0; i < size_; ++i) bigger[i].emplace(std::move(*slots_[(head_ + i) & mask_]));
     slots_ = std::move(bigger);
+    mask_ = slots_.size() - 1;
     head_ = 0;
   }
-  std::vector<std::optional<T>> slots_;
+  std::vector<std::optional<T>> slots_;  // a power of two long: indices wrap with a mask
+  std::size_t mask_ = 0;
   std::size_t head_ = 0;
   std::size_t size_ = 0;
 };
@@ -161,6 +164,100 @@ class chan_awaiter : chan_waiter<T> {
 /// What both channel handles hold: the shared state, an id (which waiters are "on this handle") and
 /// whether this handle is closed. Moving leaves the source closed and empty; Derived::close() runs on
 /// move-assignment.
+/// Payloads that take the frame-free path: send/receive are plain awaiters holding the value. Other
+/// payloads travel through one coroutine frame per operation, because g++ 12 destroys a co_await
+/// operand's non-trivially-destructible members twice (see README, compiler notes).
+template <class T>
+inline constexpr bool inline_payload_v = std::is_trivially_destructible_v<T>&& std::is_move_constructible_v<T>;
+
+/// send() for inline payloads: the checkpoint protocol (cancel point, then the send and a shielded
+/// schedule point, or park) without a coroutine frame.
+template <class T, class Channel>
+class send_awaiter : chan_waiter<T> {
+ public:
+  send_awaiter(Channel& ch, T&& value) : ch_(&ch), value_(std::move(value)) {
+    r_ = &current_runner("trio::send_channel::send");
+    this->task = &r_->current_or_throw("trio::send_channel::send");
+  }
+  send_awaiter(const send_awaiter&) = delete;
+  send_awaiter& operator=(const send_awaiter&) = delete;
+  bool await_ready() {
+    if (this->task->status->effectively_cancelled) throw runner::make_cancelled(*this->task);
+    sent_ = ch_->try_send(value_);
+    return false;
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    if (sent_) {
+      r_->yield(h);  // sent: a schedule point, shielded
+    } else {
+      this->handle = ch_->id_;
+      this->to_send = &value_;
+      ch_->st_->senders.push_back(*this);
+      r_->park(h, &abort, static_cast<chan_waiter<T>*>(this));
+    }
+  }
+  void await_resume() const {
+    if (!sent_) runner::resume_from_park(*this->task);
+  }
+
+ private:
+  static abort_result abort(void* p) noexcept {
+    intrusive_list<chan_waiter<T>, chan_tag>::erase(*static_cast<chan_waiter<T>*>(p));
+    return abort_result::succeeded;
+  }
+  Channel* ch_;
+  runner* r_;
+  T value_;
+  bool sent_ = false;
+};
+
+/// next() / receive() for inline payloads, without a coroutine frame. `Throw`: receive(), which turns
+/// the end of the channel into end_of_channel.
+template <class T, class Channel, bool Throw>
+class receive_awaiter : chan_waiter<T> {
+ public:
+  explicit receive_awaiter(Channel& ch) : ch_(&ch) {
+    r_ = &current_runner("trio::receive_channel::receive");
+    this->task = &r_->current_or_throw("trio::receive_channel::receive");
+  }
+  receive_awaiter(const receive_awaiter&) = delete;
+  receive_awaiter& operator=(const receive_awaiter&) = delete;
+  bool await_ready() {
+    if (this->task->status->effectively_cancelled) throw runner::make_cancelled(*this->task);
+    got_ = ch_->try_receive(value_);
+    return got_ && !value_;  // the end of the channel is a cancel point only (Trio)
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    if (got_) {
+      r_->yield(h);  // received: a schedule point, shielded
+    } else {
+      this->handle = ch_->id_;
+      this->slot = &value_;
+      ch_->st_->receivers.push_back(*this);
+      r_->park(h, &abort, static_cast<chan_waiter<T>*>(this));
+    }
+  }
+  auto await_resume() {
+    if (!got_) runner::resume_from_park(*this->task);
+    if constexpr (Throw) {
+      if (!value_) throw end_of_channel();
+      return std::move(*value_);
+    } else {
+      return std::move(value_);
+    }
+  }
+
+ private:
+  static abort_result abort(void* p) noexcept {
+    intrusive_list<chan_waiter<T>, chan_tag>::erase(*static_cast<chan_waiter<T>*>(p));
+    return abort_result::succeeded;
+  }
+  Channel* ch_;
+  runner* r_;
+  std::optional<T> value_;
+  bool got_ = false;
+};
+
 template <class T, class Derived>
 class channel_handle {
  public:
@@ -210,13 +307,11 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
   ~send_channel() { close(); }
 
   /// Sends value, waiting while the buffer is full (for max_buffer 0: until a receiver takes it).
-  task<void> send(T value) {
-    co_await checkpoint_if_cancelled();
-    if (try_send(value)) {
-      co_await cancel_shielded_checkpoint();
-      co_return;
-    }
-    co_await detail::chan_awaiter<T>(st_->senders, id_, &value, nullptr, "trio::send_channel::send");
+  auto send(T value) {
+    if constexpr (detail::inline_payload_v<T>)
+      return detail::send_awaiter<T, send_channel>(*this, std::move(value));
+    else
+      return send_task(std::move(value));
   }
   /// Sends without waiting, or throws would_block. Not a checkpoint.
   void send_nowait(T value) {
@@ -248,6 +343,18 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
   using base::statistics;
 
  private:
+  template <class, class>
+  friend class detail::send_awaiter;
+
+  task<void> send_task(T value) {
+    co_await checkpoint_if_cancelled();
+    if (try_send(value)) {
+      co_await cancel_shielded_checkpoint();
+      co_return;
+    }
+    co_await detail::chan_awaiter<T>(st_->senders, id_, &value, nullptr, "trio::send_channel::send");
+  }
+
   static std::exception_ptr closed_error(const char* what) noexcept {
     try {
       return std::make_exception_ptr(
@@ -269,7 +376,7 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
       throw broken_resource_error("trio::send_channel::send: every receive handle of this channel is closed");
     if (detail::chan_waiter<T>* w = st.receivers.pop_front()) {
       w->slot->emplace(std::move(value));  // straight to the first waiting receiver
-      w->task->r->reschedule(*w->task);
+      w->task->r->wake(*w->task);
       return true;
     }
     if (st.buffer.size() < st.max_buffer) {
@@ -301,13 +408,19 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
   ~receive_channel() { close(); }
 
   /// Receives the next value, waiting for one; end_of_channel once every sender is closed.
-  task<T> receive() {
-    std::optional<T> v = co_await next_impl("receive");
-    if (!v) throw end_of_channel();
-    co_return std::move(*v);
+  auto receive() {
+    if constexpr (detail::inline_payload_v<T>)
+      return detail::receive_awaiter<T, receive_channel, true>(*this);
+    else
+      return receive_task();
   }
-  /// The next value, or std::nullopt once every sender is closed and the buffer is empty.
-  task<std::optional<T>> next() { return next_impl("next"); }
+  /// Like receive(), but std::nullopt at the end of the channel: `while (auto v = co_await rx.next())`.
+  auto next() {
+    if constexpr (detail::inline_payload_v<T>)
+      return detail::receive_awaiter<T, receive_channel, false>(*this);
+    else
+      return next_impl("next");
+  }
   /// Receives without waiting, or throws would_block (end_of_channel at the end). Not a checkpoint.
   T receive_nowait() {
     std::optional<T> v;
@@ -350,6 +463,15 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
   using base::statistics;
 
  private:
+  template <class, class, bool>
+  friend class detail::receive_awaiter;
+
+  task<T> receive_task() {
+    std::optional<T> v = co_await next_impl("receive");
+    if (!v) throw end_of_channel();
+    co_return std::move(*v);
+  }
+
   void check_open(const char* what) const {
     if (closed_)
       throw closed_resource_error(std::string("trio::receive_channel::") + what +
@@ -361,7 +483,7 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
     auto& st = *st_;
     if (detail::chan_waiter<T>* w = st.senders.pop_front()) {
       st.buffer_push(std::move(*w->to_send));  // a blocked sender's value joins the queue
-      w->task->r->reschedule(*w->task);
+      w->task->r->wake(*w->task);
     }
     if (!st.buffer.empty()) {
       v.emplace(st.buffer.pop_front());

@@ -80,7 +80,12 @@ class parking_lot {
   /// Wakes up to n tasks, first parked first; returns how many woke. Not a checkpoint.
   std::size_t unpark(std::size_t n = 1) noexcept {
     std::size_t woken = 0;
-    while (woken < n && unpark_one()) ++woken;
+    while (woken < n) {
+      detail::lot_waiter* w = waiters_.pop_front();
+      if (!w) break;
+      w->task->r->wake(*w->task);
+      ++woken;
+    }
     return woken;
   }
   std::size_t unpark_all() noexcept { return unpark(static_cast<std::size_t>(-1)); }
@@ -101,7 +106,13 @@ class parking_lot {
   parking_lot_statistics statistics() const noexcept { return {size()}; }
 
   /// Internal: wakes the first waiter (with `error`, if given) and returns its task, or nullptr.
-  detail::task_record* unpark_one(std::exception_ptr error = nullptr) noexcept {
+  detail::task_record* unpark_one() noexcept {
+    detail::lot_waiter* w = waiters_.pop_front();
+    if (!w) return nullptr;
+    w->task->r->wake(*w->task);
+    return w->task;
+  }
+  detail::task_record* unpark_one(std::exception_ptr error) noexcept {
     detail::lot_waiter* w = waiters_.pop_front();
     if (!w) return nullptr;
     const auto kind = error ? detail::wake_kind::error : detail::wake_kind::value;

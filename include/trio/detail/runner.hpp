@@ -278,8 +278,11 @@ class runner {
 
   task_record* current() const noexcept { return current_; }
   task_record& current_or_throw(const char* what) const {
-    if (!current_) throw std::logic_error(std::string(what) + " must be called from inside a trio task");
+    if (TRIO_UNLIKELY(!current_)) throw_outside_task(what);
     return *current_;
+  }
+  [[noreturn]] static void throw_outside_task(const char* what) {
+    throw std::logic_error(std::string(what) + " must be called from inside a trio task");
   }
   clock& clk() const noexcept { return *clk_; }
   time_point now() const { return clk_->current_time(); }
@@ -307,6 +310,12 @@ class runner {
   }
   void io_finished() noexcept { --io_in_flight_; }
 
+  /// Makes a parked task runnable again; its wait returns normally in the next batch.
+  TRIO_ALWAYS_INLINE void wake(task_record& t) noexcept {
+    t.abort_fn = nullptr;
+    t.wake = wake_kind::value;
+    enqueue(t);
+  }
   /// Makes a parked (or running) task runnable again; it resumes with `kind` in the next batch.
   void reschedule(task_record& t, wake_kind kind = wake_kind::value, std::exception_ptr err = nullptr) noexcept {
     t.abort_fn = nullptr;
@@ -335,9 +344,13 @@ class runner {
 
   /// After a park: returns normally, or throws what the waker or the cancellation delivered.
   static void resume_from_park(task_record& t) {
+    if (TRIO_LIKELY(t.wake == wake_kind::value)) return;
+    deliver_wake(t);
+  }
+  [[noreturn]] static void deliver_wake(task_record& t) {
     switch (t.wake) {
       case wake_kind::value:
-        return;
+        break;
       case wake_kind::cancelled:
         t.wake = wake_kind::value;
         throw make_cancelled(t);
@@ -347,6 +360,7 @@ class runner {
         std::rethrow_exception(e);
       }
     }
+    std::terminate();  // not reached: the task was woken normally
   }
 
   /// If `t` is parked, asks its abort function to undo the wait; on success it resumes cancelled.
