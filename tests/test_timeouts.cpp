@@ -1,3 +1,4 @@
+#include <trio/lowlevel.hpp>
 #include <trio/timeouts.hpp>  // first: the header compiles on its own
 
 #include <cmath>
@@ -207,4 +208,60 @@ TRIO_TEST_CASE("TO shielded: outside cancellation does not reach the body", "[ti
   });
   CHECK(v == 9);
   CHECK(cs.cancelled_caught());
+}
+
+// A scope's deadline enters the deadline heap only when the step that entered the scope ends (a scope
+// left without suspending never touches the heap). None of that may be visible:
+
+TRIO_TEST_CASE("TO deadline of a scope and a sleep inside it, equal: the scope's fires first", "[timeouts]") {
+  test::event_log rec;
+  const double t0 = test::now_s();
+  bool finished = co_await trio::move_on_after(1s, [&]() -> trio::task<> {
+    try {
+      co_await trio::sleep(1s);  // same deadline, registered after the scope's
+      rec("sleep returned");
+    } catch (const trio::cancelled&) {
+      rec("sleep cancelled");
+      throw;
+    }
+  });
+  CHECK_FALSE(finished);
+  CHECK(test::now_s() - t0 == 1.0);
+  CHECK(rec.entries == std::vector<std::string>{"sleep cancelled"});
+}
+
+TRIO_TEST_CASE("TO a deadline that passes while the body runs without suspending cancels its next checkpoint",
+               "[timeouts]") {
+  test::event_log rec;
+  bool finished = co_await trio::move_on_after(1s, [&]() -> trio::task<> {
+    trio::testing::current_mock_clock().jump(2s);  // CPU-bound work past the deadline
+    rec("before checkpoint");
+    co_await trio::checkpoint();  // the loop sees the deadline here
+    rec("after checkpoint");
+  });
+  CHECK_FALSE(finished);
+  CHECK(rec.entries == std::vector<std::string>{"before checkpoint"});
+}
+
+TRIO_TEST_CASE("TO a scope entered in this step counts in the statistics' next deadline", "[timeouts]") {
+  co_await trio::move_on_after(7s, []() -> trio::task<> {
+    CHECK(trio::lowlevel::current_statistics().time_to_next_deadline == 7s);
+    co_await trio::move_on_after(3s, []() -> trio::task<> {
+      CHECK(trio::lowlevel::current_statistics().time_to_next_deadline == 3s);
+      co_return;
+    });
+    CHECK(trio::lowlevel::current_statistics().time_to_next_deadline == 7s);
+    co_await trio::sleep(1s);  // now in the heap
+    CHECK(trio::lowlevel::current_statistics().time_to_next_deadline == 6s);
+  });
+  CHECK(trio::lowlevel::current_statistics().time_to_next_deadline == trio::duration::max());
+}
+
+TRIO_TEST_CASE("TO many nested scopes entered and left in one step leave no deadline behind", "[timeouts]") {
+  for (int i = 0; i < 1000; ++i) {
+    bool ok = co_await trio::move_on_after(std::chrono::seconds(1 + i % 7), []() -> trio::task<> { co_return; });
+    CHECK(ok);
+  }
+  CHECK(trio::lowlevel::current_statistics().time_to_next_deadline == trio::duration::max());
+  co_await trio::sleep(10s);  // nothing fires on the way
 }

@@ -94,7 +94,7 @@ inline run_statistics current_statistics() {
   run_statistics s;
   s.tasks_living = r.tasks_living();
   s.tasks_runnable = r.tasks_runnable();
-  if (!r.deadlines().empty()) s.time_to_next_deadline = r.deadlines().next() - r.now();
+  if (const time_point next = r.next_deadline(); next != no_deadline) s.time_to_next_deadline = next - r.now();
   s.io_operations_in_flight = r.io_in_flight();
   return s;
 }

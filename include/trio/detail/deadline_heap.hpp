@@ -12,12 +12,13 @@ namespace trio::detail {
 
 struct deadline_entry {
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  static constexpr std::size_t deferred = npos - 1;  // waiting to enter the heap (see runner::defer_deadline)
   time_point when = no_deadline;
   std::uint64_t seq = 0;  // ties fire in insertion order
   std::size_t index = npos;
   void (*fire)(deadline_entry*) noexcept = nullptr;
 
-  bool queued() const noexcept { return index != npos; }
+  bool queued() const noexcept { return index != npos && index != deferred; }
 };
 
 class deadline_heap {
@@ -26,11 +27,20 @@ class deadline_heap {
   std::size_t size() const noexcept { return heap_.size(); }
   time_point next() const noexcept { return heap_.empty() ? no_deadline : heap_.front().when; }
 
-  void push(deadline_entry& e, time_point when) {
+  void push(deadline_entry& e, time_point when) { push(e, when, ++seq_); }
+
+  /// The sequence number an entry will have; it keeps its place among equal deadlines if it enters
+  /// the heap later (push with that seq).
+  std::uint64_t take_seq() noexcept { return ++seq_; }
+  /// Makes room for `extra` more entries, so that pushing them cannot fail.
+  void reserve_more(std::size_t extra) {
+    if (heap_.capacity() < heap_.size() + extra) heap_.reserve(2 * (heap_.size() + extra));
+  }
+  void push(deadline_entry& e, time_point when, std::uint64_t seq) {
     e.when = when;
-    e.seq = ++seq_;
+    e.seq = seq;
     e.index = heap_.size();
-    heap_.push_back({when, e.seq, &e});
+    heap_.push_back({when, seq, &e});
     sift_up(e.index);
   }
 

@@ -116,6 +116,7 @@ struct scope_state : deadline_entry, list_hook<child_scope_tag> {
   intrusive_list<scope_state, child_scope_tag> children;
   intrusive_list<task_record, status_tag> tasks;  // tasks whose innermost scope this is
   scope_state* work_next = nullptr;
+  scope_state* deferred_next = nullptr;  // runner::deferred_ (a scope whose deadline waits for the step's end)
   task_record* owner = nullptr;
   runner* r = nullptr;
   time_point deadline = no_deadline;
@@ -287,6 +288,16 @@ class runner {
   clock& clk() const noexcept { return *clk_; }
   time_point now() const { return clk_->current_time(); }
   deadline_heap& deadlines() noexcept { return deadlines_; }
+
+  // A scope's deadline enters the heap only when the step that entered the scope ends: a scope that is
+  // entered and left without the task suspending (the common move_on_after around quick work) never
+  // touches the heap. Only the loop reads the heap, between steps; the entry keeps the sequence number
+  // of its entry time, so equal deadlines still fire in the order their scopes were entered.
+  void defer_deadline(scope_state& s);
+  void drop_deadline(scope_state& s) noexcept;
+  void flush_deferred_deadlines() noexcept;
+  /// The earliest deadline, counting the ones still deferred.
+  time_point next_deadline() const noexcept;
   ring& io() noexcept { return io_; }
   bool strict_exception_groups() const noexcept { return strict_groups_; }
   const std::shared_ptr<token_state>& token() const noexcept { return token_; }
@@ -499,6 +510,7 @@ class runner {
     if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::before_task_step, t);
     t.resume_point.resume();
     current_ = nullptr;
+    if (deferred_) flush_deferred_deadlines();
     if (t.frame.done()) {  // the outermost coroutine has reached its final suspend point
       finish_task(t);
     } else if (TRIO_UNLIKELY(!instruments_.empty())) {
@@ -650,6 +662,8 @@ class runner {
   scope_state root_scope_;
   intrusive_list<idle_waiter, idle_tag> idle_waiters_;
   task_record* current_ = nullptr;
+  scope_state* deferred_ = nullptr;  // scopes entered in this step, their deadlines not in the heap yet
+  std::size_t deferred_count_ = 0;
   task_record* init_task_ = nullptr;
   task_record* main_task_ = nullptr;
   nursery_core* system_nursery_ = nullptr;
@@ -704,7 +718,7 @@ inline void cancel_scope_state(scope_state& s, cancel_source source, std::string
   s.cancel_called = true;
   s.source = source;
   s.reason.assign(reason.data(), reason.size());
-  if (s.r) s.r->deadlines().remove(s);
+  if (s.r) s.r->drop_deadline(s);
   if (s.active()) recalculate(s);
 }
 
@@ -732,7 +746,7 @@ inline void enter_scope(scope_state& s, task_record& t) {
     if (!s.deadline_ahead && s.deadline <= r.now())
       cancel_scope_state(s, cancel_source::deadline, "deadline exceeded");
     else
-      r.deadlines().push(s, s.deadline);
+      r.defer_deadline(s);
   }
 }
 
@@ -785,7 +799,7 @@ inline std::exception_ptr strip_cancelled(const std::exception_ptr& e, bool& mat
 /// that continues upward: the scope absorbs the trio::cancelled it is responsible for.
 inline std::exception_ptr exit_scope(scope_state& s, task_record& t, std::exception_ptr e) {
   const bool catches = s.effectively_cancelled && !(s.parent && !s.shield && s.parent->effectively_cancelled);
-  if (s.r) s.r->deadlines().remove(s);
+  if (s.r) s.r->drop_deadline(s);
   t.set_status(*s.parent);
   intrusive_list<scope_state, child_scope_tag>::erase(s);
   s.exited = true;
@@ -800,7 +814,7 @@ inline std::exception_ptr exit_scope(scope_state& s, task_record& t, std::except
 /// Leaves `s` on an error path that cannot propagate anything (a destructor): restores the task's
 /// scope and unlinks `s`.
 inline void abandon_scope(scope_state& s, task_record& t) noexcept {
-  if (s.r) s.r->deadlines().remove(s);
+  if (s.r) s.r->drop_deadline(s);
   if (t.status == &s) t.set_status(*s.parent);
   intrusive_list<scope_state, child_scope_tag>::erase(s);
   s.exited = true;
@@ -809,10 +823,8 @@ inline void abandon_scope(scope_state& s, task_record& t) noexcept {
 inline void set_scope_deadline(scope_state& s, time_point d) {
   s.deadline = d;
   if (!s.active() || s.cancel_called) return;
-  if (d == no_deadline)
-    s.r->deadlines().remove(s);
-  else
-    s.r->deadlines().update(s, d);
+  s.r->drop_deadline(s);
+  if (d != no_deadline) s.r->deadlines().push(s, d);
 }
 
 inline void set_scope_shield(scope_state& s, bool shield) noexcept {
@@ -838,6 +850,50 @@ inline time_point effective_deadline(const task_record& t) noexcept {
     if (s->deadline < d) d = s->deadline;
     if (s->shield) break;
   }
+  return d;
+}
+
+// ---- deferred scope deadlines ----------------------------------------------------------------------
+
+inline void runner::defer_deadline(scope_state& s) {
+  deadlines_.reserve_more(deferred_count_ + 1);  // flushing cannot fail then
+  s.when = s.deadline;
+  s.seq = deadlines_.take_seq();
+  s.index = deadline_entry::deferred;
+  s.deferred_next = deferred_;
+  deferred_ = &s;
+  ++deferred_count_;
+}
+
+inline void runner::drop_deadline(scope_state& s) noexcept {
+  if (s.index != deadline_entry::deferred) {
+    deadlines_.remove(s);
+    return;
+  }
+  for (scope_state** p = &deferred_; *p; p = &(*p)->deferred_next)  // scopes end innermost first: the head
+    if (*p == &s) {
+      *p = s.deferred_next;
+      break;
+    }
+  s.deferred_next = nullptr;
+  s.index = deadline_entry::npos;
+  --deferred_count_;
+}
+
+inline void runner::flush_deferred_deadlines() noexcept {
+  while (scope_state* s = deferred_) {
+    deferred_ = s->deferred_next;
+    s->deferred_next = nullptr;
+    s->index = deadline_entry::npos;
+    deadlines_.push(*s, s->when, s->seq);  // room was reserved
+  }
+  deferred_count_ = 0;
+}
+
+inline time_point runner::next_deadline() const noexcept {
+  time_point d = deadlines_.next();
+  for (const scope_state* s = deferred_; s; s = s->deferred_next)
+    if (s->when < d) d = s->when;
   return d;
 }
 
