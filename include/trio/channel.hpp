@@ -121,7 +121,7 @@ struct channel_state {
     list.for_each([&](chan_waiter<T>& w) {
       if (handle != 0 && w.handle != handle) return;
       intrusive_list<chan_waiter<T>, chan_tag>::erase(w);
-      w.task->r->reschedule(*w.task, wake_kind::error, error);
+      detail::t_runner->reschedule(*w.task, wake_kind::error, error);
     });
   }
 };
@@ -332,7 +332,7 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
       st.receivers.for_each([](detail::chan_waiter<T>& w) {
         detail::intrusive_list<detail::chan_waiter<T>, detail::chan_tag>::erase(w);
         w.ended = true;
-        w.task->r->reschedule(*w.task);
+        detail::t_runner->reschedule(*w.task);
       });
     }
   }
@@ -376,7 +376,7 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
       throw broken_resource_error("trio::send_channel::send: every receive handle of this channel is closed");
     if (detail::chan_waiter<T>* w = st.receivers.pop_front()) {
       w->slot->emplace(std::move(value));  // straight to the first waiting receiver
-      w->task->r->wake(*w->task);
+      detail::t_runner->wake(*w->task);
       return true;
     }
     if (st.buffer.size() < st.max_buffer) {
@@ -483,7 +483,7 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
     auto& st = *st_;
     if (detail::chan_waiter<T>* w = st.senders.pop_front()) {
       st.buffer_push(std::move(*w->to_send));  // a blocked sender's value joins the queue
-      w->task->r->wake(*w->task);
+      detail::t_runner->wake(*w->task);
     }
     if (!st.buffer.empty()) {
       v.emplace(st.buffer.pop_front());

@@ -65,7 +65,7 @@ inline void reschedule(task_info& task, std::exception_ptr error = nullptr) {
   if (rec.abort_fn == nullptr)  // running, or already rescheduled
     throw std::logic_error("trio::lowlevel::reschedule: the task is not parked in wait_task_rescheduled");
   const auto kind = error ? detail::wake_kind::error : detail::wake_kind::value;
-  rec.r->reschedule(rec, kind, std::move(error));
+  detail::t_runner->reschedule(rec, kind, std::move(error));
 }
 
 /// The task that is running now.

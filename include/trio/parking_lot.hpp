@@ -83,7 +83,7 @@ class parking_lot {
     while (woken < n) {
       detail::lot_waiter* w = waiters_.pop_front();
       if (!w) break;
-      w->task->r->wake(*w->task);
+      detail::t_runner->wake(*w->task);
       ++woken;
     }
     return woken;
@@ -109,14 +109,14 @@ class parking_lot {
   detail::task_record* unpark_one() noexcept {
     detail::lot_waiter* w = waiters_.pop_front();
     if (!w) return nullptr;
-    w->task->r->wake(*w->task);
+    detail::t_runner->wake(*w->task);
     return w->task;
   }
   detail::task_record* unpark_one(std::exception_ptr error) noexcept {
     detail::lot_waiter* w = waiters_.pop_front();
     if (!w) return nullptr;
     const auto kind = error ? detail::wake_kind::error : detail::wake_kind::value;
-    w->task->r->reschedule(*w->task, kind, std::move(error));
+    detail::t_runner->reschedule(*w->task, kind, std::move(error));
     return w->task;
   }
   /// Internal: the data the first waiter parked with.

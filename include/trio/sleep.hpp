@@ -58,20 +58,16 @@ class sleep_awaiter : deadline_entry {
 /// sleep_forever: a park with nothing to undo (no deadline entry, so an idle task stays small).
 class forever_awaiter {
  public:
-  explicit forever_awaiter(const char* what) {
-    r_ = &current_runner(what);
-    t_ = &r_->current_or_throw(what);
-  }
+  explicit forever_awaiter(const char* what) : t_(&current_runner(what).current_or_throw(what)) {}
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
-    r_->park(
+  void await_suspend(std::coroutine_handle<> h) const noexcept {
+    t_runner->park(
         h, [](void*) noexcept { return abort_result::succeeded; }, nullptr);
   }
   void await_resume() const { runner::resume_from_park(*t_); }
 
  private:
-  runner* r_;
-  task_record* t_;
+  task_record* t_;  // one pointer: an idle task's frame stays small
 };
 
 }  // namespace detail

@@ -14,11 +14,14 @@ namespace trio::detail {
 /// global allocator at thread exit by a cleaner that the first fresh allocation registers.
 class frame_pool {
  public:
-  static constexpr std::size_t granule = 16;                     // malloc's own alignment: no padding added
+  // Class c holds frames of up to (c + 1) * 16 - 8 bytes: glibc's malloc adds an 8-byte header and
+  // rounds to 16, so a fresh frame of a class costs exactly (c + 1) * 16 bytes of heap.
+  static constexpr std::size_t granule = 16;
+  static constexpr std::size_t header = 8;
   static constexpr std::size_t classes = 128;                    // frames up to 2 KiB are pooled
   static constexpr std::size_t max_cached_per_class = 1u << 20;  // bounded memory, even after bursts
 
-  void* allocate(std::size_t size) {
+  TRIO_ALWAYS_INLINE void* allocate(std::size_t size) {
     const std::size_t c = class_of(size);
     if (TRIO_LIKELY(c < classes)) {
       if (node* n = free_[c]) {
@@ -31,12 +34,9 @@ class frame_pool {
     return ::operator new(size);
   }
 
-  void deallocate(void* p, std::size_t size) noexcept {
+  TRIO_ALWAYS_INLINE void deallocate(void* p, std::size_t size) noexcept {
     const std::size_t c = class_of(size);
-    if (TRIO_UNLIKELY(c >= classes || count_[c] >= max_cached_per_class)) {
-      ::operator delete(p);
-      return;
-    }
+    if (TRIO_UNLIKELY(c >= classes || count_[c] >= max_cached_per_class)) return release(p);
     node* n = static_cast<node*>(p);
     n->next = free_[c];
     free_[c] = n;
@@ -63,12 +63,17 @@ class frame_pool {
   struct cleaner {
     ~cleaner() { local().release_all(); }
   };
-  static constexpr std::size_t class_of(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
+  static constexpr std::size_t class_of(std::size_t size) noexcept {
+    return (size + header + granule - 1) / granule - 1;
+  }
+  static constexpr std::size_t capacity_of(std::size_t c) noexcept { return (c + 1) * granule - header; }
+
+  [[gnu::noinline]] static void release(void* p) noexcept { ::operator delete(p); }
 
   void* allocate_fresh(std::size_t c) {
     static thread_local cleaner registered;  // registers the thread-exit release on first use
     (void)registered;
-    return ::operator new((c + 1) * granule);
+    return ::operator new(capacity_of(c));
   }
 
   node* free_[classes] = {};

@@ -146,13 +146,14 @@ struct task_kind {
 /// The record of one trio task. It lives in the task's block (task_block in nursery.hpp), together with
 /// the function and arguments the task was started with; the task's outermost coroutine is `frame`.
 struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibling_tag> {
-  runner* r = nullptr;
   task_record* run_next = nullptr;       // the run queue (singly linked)
   std::coroutine_handle<> resume_point;  // innermost suspended coroutine of the task
   std::coroutine_handle<> frame;         // the outermost coroutine, destroyed when the task exits
   abort_fn_t abort_fn = nullptr;         // non-null while parked
-  void* abort_ctx = nullptr;
-  std::exception_ptr wake_error;
+  union {
+    void* abort_ctx = nullptr;      // while parked: the abort function's argument
+    std::exception_ptr wake_error;  // woken with an error (wake == error) until the task resumes
+  };
   scope_state* status = nullptr;
   nursery_core* parent = nullptr;
   nursery_core* innermost_nursery = nullptr;  // the nurseries open in this task, through nursery_core::outer
@@ -161,6 +162,12 @@ struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibli
   std::uint64_t id : 48 = 0;  // 2.8e14 spawns per run
   wake_kind wake : 8 = wake_kind::value;
   bool is_system : 1 = false;
+
+  // Its runner is the thread's (t_runner): a task never leaves the thread that runs it.
+  task_record() noexcept {}
+  ~task_record() {}  // wake_error is never live here: a task consumes it when it resumes
+  task_record(const task_record&) = delete;
+  task_record& operator=(const task_record&) = delete;
 
   void set_status(scope_state& s) noexcept {
     if (status) intrusive_list<task_record, status_tag>::erase(*this);
@@ -331,7 +338,7 @@ class runner {
   void reschedule(task_record& t, wake_kind kind = wake_kind::value, std::exception_ptr err = nullptr) noexcept {
     t.abort_fn = nullptr;
     t.wake = kind;
-    if (err) t.wake_error = std::move(err);
+    if (err) ::new (static_cast<void*>(&t.wake_error)) std::exception_ptr(std::move(err));
     enqueue(t);
   }
 
@@ -367,8 +374,10 @@ class runner {
         throw make_cancelled(t);
       case wake_kind::error: {
         t.wake = wake_kind::value;
-        std::exception_ptr e = std::exchange(t.wake_error, nullptr);
-        std::rethrow_exception(e);
+        std::exception_ptr e = std::move(t.wake_error);
+        t.wake_error.~exception_ptr();
+        t.abort_ctx = nullptr;
+        std::rethrow_exception(std::move(e));
       }
     }
     std::terminate();  // not reached: the task was woken normally
@@ -395,7 +404,6 @@ class runner {
   /// nursery `n` (nullptr: the root task, in scope `status`). The runner owns both from here on.
   task_record& spawn(task_record& t, const task_kind& kind, std::coroutine_handle<> frame, nursery_core* n,
                      scope_state* status = nullptr) noexcept {
-    t.r = this;
     t.frame = frame;
     t.resume_point = frame;
     t.kind = &kind;
@@ -734,7 +742,7 @@ inline void enter_scope(scope_state& s, task_record& t) {
     throw std::logic_error(
         "trio::cancel_scope: each cancel_scope may only be entered once (it is already active or has "
         "finished); create a new cancel_scope for each block");
-  runner& r = *t.r;
+  runner& r = *t_runner;
   s.r = &r;
   s.entered = true;
   s.owner = &t;
