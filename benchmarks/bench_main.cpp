@@ -199,6 +199,23 @@ void asio_deadline_scope(benchmark::State& state) {  // Asio's way: arm a timer,
   }
 }
 
+// ---- the floor under (d): one read of the clock (trio::current_time; Asio: steady_clock::now) ------
+void trio_clock_read(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state)
+      for (int i = 0; i < n; ++i) benchmark::DoNotOptimize(trio::current_time());
+    co_return;
+  });
+}
+void asio_clock_read(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state)
+    for (int i = 0; i < n; ++i) benchmark::DoNotOptimize(asio::steady_timer::clock_type::now());
+}
+
 // ---- (e) 100,000 tasks sleeping with distinct deadlines, then woken --------------------------------
 void trio_sleepers(benchmark::State& state) {
   const int n = scaled(100'000);
@@ -489,6 +506,7 @@ PAIR(checkpoint);
 PAIR(checkpoint_100_tasks);
 PAIR(await_task);
 PAIR(deadline_scope);
+PAIR(clock_read);
 PAIR(sleepers);
 BENCHMARK(trio_cancel_parked)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(asio_cancel_parked)->UseManualTime()->Unit(benchmark::kMillisecond);

@@ -15,6 +15,7 @@ WORKLOADS = [
     ("checkpoint_100_tasks", "checkpoint, 100 tasks (2M)"),
     ("await_task", "co_await a task<int> that returns at once"),
     ("deadline_scope", "move_on_after around an instant body (Asio: timer arm + cancel)"),
+    ("clock_read", "one clock read, the floor under the line above"),
     ("sleepers", "100k tasks with distinct deadlines, woken"),
     ("cancel_parked", "cancel 100k parked tasks, cancel() to nursery exit"),
     ("event_pingpong", "event ping-pong round trip (Asio: channels)"),

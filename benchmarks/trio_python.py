@@ -65,6 +65,11 @@ def main():
                 pass
     out["deadline_scope"] = timed(deadline_scope, n)
 
+    async def clock_read():
+        for _ in range(n):
+            trio.current_time()
+    out["clock_read"] = timed(clock_read, n)
+
     async def sleepers():
         base = trio.current_time()
         async def sleeper(t):

@@ -135,11 +135,15 @@ struct task_block final : task_record, pooled_frame {
     return std::apply([this](A&... a) { return std::invoke(fn, std::move(a)...).release(); }, args);
   }
 
-  static void free(task_record* t) noexcept { delete static_cast<task_block*>(t); }
-  static std::exception_ptr take_error(void* frame) noexcept {
-    return std::coroutine_handle<task_promise<value_type>>::from_address(frame).promise().take_error();
+  static std::exception_ptr finish(task_record* t) noexcept {
+    auto* b = static_cast<task_block*>(t);
+    auto h = std::coroutine_handle<task_promise<value_type>>::from_address(b->frame.address());
+    std::exception_ptr error = h.promise().take_error();
+    h.destroy();
+    delete b;
+    return error;
   }
-  static constexpr task_kind kind{&typeid(Name), &task_block::free, &task_block::take_error};
+  static constexpr task_kind kind{&typeid(Name), &task_block::finish};
 
   [[no_unique_address]] F fn;
   [[no_unique_address]] std::tuple<A...> args;

@@ -138,9 +138,10 @@ struct scope_state : deadline_entry, list_hook<child_scope_tag> {
 
 /// What the runner needs to know about a task's block without knowing its function's type.
 struct task_kind {
-  const std::type_info* fn_type;                           // the task's name (demangled)
-  void (*free)(task_record*) noexcept;                     // destroys and frees the block holding the record
-  std::exception_ptr (*take_error)(void* frame) noexcept;  // what the finished outermost coroutine raised
+  const std::type_info* fn_type;  // the task's name (demangled)
+  // Takes what the finished outermost coroutine raised (or nullptr), then destroys the coroutine and
+  // frees the block holding the record.
+  std::exception_ptr (*finish)(task_record*) noexcept;
 };
 
 /// The record of one trio task. It lives in the task's block (task_block in nursery.hpp), together with
@@ -1004,11 +1005,9 @@ inline void runner::finish_task(task_record& t) {
     --n->child_count;
   }
   --tasks_living_;
-  std::exception_ptr err = t.kind->take_error(t.frame.address());
   const bool is_init = &t == init_task_;
   const bool is_main = &t == main_task_;
-  t.frame.destroy();
-  t.kind->free(&t);  // the record is gone from here on
+  std::exception_ptr err = t.kind->finish(&t);  // the record is gone from here on
   if (is_init) {
     init_task_ = nullptr;
     init_done_ = true;
