@@ -12,6 +12,10 @@
 
 namespace trio::detail {
 
+/// For tests: when non-zero, the only io_uring set-up flags tried (e.g. IORING_SETUP_COOP_TASKRUN to
+/// exercise the loop's path for kernels that do not flag pending completions).
+inline thread_local unsigned t_ring_flags_override = 0;
+
 class ring {
  public:
   explicit ring(unsigned entries = 256) {
@@ -27,6 +31,7 @@ class ring {
     };
     int rc = -EINVAL;
     for (unsigned flags : attempts) {
+      if (t_ring_flags_override != 0) flags = t_ring_flags_override;
       io_uring_params p{};
       p.flags = flags;
       rc = io_uring_queue_init_params(entries, &ring_, &p);
@@ -35,7 +40,7 @@ class ring {
         features_ = p.features;
         break;
       }
-      if (rc != -EINVAL) break;
+      if (rc != -EINVAL || t_ring_flags_override != 0) break;
     }
     if (rc < 0) {
       std::string msg =
