@@ -94,6 +94,12 @@ struct chan_waiter : list_hook<chan_tag> {
   T* to_send = nullptr;
   std::optional<T>* slot = nullptr;
   bool ended = false;  // woken because every sender closed
+
+  /// A cancelled send or receive leaves no trace: the waiter leaves its queue, the value stays put.
+  static abort_result abort(void* p) noexcept {
+    intrusive_list<chan_waiter, chan_tag>::erase(*static_cast<chan_waiter*>(p));
+    return abort_result::succeeded;
+  }
 };
 
 template <class T>
@@ -144,7 +150,7 @@ class chan_awaiter : chan_waiter<T> {
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) noexcept {
     queue_->push_back(*this);
-    r_->park(h, &abort, static_cast<chan_waiter<T>*>(this));
+    r_->park(h, &chan_waiter<T>::abort, static_cast<chan_waiter<T>*>(this));
   }
   /// True when woken because every sender closed (receive side).
   bool await_resume() const {
@@ -153,10 +159,6 @@ class chan_awaiter : chan_waiter<T> {
   }
 
  private:
-  static abort_result abort(void* p) noexcept {
-    intrusive_list<chan_waiter<T>, chan_tag>::erase(*static_cast<chan_waiter<T>*>(p));
-    return abort_result::succeeded;  // a cancelled send or receive leaves no trace
-  }
   intrusive_list<chan_waiter<T>, chan_tag>* queue_;
   runner* r_;
 };
@@ -168,77 +170,82 @@ class chan_awaiter : chan_waiter<T> {
 /// payloads travel through one coroutine frame per operation, because g++ 12 destroys a co_await
 /// operand's non-trivially-destructible members twice (see README, compiler notes).
 template <class T>
-inline constexpr bool inline_payload_v = std::is_trivially_destructible_v<T>&& std::is_move_constructible_v<T>;
+inline constexpr bool inline_payload_v = (std::is_trivially_destructible_v<T> && std::is_move_constructible_v<T>);
 
-/// send() for inline payloads: the checkpoint protocol (cancel point, then the send and a shielded
-/// schedule point, or park) without a coroutine frame.
-template <class T, class Channel>
-class send_awaiter : chan_waiter<T> {
- public:
-  send_awaiter(Channel& ch, T&& value) : ch_(&ch), value_(std::move(value)) {
-    r_ = &current_runner("trio::send_channel::send");
-    this->task = &r_->current_or_throw("trio::send_channel::send");
+/// What send and receive awaiters for inline payloads share: the checkpoint protocol without a
+/// coroutine frame. await_ready is the cancel point and the attempt; await_suspend is then either the
+/// shielded schedule point that follows a success, or the park.
+template <class T>
+class inline_channel_op : protected chan_waiter<T> {
+ protected:
+  explicit inline_channel_op(const char* what) {
+    r_ = &current_runner(what);
+    this->task = &r_->current_or_throw(what);
   }
-  send_awaiter(const send_awaiter&) = delete;
-  send_awaiter& operator=(const send_awaiter&) = delete;
-  bool await_ready() {
+  inline_channel_op(const inline_channel_op&) = delete;
+  inline_channel_op& operator=(const inline_channel_op&) = delete;
+
+  void cancel_point() const {
     if (this->task->status->effectively_cancelled) throw runner::make_cancelled(*this->task);
+  }
+  void yield_or_park(std::coroutine_handle<> h, bool done, intrusive_list<chan_waiter<T>, chan_tag>& queue,
+                     std::uint64_t handle) noexcept {
+    if (done) {
+      r_->yield(h);
+    } else {
+      this->handle = handle;
+      queue.push_back(*this);
+      r_->park(h, &chan_waiter<T>::abort, static_cast<chan_waiter<T>*>(this));
+    }
+  }
+  void resume(bool done) const {
+    if (!done) runner::resume_from_park(*this->task);
+  }
+
+ private:
+  runner* r_;
+};
+
+/// send() for inline payloads.
+template <class T, class Channel>
+class send_awaiter : inline_channel_op<T> {
+ public:
+  send_awaiter(Channel& ch, T&& value)
+      : inline_channel_op<T>("trio::send_channel::send"), ch_(&ch), value_(std::move(value)) {}
+  bool await_ready() {
+    this->cancel_point();
     sent_ = ch_->try_send(value_);
     return false;
   }
   void await_suspend(std::coroutine_handle<> h) noexcept {
-    if (sent_) {
-      r_->yield(h);  // sent: a schedule point, shielded
-    } else {
-      this->handle = ch_->id_;
-      this->to_send = &value_;
-      ch_->st_->senders.push_back(*this);
-      r_->park(h, &abort, static_cast<chan_waiter<T>*>(this));
-    }
+    this->to_send = &value_;
+    this->yield_or_park(h, sent_, ch_->st_->senders, ch_->id_);
   }
-  void await_resume() const {
-    if (!sent_) runner::resume_from_park(*this->task);
-  }
+  void await_resume() const { this->resume(sent_); }
 
  private:
-  static abort_result abort(void* p) noexcept {
-    intrusive_list<chan_waiter<T>, chan_tag>::erase(*static_cast<chan_waiter<T>*>(p));
-    return abort_result::succeeded;
-  }
   Channel* ch_;
-  runner* r_;
   T value_;
   bool sent_ = false;
 };
 
-/// next() / receive() for inline payloads, without a coroutine frame. `Throw`: receive(), which turns
-/// the end of the channel into end_of_channel.
+/// next() / receive() for inline payloads. `Throw`: receive(), which turns the end of the channel
+/// into end_of_channel.
 template <class T, class Channel, bool Throw>
-class receive_awaiter : chan_waiter<T> {
+class receive_awaiter : inline_channel_op<T> {
  public:
-  explicit receive_awaiter(Channel& ch) : ch_(&ch) {
-    r_ = &current_runner("trio::receive_channel::receive");
-    this->task = &r_->current_or_throw("trio::receive_channel::receive");
-  }
-  receive_awaiter(const receive_awaiter&) = delete;
-  receive_awaiter& operator=(const receive_awaiter&) = delete;
+  explicit receive_awaiter(Channel& ch) : inline_channel_op<T>("trio::receive_channel::receive"), ch_(&ch) {}
   bool await_ready() {
-    if (this->task->status->effectively_cancelled) throw runner::make_cancelled(*this->task);
+    this->cancel_point();
     got_ = ch_->try_receive(value_);
     return got_ && !value_;  // the end of the channel is a cancel point only (Trio)
   }
   void await_suspend(std::coroutine_handle<> h) noexcept {
-    if (got_) {
-      r_->yield(h);  // received: a schedule point, shielded
-    } else {
-      this->handle = ch_->id_;
-      this->slot = &value_;
-      ch_->st_->receivers.push_back(*this);
-      r_->park(h, &abort, static_cast<chan_waiter<T>*>(this));
-    }
+    this->slot = &value_;
+    this->yield_or_park(h, got_, ch_->st_->receivers, ch_->id_);
   }
   auto await_resume() {
-    if (!got_) runner::resume_from_park(*this->task);
+    this->resume(got_);
     if constexpr (Throw) {
       if (!value_) throw end_of_channel();
       return std::move(*value_);
@@ -248,12 +255,7 @@ class receive_awaiter : chan_waiter<T> {
   }
 
  private:
-  static abort_result abort(void* p) noexcept {
-    intrusive_list<chan_waiter<T>, chan_tag>::erase(*static_cast<chan_waiter<T>*>(p));
-    return abort_result::succeeded;
-  }
   Channel* ch_;
-  runner* r_;
   std::optional<T> value_;
   bool got_ = false;
 };
