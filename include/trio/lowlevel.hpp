@@ -62,7 +62,7 @@ requires std::is_nothrow_invocable_r_v<abort_result, F&> park_awaitable<std::dec
 /// Wakes a task parked in wait_task_rescheduled; it resumes normally, or throws `error` if given.
 inline void reschedule(task_info& task, std::exception_ptr error = nullptr) {
   auto& rec = static_cast<detail::task_record&>(task);
-  if (rec.abort_fn == nullptr)  // running, or already rescheduled
+  if (!rec.parked)  // running, or already rescheduled
     throw std::logic_error("trio::lowlevel::reschedule: the task is not parked in wait_task_rescheduled");
   const auto kind = error ? detail::wake_kind::error : detail::wake_kind::value;
   detail::t_runner->reschedule(rec, kind, std::move(error));
@@ -170,7 +170,7 @@ inline std::string format_task_tree() {
       if (&t == current) out += " (running)";
       out += '\n';
       std::vector<const detail::nursery_core*> open;  // outermost first
-      for (const detail::nursery_core* n = t.innermost_nursery; n; n = n->outer) open.insert(open.begin(), n);
+      detail::for_each_open_nursery(t, [&](const detail::nursery_core& n) { open.insert(open.begin(), &n); });
       for (const detail::nursery_core* n : open) {
         out.append(static_cast<std::size_t>(depth + 1) * 2, ' ');
         out += "nursery (" + std::to_string(n->child_count) + " children";

@@ -256,13 +256,12 @@ class nursery {
     core_.scope = &scope_.state();
     core_.parent_task = &parent;
     core_.strict = strict;
+    scope_.state().nursery = &core_;
     detail::enter_scope(scope_.state(), parent);
-    detail::push_nursery(parent, core_);
   }
   /// Normally the nursery has been closed by its join; if an error path skipped that, it still
   /// unlinks itself so the task's structures never point at a destroyed nursery.
   ~nursery() {
-    detail::pop_nursery(*core_.parent_task, core_);
     if (scope_.state().active()) detail::abandon_scope(scope_.state(), *core_.parent_task);
   }
 
@@ -300,7 +299,6 @@ class nursery {
     }
     void await_resume() const {
       detail::task_record& t = *n.core_.parent_task;
-      detail::pop_nursery(t, n.core_);
       std::exception_ptr e = n.core_.combined_error();
       e = detail::exit_scope(n.scope_.state(), t, std::move(e));
       if (e) std::rethrow_exception(e);
@@ -407,7 +405,6 @@ void spawn_system_task(F&& fn, A&&... args) {
   detail::nursery_core* sys = r.system_nursery();
   if (!sys || sys->closed) throw std::logic_error("trio::lowlevel::spawn_system_task: the run is shutting down");
   sys->self->start_soon(std::forward<F>(fn), std::forward<A>(args)...);
-  sys->children.back().is_system = true;
 }
 
 }  // namespace lowlevel

@@ -118,6 +118,7 @@ struct scope_state : deadline_entry, list_hook<child_scope_tag> {
   scope_state* work_next = nullptr;
   scope_state* deferred_next = nullptr;  // runner::deferred_ (a scope whose deadline waits for the step's end)
   task_record* owner = nullptr;
+  nursery_core* nursery = nullptr;  // set when this is a nursery's scope
   runner* r = nullptr;
   time_point deadline = no_deadline;
   cancel_source source = cancel_source::unknown;
@@ -147,22 +148,25 @@ struct task_kind {
 /// The record of one trio task. It lives in the task's block (task_block in nursery.hpp), together with
 /// the function and arguments the task was started with; the task's outermost coroutine is `frame`.
 struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibling_tag> {
-  task_record* run_next = nullptr;       // the run queue (singly linked)
+  // A task is running, runnable (in the run queue) or parked, never two at once: fields that serve
+  // different states share their slots (an idle task's record is 104 bytes).
+  union {
+    task_record* run_next = nullptr;  // runnable: the run queue (singly linked)
+    abort_fn_t abort_fn;              // parked: undoes the wait when cancellation reaches the task
+  };
   std::coroutine_handle<> resume_point;  // innermost suspended coroutine of the task
   std::coroutine_handle<> frame;         // the outermost coroutine, destroyed when the task exits
-  abort_fn_t abort_fn = nullptr;         // non-null while parked
   union {
     void* abort_ctx = nullptr;      // while parked: the abort function's argument
     std::exception_ptr wake_error;  // woken with an error (wake == error) until the task resumes
   };
   scope_state* status = nullptr;
   nursery_core* parent = nullptr;
-  nursery_core* innermost_nursery = nullptr;  // the nurseries open in this task, through nursery_core::outer
-  owner_exit_hook* held = nullptr;            // resources to break if the task exits holding them
+  owner_exit_hook* held = nullptr;  // resources to break if the task exits holding them
   const task_kind* kind = nullptr;
   std::uint64_t id : 48 = 0;  // 2.8e14 spawns per run
   wake_kind wake : 8 = wake_kind::value;
-  bool is_system : 1 = false;
+  bool parked : 1 = false;  // abort_fn and abort_ctx are valid
 
   // Its runner is the thread's (t_runner): a task never leaves the thread that runs it.
   task_record() noexcept {}
@@ -178,7 +182,6 @@ struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibli
 };
 
 struct nursery_core {
-  nursery_core* outer = nullptr;         // the next nursery out in the same task
   nursery_core* start_target = nullptr;  // for start()'s private nursery: where its task will move
   trio::nursery* self = nullptr;
   runner* r = nullptr;
@@ -331,13 +334,13 @@ class runner {
 
   /// Makes a parked task runnable again; its wait returns normally in the next batch.
   TRIO_ALWAYS_INLINE void wake(task_record& t) noexcept {
-    t.abort_fn = nullptr;
+    t.parked = false;
     t.wake = wake_kind::value;
     enqueue(t);
   }
   /// Makes a parked (or running) task runnable again; it resumes with `kind` in the next batch.
   void reschedule(task_record& t, wake_kind kind = wake_kind::value, std::exception_ptr err = nullptr) noexcept {
-    t.abort_fn = nullptr;
+    t.parked = false;
     t.wake = kind;
     if (err) ::new (static_cast<void*>(&t.wake_error)) std::exception_ptr(std::move(err));
     enqueue(t);
@@ -351,6 +354,7 @@ class runner {
     t.resume_point = h;
     t.abort_fn = abort;
     t.abort_ctx = ctx;
+    t.parked = true;
     if (t.status->effectively_cancelled) attempt_delivery(t);
   }
 
@@ -386,7 +390,7 @@ class runner {
 
   /// If `t` is parked, asks its abort function to undo the wait; on success it resumes cancelled.
   void attempt_delivery(task_record& t) noexcept {
-    if (!t.abort_fn) return;
+    if (!t.parked) return;
     if (t.abort_fn(t.abort_ctx) == abort_result::succeeded) reschedule(t, wake_kind::cancelled);
   }
 
@@ -928,20 +932,12 @@ inline void unhold(owner_exit_hook& h) noexcept {
 
 // ---- nurseries ----------------------------------------------------------------------------------
 
-/// `n` is now the innermost nursery open in `t`.
-inline void push_nursery(task_record& t, nursery_core& n) noexcept {
-  n.outer = t.innermost_nursery;
-  t.innermost_nursery = &n;
-}
-/// `n` is no longer open in `t` (no-op if it is not). Nurseries close innermost first, so this is
-/// normally the head.
-inline void pop_nursery(task_record& t, nursery_core& n) noexcept {
-  for (nursery_core** p = &t.innermost_nursery; *p; p = &(*p)->outer)
-    if (*p == &n) {
-      *p = n.outer;
-      break;
-    }
-  n.outer = nullptr;
+/// The nurseries open in task `t`, innermost first: their scopes are on t's own part of the
+/// cancel-status chain (the scopes `t` entered), so the record needs no list of them.
+template <class F>
+void for_each_open_nursery(const task_record& t, F&& fn) {
+  for (const scope_state* s = t.status; s && s->owner == &t; s = s->parent)
+    if (s->nursery) fn(*s->nursery);
 }
 
 inline void nursery_core::add_error(std::exception_ptr e) {
@@ -1143,7 +1139,7 @@ inline trio::nursery* task_info::eventual_parent_nursery() const noexcept {
 inline std::vector<trio::nursery*> task_info::child_nurseries() const {
   const auto& rec = static_cast<const detail::task_record&>(*this);
   std::vector<trio::nursery*> out;
-  for (detail::nursery_core* n = rec.innermost_nursery; n; n = n->outer) out.insert(out.begin(), n->self);
+  detail::for_each_open_nursery(rec, [&](detail::nursery_core& n) { out.insert(out.begin(), n.self); });
   return out;
 }
 inline std::uint64_t task_info::id() const noexcept { return static_cast<const detail::task_record&>(*this).id; }
