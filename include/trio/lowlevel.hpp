@@ -169,9 +169,7 @@ inline std::string format_task_tree() {
       out += "task #" + std::to_string(t.id) + " " + t.name();
       if (&t == current) out += " (running)";
       out += '\n';
-      std::vector<const detail::nursery_core*> open;  // outermost first
-      detail::for_each_open_nursery(t, [&](const detail::nursery_core& n) { open.insert(open.begin(), &n); });
-      for (const detail::nursery_core* n : open) {
+      for (const detail::nursery_core* n : detail::open_nurseries(t)) {
         out.append(static_cast<std::size_t>(depth + 1) * 2, ' ');
         out += "nursery (" + std::to_string(n->child_count) + " children";
         if (n->scope && n->scope->cancel_called) out += ", cancelled";

@@ -119,6 +119,13 @@ template <class F>
 using status_param_t = std::conditional_t<is_task_status<std::remove_cvref_t<typename signature_of<F>::last>>::value,
                                           std::remove_cvref_t<typename signature_of<F>::last>, void>;
 
+/// The outermost coroutine of a task whose function threw instead of returning its task.
+template <class T>
+task<T> failed_task(std::exception_ptr e) {
+  co_await std::suspend_never{};
+  std::rethrow_exception(std::move(e));
+}
+
 /// A task's block: its record, and the function and arguments it was started with, which live as long
 /// as the task (a lambda's captures live in the lambda; a reference parameter binds to the stored
 /// argument). One allocation per task, from the frame pool; the task's coroutine is the only other.
@@ -130,9 +137,13 @@ struct task_block final : task_record, pooled_frame {
   template <class G, class... B>
   explicit task_block(G&& g, B&&... b) : fn(std::forward<G>(g)), args(std::forward<B>(b)...) {}
 
-  /// Calls fn(args...): the task's outermost coroutine, not started yet.
+  /// Calls fn(args...): the task's outermost coroutine, not started yet. A function that throws
+  /// instead of returning its task (a lambda without co_await/co_return is not a coroutine) gives a
+  /// coroutine that raises that exception when it first runs, like any other child.
   std::coroutine_handle<> make_frame() {
-    return std::apply([this](A&... a) { return std::invoke(fn, std::move(a)...).release(); }, args);
+    std::exception_ptr error;
+    auto t = std::apply([&](A&... a) { return try_invoke<value_type>(error, fn, std::move(a)...); }, args);
+    return t ? std::move(*t).release() : failed_task<value_type>(std::move(error)).release();
   }
 
   static std::exception_ptr finish(task_record* t) noexcept {
@@ -149,27 +160,13 @@ struct task_block final : task_record, pooled_frame {
   [[no_unique_address]] std::tuple<A...> args;
 };
 
-/// The outermost coroutine of a task whose function threw instead of returning its task.
-template <class T>
-task<T> failed_task(std::exception_ptr e) {
-  co_await std::suspend_never{};
-  std::rethrow_exception(std::move(e));
-}
-
 /// Starts fn(args...) (stored as F and A...) as a task of nursery `n` (nullptr: the root task, in
 /// scope `status`). fn is called now, as Trio calls it in start_soon, which only creates its coroutine.
-/// A function that throws instead of returning a task (a lambda without co_await/co_return is not a
-/// coroutine) makes a task that raises that exception when it first runs, like any other child.
 template <class Name, class F, class... A, class G, class... B>
 task_record& spawn_task(runner& r, nursery_core* n, scope_state* status, G&& fn, B&&... args) {
   using block = task_block<Name, F, A...>;
   std::unique_ptr<block> b(new block(std::forward<G>(fn), std::forward<B>(args)...));
-  std::coroutine_handle<> frame;
-  try {
-    frame = b->make_frame();
-  } catch (...) {
-    frame = failed_task<typename block::value_type>(std::current_exception()).release();
-  }
+  const std::coroutine_handle<> frame = b->make_frame();
   return r.spawn(*b.release(), block::kind, frame, n, status);
 }
 

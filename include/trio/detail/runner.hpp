@@ -932,12 +932,13 @@ inline void unhold(owner_exit_hook& h) noexcept {
 
 // ---- nurseries ----------------------------------------------------------------------------------
 
-/// The nurseries open in task `t`, innermost first: their scopes are on t's own part of the
+/// The nurseries open in task `t`, outermost first: their scopes are on t's own part of the
 /// cancel-status chain (the scopes `t` entered), so the record needs no list of them.
-template <class F>
-void for_each_open_nursery(const task_record& t, F&& fn) {
+inline std::vector<nursery_core*> open_nurseries(const task_record& t) {
+  std::vector<nursery_core*> out;
   for (const scope_state* s = t.status; s && s->owner == &t; s = s->parent)
-    if (s->nursery) fn(*s->nursery);
+    if (s->nursery) out.push_back(s->nursery);
+  return {out.rbegin(), out.rend()};
 }
 
 inline void nursery_core::add_error(std::exception_ptr e) {
@@ -1139,7 +1140,7 @@ inline trio::nursery* task_info::eventual_parent_nursery() const noexcept {
 inline std::vector<trio::nursery*> task_info::child_nurseries() const {
   const auto& rec = static_cast<const detail::task_record&>(*this);
   std::vector<trio::nursery*> out;
-  detail::for_each_open_nursery(rec, [&](detail::nursery_core& n) { out.insert(out.begin(), n.self); });
+  for (detail::nursery_core* n : detail::open_nurseries(rec)) out.push_back(n->self);
   return out;
 }
 inline std::uint64_t task_info::id() const noexcept { return static_cast<const detail::task_record&>(*this).id; }
