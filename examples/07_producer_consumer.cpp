@@ -47,7 +47,8 @@ trio::task<> consumer(int n, trio::receive_channel<std::string> rx, int& receive
 trio::task<> main_task() {
   auto [tx, rx] = trio::open_memory_channel<std::string>(0);
   int received = 0;
-  // A body that owns things is a named variable, moved in: see the README's compiler notes (g++ 12).
+  // A body that owns things is a named variable, passed by name (open_nursery uses it in place): see
+  // the README's compiler notes (g++ 12).
   auto body = [&, tx = std::move(tx), rx = std::move(rx)](trio::nursery& nursery) mutable -> trio::task<> {
     for (int n = 0; n < 3; ++n) nursery.start_soon(producer, n, tx.clone());
     for (int n = 0; n < 2; ++n) nursery.start_soon(consumer, n, rx.clone(), std::ref(received));
@@ -55,7 +56,7 @@ trio::task<> main_task() {
     rx.close();
     co_return;
   };
-  co_await trio::open_nursery(std::move(body));
+  co_await trio::open_nursery(body);
   fmt::print("The producers closed their channels; the consumers received {} items and stopped\n", received);
 }
 

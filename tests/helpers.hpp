@@ -3,7 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,48 @@ auto run_mock(F&& fn, bool autojump = true, bool randomize = true) {
   o.handle_sigint = false;
   o.randomize_schedule = randomize;
   return trio::run(o, std::forward<F>(fn));
+}
+
+/// Captures what the process writes to stderr (fd 2) while it lives; text() ends the capture.
+class stderr_capture {
+ public:
+  stderr_capture() : file_(std::tmpfile()) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    ::dup2(::fileno(file_), 2);
+  }
+  stderr_capture(const stderr_capture&) = delete;
+  stderr_capture& operator=(const stderr_capture&) = delete;
+  ~stderr_capture() {
+    stop();
+    std::fclose(file_);
+  }
+  std::string text() {
+    stop();
+    std::string out;
+    std::rewind(file_);
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, file_)) > 0;) out.append(buf, n);
+    return out;
+  }
+
+ private:
+  void stop() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  std::FILE* file_;
+  int saved_ = -1;
+};
+
+/// How many times `needle` occurs in `hay`.
+inline std::size_t count_of(const std::string& hay, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + needle.size())) ++n;
+  return n;
 }
 
 }  // namespace test

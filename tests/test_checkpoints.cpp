@@ -28,7 +28,7 @@ template <class F>
 trio::task<bool> has_cancel_point(F body) {
   trio::cancel_scope cs;
   cs.cancel();
-  co_await cs.enter(std::move(body));
+  co_await cs.enter(body);
   co_return cs.cancelled_caught();
 }
 

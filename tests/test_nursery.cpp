@@ -440,7 +440,7 @@ TRIO_TEST_CASE("NUR a body that throws before its first suspension", "[nursery][
   CHECK(trio::lowlevel::current_task().child_nurseries().empty());
 }
 
-TRIO_TEST_CASE("NUR a nursery body that owns move-only captures (named, then moved in)", "[nursery]") {
+TRIO_TEST_CASE("NUR a nursery body that owns move-only captures (named, passed by name)", "[nursery]") {
   auto owned = std::make_unique<int>(5);
   auto text = std::string(100, 'x');  // long enough to live on the heap
   int seen = 0;
@@ -451,6 +451,18 @@ TRIO_TEST_CASE("NUR a nursery body that owns move-only captures (named, then mov
     });
     co_return;
   };
-  co_await trio::open_nursery(std::move(body));
+  co_await trio::open_nursery(body);
   CHECK(seen == 105);
+}
+
+TRIO_TEST_CASE("NUR a named nursery body is used in place, not copied", "[nursery]") {
+  int calls = 0;
+  auto body = [&calls, runs = 0](trio::nursery&) mutable -> trio::task<> {
+    ++runs;
+    calls = runs;
+    co_return;
+  };
+  co_await trio::open_nursery(body);
+  co_await trio::open_nursery(body);
+  CHECK(calls == 2);  // the second call saw the first one's change to the lambda's own state
 }

@@ -230,6 +230,72 @@ TRIO_TEST_CASE("TO deadline of a scope and a sleep inside it, equal: the scope's
   CHECK(rec.entries == std::vector<std::string>{"sleep cancelled"});
 }
 
+// TO-01/CS-05: Trio's sleep is a cancel scope, and at an instant every due deadline expires before any
+// task runs, so a sleep ending exactly when an enclosing scope's deadline falls due raises, and the
+// outermost cancelled scope catches it, whichever deadline entered the heap first.
+namespace {
+trio::task<> sleep_then_log(test::event_log& rec) {
+  try {
+    co_await trio::sleep(1s);
+  } catch (const trio::cancelled&) {
+    rec("child cancelled at " + std::to_string(test::now_s()));
+    throw;
+  }
+  rec("child ran past its sleep");
+}
+}  // namespace
+
+TRIO_TEST_CASE("TO-01/CS-05 a sleep ending as a later-set enclosing deadline falls due raises cancelled",
+               "[timeouts]") {
+  test::event_log rec;
+  trio::cancel_scope cs;
+  co_await cs.enter([&]() -> trio::task<> {
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon(sleep_then_log, std::ref(rec));
+      co_await trio::testing::wait_all_tasks_blocked();  // the child's sleep is registered first
+      cs.set_deadline(trio::current_time() + 1s);        // the same instant, registered after it
+    });
+  });
+  CHECK(cs.cancelled_caught());
+  CHECK(rec.entries == std::vector<std::string>{"child cancelled at 1.000000"});
+}
+
+TRIO_TEST_CASE("TO-01/CS-05 mirror: the enclosing deadline registered before the sleep", "[timeouts]") {
+  test::event_log rec;
+  trio::cancel_scope cs;
+  co_await cs.enter([&]() -> trio::task<> {
+    cs.set_deadline(trio::current_time() + 1s);
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon(sleep_then_log, std::ref(rec));
+      co_return;
+    });
+  });
+  CHECK(cs.cancelled_caught());
+  CHECK(rec.entries == std::vector<std::string>{"child cancelled at 1.000000"});
+}
+
+TRIO_TEST_CASE("TO-01 a sleep whose time came, cancelled before it ran again, raises (its scope is not outermost)",
+               "[timeouts]") {
+  // Both children wake at t = 1 in one batch; FIFO order is random, so run it both ways: whichever
+  // runs first cancels the scope around the other, whose sleep has ended but has not returned yet.
+  for (int round = 0; round < 8; ++round) {
+    test::event_log rec;
+    trio::cancel_scope cs;
+    co_await cs.enter([&]() -> trio::task<> {
+      co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+        for (int i = 0; i < 2; ++i)
+          n.start_soon([&]() -> trio::task<> {
+            co_await trio::sleep(1s);
+            rec("woke");
+            cs.cancel();
+          });
+        co_return;
+      });
+    });
+    CHECK(rec.entries == std::vector<std::string>{"woke"});
+  }
+}
+
 TRIO_TEST_CASE("TO a deadline that passes while the body runs without suspending cancels its next checkpoint",
                "[timeouts]") {
   test::event_log rec;

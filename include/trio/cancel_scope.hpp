@@ -10,6 +10,7 @@
 
 #include "trio/clock.hpp"
 #include "trio/detail/runner.hpp"
+#include "trio/detail/task_fn_checks.hpp"
 #include "trio/task.hpp"
 
 namespace trio {
@@ -34,12 +35,16 @@ class cancel_scope {
 
   /// Runs body(args...) inside the scope. For a task<void> body the result is void; for task<T> it
   /// is std::optional<T>, empty when the scope caught a cancellation. A scope is entered once only
-  /// (std::logic_error otherwise).
+  /// (std::logic_error otherwise). A named body is used in place; a temporary is kept until the end.
   template <class F, class... A>
   auto enter(F&& body, A&&... args) {
-    using body_task = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-    static_assert(detail::is_task_v<body_task>, "cancel_scope::enter: the body must return a trio::task<T>");
-    return enter_impl<detail::task_value_t<body_task>>(*this, std::forward<F>(body), std::forward<A>(args)...);
+    if constexpr (!detail::check_kept_task_fn<detail::task_fn_site::scope, F, std::decay_t<A>...>()) {
+      return task<>{};
+    } else {
+      using body_task = std::invoke_result_t<std::remove_reference_t<F>&, std::decay_t<A>...>;
+      return enter_impl<detail::task_value_t<body_task>, detail::kept_callable_t<F>, std::decay_t<A>...>(
+          *this, std::forward<F>(body), std::forward<A>(args)...);
+    }
   }
 
   /// Cancels the scope (idempotent; works before entry too). The reason travels with trio::cancelled.
@@ -68,8 +73,7 @@ class cancel_scope {
     detail::task_record& t = r.current_or_throw("trio::cancel_scope::enter");
     detail::enter_scope(self.s_, t);
     detail::outcome<T> out;
-    if (auto t = detail::try_invoke<T>(out.error, std::move(body), std::move(args)...))
-      out = co_await std::move(*t).capture();
+    if (auto t = detail::try_invoke<T>(out.error, body, std::move(args)...)) out = co_await std::move(*t).capture();
     std::exception_ptr err = detail::exit_scope(self.s_, t, std::move(out.error));
     if (err) std::rethrow_exception(err);
     if constexpr (!std::is_void_v<T>) co_return std::move(out.value);

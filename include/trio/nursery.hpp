@@ -16,6 +16,7 @@
 
 #include "trio/cancel_scope.hpp"
 #include "trio/detail/runner.hpp"
+#include "trio/detail/task_fn_checks.hpp"
 #include "trio/task.hpp"
 
 namespace trio {
@@ -170,15 +171,6 @@ task_record& spawn_task(runner& r, nursery_core* n, scope_state* status, G&& fn,
   return r.spawn(*b.release(), block::kind, frame, n, status);
 }
 
-template <class F, class... A>
-void check_task_fn() {
-  static_assert(std::is_invocable_v<F&, A...>,
-                "trio: the function cannot be called with these arguments (a function whose last parameter "
-                "is a trio::task_status<T> may be given without it)");
-  if constexpr (std::is_invocable_v<F&, A...>)
-    static_assert(is_task_v<std::invoke_result_t<F&, A...>>, "trio: a task function must return a trio::task<T>");
-}
-
 }  // namespace detail
 
 /// Where concurrent tasks live. A nursery is open for the duration of the open_nursery body and until
@@ -203,16 +195,19 @@ class nursery {
   /// On a closed nursery: std::logic_error.
   template <class F, class... A>
   void start_soon(F&& fn, A&&... args) {
-    check_open("start_soon");
     using Fn = std::decay_t<F>;
-    if constexpr (std::is_invocable_v<Fn&, std::decay_t<A>...>) {
-      detail::check_task_fn<Fn, std::decay_t<A>...>();
-      spawn<Fn, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...);
+    if constexpr (detail::is_task_v<Fn> || std::is_invocable_v<Fn&, std::decay_t<A>...> ||
+                  std::is_void_v<detail::status_param_t<Fn>>) {
+      if constexpr (detail::check_task_fn<detail::task_fn_site::start_soon, Fn, std::decay_t<A>...>()) {
+        check_open("start_soon");
+        spawn<Fn, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...);
+      }
     } else {
       using status = detail::status_param_t<Fn>;
-      static_assert(!std::is_void_v<status>, "trio::nursery::start_soon: fn cannot be called with these arguments");
-      detail::check_task_fn<Fn, std::decay_t<A>..., status>();
-      spawn<Fn, std::decay_t<A>..., status>(std::forward<F>(fn), std::forward<A>(args)..., status{});
+      if constexpr (detail::check_task_fn<detail::task_fn_site::start_soon, Fn, std::decay_t<A>..., status>()) {
+        check_open("start_soon");
+        spawn<Fn, std::decay_t<A>..., status>(std::forward<F>(fn), std::forward<A>(args)..., status{});
+      }
     }
   }
 
@@ -222,16 +217,28 @@ class nursery {
   template <class F, class... A>
   auto start(F&& fn, A&&... args) {
     using status = detail::status_param_t<std::decay_t<F>>;
-    static_assert(!std::is_void_v<status>,
-                  "trio::nursery::start: fn's last parameter must be a trio::task_status<T> (for a generic "
-                  "callable, name T: n.start<T>(fn, args...))");
-    using T = typename detail::is_task_status<status>::value_type;
-    return start<T>(std::forward<F>(fn), std::forward<A>(args)...);
+    if constexpr (detail::is_task_v<F>) {
+      detail::check_task_fn<detail::task_fn_site::start, F>();
+      return task<>{};
+    } else {
+      static_assert(!std::is_void_v<status>,
+                    "trio::nursery::start: fn's last parameter must be a trio::task_status<T> (for a generic "
+                    "callable, name T: n.start<T>(fn, args...))");
+      if constexpr (std::is_void_v<status>) {
+        return task<>{};
+      } else {
+        using T = typename detail::is_task_status<status>::value_type;
+        return start<T>(std::forward<F>(fn), std::forward<A>(args)...);
+      }
+    }
   }
   template <class T, class F, class... A>
   task<T> start(F&& fn, A&&... args) {
-    detail::check_task_fn<std::decay_t<F>, std::decay_t<A>..., task_status<T>>();
-    return start_impl<T>(*this, std::forward<F>(fn), std::forward<A>(args)...);
+    if constexpr (!detail::check_task_fn<detail::task_fn_site::start, std::decay_t<F>, std::decay_t<A>...,
+                                         task_status<T>>())
+      return task<T>{};
+    else
+      return start_impl<T>(*this, std::forward<F>(fn), std::forward<A>(args)...);
   }
 
   trio::cancel_scope& cancel_scope() noexcept { return scope_; }
@@ -358,7 +365,7 @@ task<R> open_nursery_impl(nursery_options opts, F body) {
   nursery n(r, parent, opts.strict_exception_groups.value_or(r.strict_exception_groups()));
   // The body's exception is captured without a throw/catch: one unwinding fewer per nursery level.
   outcome<R> out;
-  if (auto t = try_invoke<R>(out.error, std::move(body), n)) out = co_await std::move(*t).capture();
+  if (auto t = try_invoke<R>(out.error, body, n)) out = co_await std::move(*t).capture();
   n.body_done(std::move(out.error));
   co_await nursery::join_awaiter{n};
   if constexpr (!std::is_void_v<R>) {
@@ -378,14 +385,18 @@ task<R> open_nursery_impl(nursery_options opts, F body) {
 }  // namespace detail
 
 /// Opens a nursery, runs body(nursery&) in the current task, then waits for every child. Returns the
-/// body's value. The nursery's errors come out unchanged when there is one (a group when strict) and
-/// as a trio::exception_group when there are several.
+/// body's value. A named body is used in place (it must outlive the co_await); a temporary is kept. The nursery's
+/// errors come out unchanged when there is one (a group when strict) and as a trio::exception_group when there are
+/// several.
 template <class F>
 auto open_nursery(nursery_options opts, F&& body) {
-  using body_task = std::invoke_result_t<std::decay_t<F>, nursery&>;
-  static_assert(detail::is_task_v<body_task>,
-                "trio::open_nursery: the body must take nursery& and return trio::task<T>");
-  return detail::open_nursery_impl<detail::task_value_t<body_task>>(opts, std::forward<F>(body));
+  if constexpr (!detail::check_kept_task_fn<detail::task_fn_site::open_nursery, F, nursery&>()) {
+    return task<>{};
+  } else {
+    using body_task = std::invoke_result_t<std::remove_reference_t<F>&, nursery&>;
+    return detail::open_nursery_impl<detail::task_value_t<body_task>, detail::kept_callable_t<F>>(
+        opts, std::forward<F>(body));
+  }
 }
 template <class F>
 auto open_nursery(F&& body) {

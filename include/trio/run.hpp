@@ -12,6 +12,7 @@
 
 #include "trio/clock.hpp"
 #include "trio/detail/runner.hpp"
+#include "trio/detail/task_fn_checks.hpp"
 #include "trio/errors.hpp"
 #include "trio/instrument.hpp"
 #include "trio/nursery.hpp"
@@ -27,6 +28,10 @@ struct run_options {
   /// Trio runs each batch of ready tasks in FIFO or reversed order at random, so code cannot come to
   /// depend on an order nobody promised. Turn it off for a fixed FIFO order (reproducing a bug, tests).
   bool randomize_schedule = true;
+  /// A task that receives trio::cancelled 1,000 times in a row from the same scope without leaving it
+  /// is almost certainly swallowing it (catch (...) around a checkpoint in a loop) and spins at 100% CPU:
+  /// the run then prints one warning to stderr naming the task. false silences it.
+  bool warn_swallowed_cancellation = true;
 };
 
 namespace detail {
@@ -67,19 +72,10 @@ struct runner_scope {
   runner_scope& operator=(const runner_scope&) = delete;
 };
 
-}  // namespace detail
-
-/// Runs fn(args...) (which returns task<T>) as the main task of a new event loop on this thread, and
-/// returns its value or rethrows its exception.
-///
-///     trio::task<int> main_task(int x) { co_await trio::sleep(1s); co_return 2 * x; }
-///     int main() { return trio::run(main_task, 21) == 42 ? 0 : 1; }
-///
-/// The trap: run blocks until every task has finished; calling it inside a run is std::logic_error.
+/// trio::run after its checks: fn(args...) returns a task<T>.
 template <class F, class... A>
-auto run(run_options options, F&& fn, A&&... args) {
-  using main_task_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-  static_assert(detail::is_task_v<main_task_t>, "trio::run: fn(args...) must return a trio::task<T>");
+auto run_checked(run_options options, F&& fn, A&&... args) {
+  using main_task_t = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>...>;
   using T = detail::task_value_t<main_task_t>;
   if (detail::t_runner)
     throw std::logic_error(
@@ -92,6 +88,7 @@ auto run(run_options options, F&& fn, A&&... args) {
   cfg.strict_exception_groups = options.strict_exception_groups;
   cfg.handle_sigint = options.handle_sigint;
   cfg.randomize_schedule = options.randomize_schedule;
+  cfg.warn_swallowed_cancellation = options.warn_swallowed_cancellation;
 
   detail::result_slot<T> result;
   std::decay_t<F> fn_copy(std::forward<F>(fn));
@@ -125,6 +122,23 @@ auto run(run_options options, F&& fn, A&&... args) {
     if (auto e = r.main_error()) std::rethrow_exception(e);
   }
   if constexpr (!std::is_void_v<T>) return std::move(*result);
+}
+
+}  // namespace detail
+
+/// Runs fn(args...) (which returns task<T>) as the main task of a new event loop on this thread, and
+/// returns its value or rethrows its exception.
+///
+///     trio::task<int> main_task(int x) { co_await trio::sleep(1s); co_return 2 * x; }
+///     int main() { return trio::run(main_task, 21) == 42 ? 0 : 1; }
+///
+/// The trap: run blocks until every task has finished; calling it inside a run is std::logic_error.
+template <class F, class... A>
+auto run(run_options options, F&& fn, A&&... args) {
+  if constexpr (!detail::check_task_fn<detail::task_fn_site::run, std::decay_t<F>, std::decay_t<A>...>())
+    return;
+  else
+    return detail::run_checked(std::move(options), std::forward<F>(fn), std::forward<A>(args)...);
 }
 
 template <class F, class... A>

@@ -41,7 +41,13 @@ class sleep_awaiter : deadline_entry {
     if (until_ != no_deadline) r_->deadlines().push(*this, until_);
     r_->park(h, &abort, this);
   }
-  void await_resume() const { runner::resume_from_park(*t_); }
+  /// Trio's sleep is a cancel scope around sleep_forever: when its time has come but an enclosing
+  /// scope is cancelled by the time the task runs (a deadline due at the same instant, whichever entered
+  /// the heap first, or a cancel() earlier in the batch), that cancellation is visible and wins.
+  void await_resume() const {
+    runner::resume_from_park(*t_);
+    if (TRIO_UNLIKELY(t_->status->effectively_cancelled)) throw runner::make_cancelled(*t_);
+  }
 
  private:
   static abort_result abort(void* p) noexcept {

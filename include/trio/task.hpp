@@ -2,14 +2,21 @@
 /// \file
 /// `trio::task<T>`: the coroutine type of trio-cpp.
 
+#include <cxxabi.h>
+
 #include <coroutine>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <new>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
+#include "trio/detail/config.hpp"
 #include "trio/detail/frame_pool.hpp"
 
 namespace trio {
@@ -29,6 +36,18 @@ template <>
 struct outcome<void> {
   std::exception_ptr error;
 };
+
+/// The error for a task<T> whose coroutine reached its end without `co_return value` (undefined
+/// behaviour that g++ 12 does not warn about: the caller would read garbage).
+[[gnu::cold, gnu::noinline]] inline std::exception_ptr missing_value_error(const std::type_info& type) noexcept {
+  int status = 0;
+  char* name = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+  std::string msg = "trio::task<" + std::string(status == 0 && name ? name : type.name()) +
+                    "> finished without co_return <value>: every path of a task<T> coroutine must end with "
+                    "co_return (or throw)";
+  std::free(name);
+  return std::make_exception_ptr(std::logic_error(msg));
+}
 
 struct task_promise_base : pooled_frame {
   std::coroutine_handle<> continuation = std::noop_coroutine();
@@ -75,16 +94,20 @@ struct task_promise final : task_promise_base {
     st = state::value;
   }
   T result() {
-    if (st == state::error) std::rethrow_exception(error);
+    if (TRIO_UNLIKELY(st != state::value)) std::rethrow_exception(take_error());
     return std::move(value);
   }
-  std::exception_ptr take_error() noexcept { return st == state::error ? std::move(error) : nullptr; }
+  /// The task's exception; a task that finished without a value counts as having raised one.
+  std::exception_ptr take_error() noexcept {
+    if (st == state::error) return std::move(error);
+    return st == state::empty ? missing_value_error(typeid(T)) : nullptr;
+  }
   outcome<T> take_outcome() {
     outcome<T> o;
-    if (st == state::error)
-      o.error = std::move(error);
-    else
+    if (TRIO_LIKELY(st == state::value))
       o.value.emplace(std::move(value));
+    else
+      o.error = take_error();
     return o;
   }
 };

@@ -251,6 +251,7 @@ struct run_config {
   bool strict_exception_groups = false;
   bool handle_sigint = true;
   bool randomize_schedule = true;
+  bool warn_swallowed_cancellation = true;
 };
 
 class runner {
@@ -261,6 +262,7 @@ class runner {
         instruments_(std::move(cfg.instruments)),
         strict_groups_(cfg.strict_exception_groups),
         randomize_(cfg.randomize_schedule),
+        warn_swallowed_(cfg.warn_swallowed_cancellation),
         token_(std::make_shared<token_state>()) {
     std::random_device rd;
     rng_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ 0x9e3779b97f4a7c15ull;
@@ -402,7 +404,37 @@ class runner {
       if (s->cancel_called) cause = s;
       if (s->shield) break;
     }
+    if (cause && t_runner) t_runner->count_delivery(t, *cause);
     return cause ? cancelled(cause->source, cause->reason) : cancelled(cancel_source::unknown, {});
+  }
+
+  /// A task that keeps receiving trio::cancelled from the same scope without leaving it is almost
+  /// always swallowing it (`catch (...)` around a checkpoint in a retry loop): it spins forever. After
+  /// this many deliveries in a row the run prints one warning (run_options::warn_swallowed_cancellation).
+  static constexpr unsigned swallow_warning_threshold = 1000;
+
+  /// Counts a cancellation delivered to `t` by `cause` (cold: a throw follows).
+  void count_delivery(const task_record& t, const scope_state& cause) noexcept {
+    if (swallow_.scope != &cause || swallow_.task_id != t.id) {
+      swallow_ = {&cause, t.id, 0};
+      return;
+    }
+    if (++swallow_.count == swallow_warning_threshold - 1 && warn_swallowed_) warn_swallowed(t, cause);
+  }
+  /// Scope `s` is being left: a later scope at the same address starts a new count.
+  void forget_deliveries(const scope_state& s) noexcept {
+    if (swallow_.scope == &s) swallow_ = {};
+  }
+  [[gnu::cold]] static void warn_swallowed(const task_record& t, const scope_state& cause) noexcept {
+    try {
+      std::fprintf(stderr,
+                   "trio: warning: task %s has received trio::cancelled %u times from the same cancelled scope "
+                   "(%s) without leaving it: is something catching trio::cancelled and not rethrowing it? "
+                   "Rethrow it (catch (const trio::cancelled&) { throw; }) or catch std::exception instead of "
+                   "(...). Silence this with run_options::warn_swallowed_cancellation = false.\n",
+                   t.name().c_str(), swallow_warning_threshold, cause.reason.c_str());
+    } catch (...) {
+    }
   }
 
   /// Makes the record (of a block that `kind` frees) and its outermost coroutine `frame` a task of
@@ -666,6 +698,12 @@ class runner {
   std::vector<instrument*> instruments_;
   bool strict_groups_;
   bool randomize_;
+  bool warn_swallowed_;
+  struct {
+    const scope_state* scope = nullptr;  // the cause of the last cancellation delivered
+    std::uint64_t task_id = 0;           // to this task
+    unsigned count = 0;                  // deliveries in a row, after the first
+  } swallow_;
   std::uint64_t rng_ = 0;
   task_record* runq_head_ = nullptr;
   task_record** runq_tail_ = &runq_head_;
@@ -813,6 +851,7 @@ inline std::exception_ptr strip_cancelled(const std::exception_ptr& e, bool& mat
 inline std::exception_ptr exit_scope(scope_state& s, task_record& t, std::exception_ptr e) {
   const bool catches = s.effectively_cancelled && !(s.parent && !s.shield && s.parent->effectively_cancelled);
   if (s.r) s.r->drop_deadline(s);
+  if (TRIO_UNLIKELY(s.cancel_called) && s.r) s.r->forget_deliveries(s);
   t.set_status(*s.parent);
   intrusive_list<scope_state, child_scope_tag>::erase(s);
   s.exited = true;
@@ -828,6 +867,7 @@ inline std::exception_ptr exit_scope(scope_state& s, task_record& t, std::except
 /// scope and unlinks `s`.
 inline void abandon_scope(scope_state& s, task_record& t) noexcept {
   if (s.r) s.r->drop_deadline(s);
+  if (s.r) s.r->forget_deliveries(s);
   if (t.status == &s) t.set_status(*s.parent);
   intrusive_list<scope_state, child_scope_tag>::erase(s);
   s.exited = true;
@@ -1077,7 +1117,7 @@ inline void runner::io_turn() {
       timeout = cushion;
       primed = idle::waiters;
     }
-  } else {
+  } else if (!deadlines_.empty()) {  // with no deadline to jump to, block in the kernel like the real clock
     const duration threshold = clk_->autojump_threshold();
     if (threshold < timeout) {
       timeout = threshold;

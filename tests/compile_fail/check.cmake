@@ -1,0 +1,36 @@
+# Compiles SRC (-fsyntax-only) and checks the outcome against the file's first line:
+#   // expect: <regex>        the compilation fails, with exactly one error, and it matches <regex>
+#   // expect-gcc12: <regex>  the same with g++ < 13 (GCC12=ON); elsewhere the file must compile
+# Arguments: -DCXX= -DSRC= -DINCLUDE= -DGCC12=ON|OFF
+file(STRINGS "${SRC}" first LIMIT_COUNT 1)
+if(first MATCHES "^// expect-gcc12: (.*)$")
+  set(pattern "${CMAKE_MATCH_1}")
+  set(must_fail ${GCC12})
+elseif(first MATCHES "^// expect: (.*)$")
+  set(pattern "${CMAKE_MATCH_1}")
+  set(must_fail ON)
+else()
+  message(FATAL_ERROR "${SRC}: the first line must be // expect: <regex> or // expect-gcc12: <regex>")
+endif()
+execute_process(COMMAND "${CXX}" -std=c++20 -fsyntax-only -I "${INCLUDE}" "${SRC}"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(APPEND out "${err}")
+if(NOT must_fail)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${SRC} should compile with this compiler, but:\n${out}")
+  endif()
+  return()
+endif()
+if(rc EQUAL 0)
+  message(FATAL_ERROR "${SRC} compiled, but it must be refused with an error matching: ${pattern}")
+endif()
+string(REGEX MATCHALL "error:" errors "${out}")
+list(LENGTH errors n)
+# The whole message on one line (clang and g++ wrap nothing, but notes follow it).
+string(REGEX MATCH "error:[^\n]*" first_error "${out}")
+if(NOT first_error MATCHES "${pattern}")
+  message(FATAL_ERROR "${SRC}: the first error does not match '${pattern}':\n${out}")
+endif()
+if(NOT n EQUAL 1)
+  message(FATAL_ERROR "${SRC}: expected exactly one error (no follow-on errors), got ${n}:\n${out}")
+endif()
