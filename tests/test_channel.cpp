@@ -100,6 +100,23 @@ TRIO_TEST_CASE("CH-05 closing a handle wakes only the tasks blocked on it; CH-06
   CHECK_THROWS_AS(s2.send_nowait("y"), trio::broken_resource_error);
 }
 
+TRIO_TEST_CASE("CH is_closed: per handle, after close, aclose and a move", "[channel]") {
+  auto ch = trio::open_memory_channel<int>(1);
+  auto& tx = ch.first;
+  auto& rx = ch.second;
+  auto tx2 = tx.clone();
+  CHECK_FALSE(tx.is_closed());
+  CHECK_FALSE(rx.is_closed());
+  tx.close();
+  CHECK(tx.is_closed());
+  CHECK_FALSE(tx2.is_closed());  // a clone is a handle of its own
+  auto moved = std::move(tx2);
+  CHECK(tx2.is_closed());  // NOLINT(bugprone-use-after-move): a moved-from handle counts as closed
+  CHECK_FALSE(moved.is_closed());
+  co_await rx.aclose();
+  CHECK(rx.is_closed());
+}
+
 TRIO_TEST_CASE("CH-05 closing the last sender wakes every blocked receiver with end of channel", "[channel]") {
   auto ch = trio::open_memory_channel<int>(0);
   auto r2 = ch.second.clone();

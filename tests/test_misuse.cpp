@@ -35,6 +35,29 @@ TRIO_TEST_CASE("MISUSE start: returning without started(); started() twice", "[m
   });
 }
 
+TRIO_TEST_CASE("MISUSE start: a task cancelled before started() says so, not 'returned without'", "[misuse]") {
+  co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
+    trio::cancel_scope outer;
+    trio::cancel_scope mid;
+    co_await outer.enter([&]() -> trio::task<> {
+      co_await mid.enter([&]() -> trio::task<> {
+        auto server = [&](trio::task_status<int>) -> trio::task<> {
+          outer.cancel();
+          try {
+            co_await trio::checkpoint();  // receives the outer cancellation...
+          } catch (const trio::cancelled&) {
+            mid.set_shield(true);  // ... which a shield then hides from start()'s caller
+            throw;
+          }
+        };
+        CHECK_THROWS_WITH(co_await n.start(server),
+                          Catch::Contains("was cancelled before it called task_status.started()") &&
+                              !Catch::Contains("returned without"));
+      });
+    });
+  });
+}
+
 TRIO_TEST_CASE("MISUSE bad arguments: std::invalid_argument", "[misuse]") {
   CHECK_THROWS_AS(trio::sleep(-1ms), std::invalid_argument);
   CHECK_THROWS_AS(trio::move_on_after(-1s, []() -> trio::task<> { co_return; }), std::invalid_argument);

@@ -331,3 +331,73 @@ TRIO_TEST_CASE("TO many nested scopes entered and left in one step leave no dead
   CHECK(trio::lowlevel::current_statistics().time_to_next_deadline == trio::duration::max());
   co_await trio::sleep(10s);  // nothing fires on the way
 }
+
+TRIO_TEST_CASE("TO the body of move_on_after/fail_after/move_on_at/fail_at/shielded may take its cancel_scope&",
+               "[timeouts]") {
+  const double t0 = test::now_s();
+  // Trio's `with move_on_after(5) as cs:` : the body cancels its own scope, reads it, moves its deadline.
+  bool caught_inside = false;
+  bool finished = co_await trio::move_on_after(5s, [&](trio::cancel_scope& cs) -> trio::task<> {
+    CHECK(cs.deadline() == trio::current_time() + 5s);
+    cs.cancel("enough");
+    caught_inside = cs.cancel_called();
+    co_await trio::sleep(1s);
+  });
+  CHECK_FALSE(finished);
+  CHECK(caught_inside);
+  CHECK(test::now_s() == t0);  // cancelled at once, not after 1 s
+
+  std::optional<int> v = co_await trio::move_on_at(
+      trio::current_time() + 10s,
+      [](trio::cancel_scope& cs, int x) -> trio::task<int> {
+        cs.set_deadline(trio::current_time() + 2s);  // moved earlier: takes effect at once
+        co_await trio::sleep(5s);
+        co_return x;
+      },
+      7);
+  CHECK_FALSE(v.has_value());
+  CHECK(test::now_s() - t0 == 2.0);
+
+  CHECK_THROWS_AS(co_await trio::fail_after(1h,
+                                            [](trio::cancel_scope& cs) -> trio::task<> {
+                                              cs.set_deadline(trio::current_time());
+                                              co_await trio::checkpoint();
+                                            }),
+                  trio::too_slow_error);
+  int w = co_await trio::fail_at(trio::current_time() + 1s, [](trio::cancel_scope& cs) -> trio::task<int> {
+    cs.set_deadline(trio::no_deadline);  // no deadline after all
+    co_await trio::sleep(3s);
+    co_return 3;
+  });
+  CHECK(w == 3);
+
+  trio::cancel_scope outer;
+  bool shield_held = false;
+  co_await outer.enter([&]() -> trio::task<> {
+    outer.cancel();
+    co_await trio::shielded([&](trio::cancel_scope& cs) -> trio::task<> {
+      CHECK(cs.shield());
+      co_await trio::checkpoint();  // the shield holds
+      shield_held = true;
+      cs.set_shield(false);  // lowering it lets the outer cancellation in
+      co_await trio::checkpoint();
+      FAIL("the outer cancellation did not arrive");
+    });
+  });
+  CHECK(shield_held);
+  CHECK(outer.cancelled_caught());
+}
+
+TRIO_TEST_CASE("TO a named scope body is used in place; a temporary is kept until the scope ends", "[timeouts]") {
+  int runs = 0;
+  auto body = [&runs, count = 0]() mutable -> trio::task<> {
+    runs = ++count;
+    co_return;
+  };
+  co_await trio::move_on_after(1s, body);
+  co_await trio::fail_after(1s, body);
+  co_await trio::shielded(body);
+  trio::cancel_scope cs;
+  co_await cs.enter(body);
+  CHECK(runs == 4);  // one lambda object, its own counter advanced by each call
+}

@@ -264,6 +264,9 @@ template <class T, class Derived>
 class channel_handle {
  public:
   channel_statistics statistics() const noexcept { return st_->statistics(); }
+  /// This handle was closed (close(), aclose(), or moved from). Other handles on the channel may
+  /// still be open: the statistics count them.
+  bool is_closed() const noexcept { return closed_; }
 
  protected:
   explicit channel_handle(std::shared_ptr<channel_state<T>> st) : st_(std::move(st)), id_(++st_->next_handle) {}
@@ -342,6 +345,7 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
     close();
     co_await checkpoint();
   }
+  using base::is_closed;
   using base::statistics;
 
  private:
@@ -462,6 +466,7 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
     close();
     co_await checkpoint();
   }
+  using base::is_closed;
   using base::statistics;
 
  private:

@@ -332,6 +332,7 @@ class nursery {
     st.to = &self.core_;
     detail::runner& r = *self.core_.r;
     detail::task_record& me = r.current_or_throw("trio::nursery::start");
+    bool task_cancelled = false;  // the task ended with trio::cancelled, which the private nursery absorbed
     {
       nursery old(r, me, /*strict=*/false);  // errors before started() come out unwrapped
       st.from = &old.core_;
@@ -344,11 +345,19 @@ class nursery {
       }
       old.body_done(std::move(err));
       co_await join_awaiter{old};
+      task_cancelled = old.scope_.cancelled_caught();
     }
-    if (!st.value)
+    if (!st.value) {
+      if (task_cancelled)
+        throw std::logic_error(
+            "trio::nursery::start: the task was cancelled before it called task_status.started(), and the "
+            "cancellation that reached it no longer applies here (a shield now hides it), so start() has no "
+            "value to return; call started() before the task can be cancelled, or check "
+            "cancel_called() on the scope that was cancelled");
       throw std::logic_error(
           "trio::nursery::start: the task returned without calling task_status.started(); call "
           "started() once it is ready");
+    }
     if constexpr (!std::is_void_v<T>) co_return std::move(*st.value);
   }
 
