@@ -2,9 +2,9 @@
 //
 //   async def worker(n, sem):
 //       async with sem:
-//           print(f"Task {n} acquired the semaphore")
+//           print(f"Task {n} acquired lock")
 //           await trio.sleep(1)
-//           print(f"Task {n} releasing the semaphore")
+//           print(f"Task {n} released lock")
 //
 //   async def main():
 //       sem = trio.Semaphore(3)
@@ -25,10 +25,10 @@ using namespace std::chrono_literals;
 trio::task<> worker(int n, trio::semaphore& sem, int& running, int& peak) {
   auto held = co_await sem.scoped_acquire();  // released when `held` goes out of scope
   peak = std::max(peak, ++running);
-  fmt::print("Task {} acquired the semaphore\n", n);
+  fmt::print("Task {} acquired lock\n", n);
   co_await trio::sleep(1s);
-  fmt::print("Task {} releasing the semaphore\n", n);
   --running;
+  fmt::print("Task {} released lock\n", n);
 }
 
 trio::task<> main_task() {
