@@ -149,6 +149,9 @@ class trio_token {
 
   friend bool operator==(const trio_token& a, const trio_token& b) noexcept { return a.s_ == b.s_; }
 
+  /// Internal: the run's thread-safe entry (from_thread posts its calls there).
+  detail::token_state& state() const noexcept { return *s_; }
+
  private:
   std::shared_ptr<detail::token_state> s_;
 };

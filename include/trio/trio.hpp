@@ -25,3 +25,7 @@
 
 // I/O readiness
 #include "trio/wait_fd.hpp"
+
+// System: threads
+#include "trio/from_thread.hpp"
+#include "trio/to_thread.hpp"

@@ -217,7 +217,17 @@ struct idle_waiter : list_hook<idle_tag> {
   task_record* task = nullptr;
 };
 
-/// State shared by a run and its trio_tokens: the thread-safe run_sync_soon queue.
+/// A message from another thread to the loop, living in the sender's memory (a worker's stack, a
+/// thread job): posting and delivering allocate nothing. `deliver` runs in the loop thread, between
+/// task steps; with `run_alive == false` the run has ended and it must only release what it owns.
+struct inbox_node {
+  void (*deliver)(inbox_node*, bool run_alive) noexcept = nullptr;
+  inbox_node* next = nullptr;
+};
+
+/// State shared by a run and its trio_tokens: the thread-safe way into the loop. One mutex guards the
+/// run_sync_soon queue and the inbox of nodes; one eventfd write wakes the loop when the first message
+/// arrives since it last looked.
 struct token_state {
   struct entry {
     std::function<void()> fn;
@@ -226,6 +236,8 @@ struct token_state {
   };
   std::mutex m;
   std::deque<entry> queue;
+  inbox_node* inbox_head = nullptr;
+  inbox_node** inbox_tail = &inbox_head;
   bool finished = false;
   int wake_fd = -1;
   std::atomic<bool> pending{false};
@@ -237,11 +249,41 @@ struct token_state {
       for (const auto& q : queue)
         if (q.key_type == e.key_type && q.key == e.key) return;  // an identical idempotent callback is queued
     queue.push_back(std::move(e));
-    pending.store(true, std::memory_order_release);
+    wake_locked();
+  }
+  /// Queues `n` for the loop; false if the run has finished (nothing was queued).
+  bool post(inbox_node& n) noexcept {
+    std::lock_guard lk(m);
+    if (finished) return false;
+    n.next = nullptr;
+    *inbox_tail = &n;
+    inbox_tail = &n.next;
+    wake_locked();
+    return true;
+  }
+  /// Takes every queued node, in posting order (the caller holds `m`).
+  inbox_node* take_inbox_locked() noexcept {
+    inbox_node* h = inbox_head;
+    inbox_head = nullptr;
+    inbox_tail = &inbox_head;
+    return h;
+  }
+
+ private:
+  void wake_locked() noexcept {
+    // The loop clears `pending` under the mutex before it takes the messages: while it is set, a
+    // wake-up is already on its way.
+    if (pending.exchange(true, std::memory_order_acq_rel)) return;
     const std::uint64_t one = 1;
     if (wake_fd >= 0) [[maybe_unused]]
       auto n = ::write(wake_fd, &one, sizeof one);
   }
+};
+
+/// Something a run owns for its whole length and tears down when it ends, before the loop's own
+/// state goes (to_thread's worker threads, the signal receivers' registry): created on first use.
+struct run_service {
+  virtual ~run_service() = default;
 };
 
 // The coroutine frame that hosts a trio task: it holds the task record.
@@ -278,14 +320,30 @@ class runner {
   runner(const runner&) = delete;
   runner& operator=(const runner&) = delete;
   ~runner() {
+    while (!services_.empty()) services_.pop_back();  // newest first; worker threads are joined here
     restore_sigint();
+    inbox_node* left = nullptr;
     {
       std::lock_guard lk(token_->m);
       token_->finished = true;
       token_->wake_fd = -1;
       token_->queue.clear();
+      left = token_->take_inbox_locked();
+    }
+    while (inbox_node* n = left) {  // messages that arrived after the loop's last turn
+      left = n->next;
+      n->deliver(n, false);
     }
     ::close(wake_fd_);
+  }
+
+  /// The run's service of type S, created (S(runner&)) on first use.
+  template <class S>
+  S& service() {
+    for (auto& [type, svc] : services_)
+      if (*type == typeid(S)) return static_cast<S&>(*svc);
+    services_.emplace_back(&typeid(S), std::make_unique<S>(*this));
+    return static_cast<S&>(*services_.back().second);
   }
 
   // ---- what tasks and primitives use -------------------------------------------------------------
@@ -609,11 +667,19 @@ class runner {
   }
 
   std::size_t run_callbacks() {
-    std::deque<token_state::entry> todo;
+    std::deque<token_state::entry>& todo = callbacks_;  // a member: a std::deque allocates when made
+    inbox_node* inbox = nullptr;
     {
       std::lock_guard lk(token_->m);
       token_->pending.store(false, std::memory_order_relaxed);
-      todo.swap(token_->queue);
+      if (!token_->queue.empty()) todo.swap(token_->queue);
+      inbox = token_->take_inbox_locked();
+    }
+    std::size_t events = todo.size();
+    while (inbox_node* n = inbox) {
+      inbox = n->next;  // read first: delivering may free the node
+      n->deliver(n, true);
+      ++events;
     }
     for (auto& e : todo) {
       try {
@@ -622,7 +688,8 @@ class runner {
         internal_failure(std::current_exception());
       }
     }
-    return todo.size();
+    todo.clear();
+    return events;
   }
 
   // ---- Ctrl-C ----------------------------------------------------------------------------------
@@ -729,6 +796,8 @@ class runner {
   std::exception_ptr init_error_;
   std::exception_ptr internal_error_;
   std::shared_ptr<token_state> token_;
+  std::vector<std::pair<const std::type_info*, std::unique_ptr<run_service>>> services_;
+  std::deque<token_state::entry> callbacks_;  // run_sync_soon callbacks being run
   int wake_fd_ = -1;
   int signal_fd_ = -1;
   int ki_count_ = 0;
