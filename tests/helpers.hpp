@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <csignal>
+
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -71,6 +73,20 @@ class stderr_capture {
   }
   std::FILE* file_;
   int saved_ = -1;
+};
+
+/// SIGINT at its default action while it lives (Catch2 installs its own handler, and trio handles
+/// Ctrl-C only when SIGINT is at SIG_DFL).
+struct default_sigint {
+  struct sigaction saved {};
+  default_sigint() {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &dfl, &saved);
+  }
+  ~default_sigint() { sigaction(SIGINT, &saved, nullptr); }
+  default_sigint(const default_sigint&) = delete;
+  default_sigint& operator=(const default_sigint&) = delete;
 };
 
 /// How many times `needle` occurs in `hay`.

@@ -227,15 +227,7 @@ TEST_CASE("RUN run() where io_uring is unavailable throws std::system_error sayi
 namespace {
 /// Catch2 installs its own SIGINT handler, and trio leaves a user's handler alone: give these tests
 /// the default disposition, as a plain program has.
-struct default_sigint {
-  struct sigaction saved {};
-  default_sigint() {
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    sigaction(SIGINT, &dfl, &saved);
-  }
-  ~default_sigint() { sigaction(SIGINT, &saved, nullptr); }
-};
+using test::default_sigint;
 }  // namespace
 
 TEST_CASE("SIG-04 Ctrl-C cancels the run; run throws keyboard_interrupt after every task unwound", "[run][signals]") {

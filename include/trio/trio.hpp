@@ -26,6 +26,7 @@
 // I/O readiness
 #include "trio/wait_fd.hpp"
 
-// System: threads
+// System: threads and signals
 #include "trio/from_thread.hpp"
+#include "trio/signal.hpp"
 #include "trio/to_thread.hpp"

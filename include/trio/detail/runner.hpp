@@ -722,6 +722,30 @@ class runner {
 
   void on_signal() noexcept;
 
+ public:
+  /// A signal receiver for SIGINT takes Ctrl-C over while it lives (as in Trio): the run's own SIGINT
+  /// signalfd stops reporting it (SIGINT stays blocked, so the receiver's signalfd gets it instead).
+  /// Nested receivers count. Returns whether the run was handling SIGINT itself.
+  bool take_sigint() noexcept {
+    if (signal_fd_ < 0) return false;
+    if (sigint_taken_++ == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      ::signalfd(signal_fd_, &none, SFD_NONBLOCK | SFD_CLOEXEC);
+    }
+    return true;
+  }
+  void give_back_sigint() noexcept {
+    if (signal_fd_ < 0 || sigint_taken_ == 0) return;
+    if (--sigint_taken_ == 0) {
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGINT);
+      ::signalfd(signal_fd_, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    }
+  }
+
+ private:
   void notify_plain(void (instrument::*hook)()) {
     for (std::size_t i = 0; i < instruments_.size();) {
       instrument* ins = instruments_[i];
@@ -800,6 +824,7 @@ class runner {
   std::deque<token_state::entry> callbacks_;  // run_sync_soon callbacks being run
   int wake_fd_ = -1;
   int signal_fd_ = -1;
+  int sigint_taken_ = 0;  // signal receivers for SIGINT alive now
   int ki_count_ = 0;
   sigset_t old_mask_{};
 };
