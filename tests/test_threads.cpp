@@ -297,7 +297,7 @@ TRIO_TEST_CASE("THR-04 from_thread misuse: from the loop thread, from a foreign 
   CHECK_THROWS_AS(trio::from_thread::run_sync(token, [] {}), std::logic_error);
   CHECK_THROWS_AS(trio::from_thread::check_cancelled(), std::logic_error);
   std::string foreign_error;
-  int with_token = 0;
+  std::atomic<int> with_token{0};
   std::thread th([&] {
     try {
       trio::from_thread::run_sync([] {});
