@@ -16,6 +16,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <trio/testing.hpp>
@@ -495,6 +496,62 @@ void asio_pipe_roundtrip(benchmark::State& state) {
   for (int fd : {p1[0], p1[1], p2[0], p2[1]}) ::close(fd);
 }
 
+// ---- (k) to_thread::run_sync of an empty function: to a worker and back ----------------------------
+void trio_to_thread(benchmark::State& state) {
+  const int n = scaled(20'000);
+  in_trio([&]() -> trio::task<> {
+    co_await trio::to_thread::run_sync([] {});  // the worker exists before the timing starts
+    alloc_scope a{state, double(n)};
+    for (auto _ : state)
+      for (int i = 0; i < n; ++i) co_await trio::to_thread::run_sync([] {});
+  });
+}
+void asio_to_thread(benchmark::State& state) {
+  const int n = scaled(20'000);
+  asio::io_context ctx(1);
+  asio::thread_pool pool(1);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::co_spawn(
+        ctx,
+        [&, n]() -> asio::awaitable<void> {
+          for (int i = 0; i < n; ++i) co_await asio::post(pool, asio::use_awaitable);  // runs on the pool, resumes here
+        },
+        asio::detached);
+    ctx.run();
+    ctx.restart();
+  }
+  pool.join();
+}
+
+// ---- (l) from_thread::run_sync from a worker thread: into the loop and back --------------------------
+void trio_from_thread(benchmark::State& state) {
+  const int n = scaled(20'000);
+  in_trio([&]() -> trio::task<> {
+    int counter = 0;
+    co_await trio::to_thread::run_sync([&] { trio::from_thread::run_sync([&] { ++counter; }); });
+    alloc_scope a{state, double(n)};
+    for (auto _ : state)
+      co_await trio::to_thread::run_sync([&, n] {
+        for (int i = 0; i < n; ++i) trio::from_thread::run_sync([&] { ++counter; });
+      });
+    benchmark::DoNotOptimize(counter);
+  });
+}
+void asio_from_thread(benchmark::State& state) {
+  const int n = scaled(20'000);
+  asio::io_context ctx(1);
+  auto guard = asio::make_work_guard(ctx);
+  std::thread loop([&] { ctx.run(); });
+  int counter = 0;
+  alloc_scope a{state, double(n)};
+  for (auto _ : state)
+    for (int i = 0; i < n; ++i) asio::post(ctx, asio::use_future([&] { ++counter; })).get();
+  guard.reset();
+  loop.join();
+  benchmark::DoNotOptimize(counter);
+}
+
 }  // namespace
 
 #define PAIR(name)                                       \
@@ -516,6 +573,8 @@ BENCHMARK(asio_channel)->Arg(0)->Arg(64)->Unit(benchmark::kMillisecond);
 BENCHMARK(trio_idle_task_memory)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(asio_idle_task_memory)->Iterations(1)->Unit(benchmark::kMillisecond);
 PAIR(pipe_roundtrip);
+PAIR(to_thread);
+PAIR(from_thread);
 
 int main(int argc, char** argv) {
   std::vector<char*> args;

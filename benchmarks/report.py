@@ -23,6 +23,8 @@ WORKLOADS = [
     ("channel/64", "memory channel, buffer 64, per item"),
     ("idle_task_memory", "1M sleeping tasks: resident bytes per task"),
     ("pipe_roundtrip", "wait_readable on a pipe, round trip"),
+    ("to_thread", "to_thread::run_sync of an empty function (Asio: post to a thread_pool and back)"),
+    ("from_thread", "from_thread::run_sync from a worker (Asio: post to the io_context, wait on a future)"),
 ]
 
 

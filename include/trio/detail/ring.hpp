@@ -67,6 +67,14 @@ class ring {
     return sqe;
   }
 
+  /// An SQE that need not reach the kernel before the loop next waits (the loop's own wake-up read):
+  /// it does not make a busy turn enter the kernel; any io_uring_enter submits it.
+  io_uring_sqe* get_lazy_sqe() {
+    io_uring_sqe* sqe = get_sqe();
+    --pending_;
+    return sqe;
+  }
+
   bool has_pending_submissions() const noexcept { return pending_ != 0; }
   /// Whether completions_pending() is exact (the kernel flags deferred completions); otherwise the
   /// loop must enter the kernel from time to time to find out.

@@ -310,10 +310,13 @@ class runner {
     rng_ = (static_cast<std::uint64_t>(rd()) << 32) ^ rd() ^ 0x9e3779b97f4a7c15ull;
     root_scope_.r = this;
     root_scope_.entered = true;
-    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    // A blocking eventfd with an io_uring read kept in flight on it: a wake-up from another thread
+    // completes the read, so the loop needs no read() of its own (io_uring would answer -EAGAIN at once
+    // on a non-blocking one). Writers never block: the counter cannot overflow.
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::system_error(errno, std::system_category(), "trio::run: eventfd failed");
     token_->wake_fd = wake_fd_;
-    arm_poll(wake_fd_, wake_tag);
+    arm_wake_read();
     if (cfg.handle_sigint) install_sigint();
     clk_->start_clock();
   }
@@ -639,6 +642,14 @@ class runner {
   }
   bool kernel_has_news_slow() noexcept;
 
+  void arm_wake_read() {
+    // Lazy: while tasks are runnable the loop checks token_->pending every turn anyway; the read only
+    // matters once the loop waits, and that io_uring_enter submits it.
+    io_uring_sqe* sqe = io_.get_lazy_sqe();
+    io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+    io_uring_sqe_set_data64(sqe, wake_tag);
+  }
+
   void arm_poll(int fd, std::uint64_t tag) {
     io_uring_sqe* sqe = io_.get_sqe();
     io_uring_prep_poll_add(sqe, fd, POLLIN);
@@ -648,11 +659,8 @@ class runner {
   void dispatch(std::uint64_t user_data, int res, unsigned flags) noexcept {
     if (user_data == 0) return;
     if (user_data == wake_tag) {
-      std::uint64_t v;
-      while (::read(wake_fd_, &v, sizeof v) > 0) {
-      }
       try {
-        arm_poll(wake_fd_, wake_tag);
+        arm_wake_read();
       } catch (...) {
         internal_failure(std::current_exception());
       }
@@ -823,6 +831,7 @@ class runner {
   std::vector<std::pair<const std::type_info*, std::unique_ptr<run_service>>> services_;
   std::deque<token_state::entry> callbacks_;  // run_sync_soon callbacks being run
   int wake_fd_ = -1;
+  std::uint64_t wake_value_ = 0;  // the in-flight read's buffer (owned by the kernel meanwhile)
   int signal_fd_ = -1;
   int sigint_taken_ = 0;  // signal receivers for SIGINT alive now
   int ki_count_ = 0;
