@@ -73,11 +73,12 @@ task<scoped_result_t<K, T>> run_scoped(time_point deadline, duration d, bool rel
   }
   enter_scope(s, t);
   outcome<T> out;
-  std::optional<task<T>> body_task;
-  if constexpr (body_takes_scope_v<F, A...>)
-    body_task = try_invoke<T>(out.error, body, cs, std::move(args)...);
-  else
-    body_task = try_invoke<T>(out.error, body, std::move(args)...);
+  auto body_task = [&] {
+    if constexpr (body_takes_scope_v<F, A...>)
+      return try_invoke<T>(out.error, body, cs, std::move(args)...);
+    else
+      return try_invoke<T>(out.error, body, std::move(args)...);
+  }();
   if (body_task) out = co_await std::move(*body_task).capture();
   if (std::exception_ptr err = exit_scope(s, t, std::move(out.error))) std::rethrow_exception(err);
   if constexpr (K == scope_kind::move_on) {

@@ -951,17 +951,19 @@ inline std::exception_ptr strip_cancelled(const std::exception_ptr& e, bool& mat
 
 /// Leaves `s` (t's innermost scope) with the exception the body raised, if any. Returns the exception
 /// that continues upward: the scope absorbs the trio::cancelled it is responsible for.
-inline std::exception_ptr exit_scope(scope_state& s, task_record& t, std::exception_ptr e) {
+TRIO_ALWAYS_INLINE std::exception_ptr exit_scope(scope_state& s, task_record& t, std::exception_ptr e) {
   const bool catches = s.effectively_cancelled && !(s.parent && !s.shield && s.parent->effectively_cancelled);
   if (s.r) s.r->drop_deadline(s);
-  if (TRIO_UNLIKELY(s.cancel_called) && s.r) s.r->forget_deliveries(s);
   t.set_status(*s.parent);
   intrusive_list<scope_state, child_scope_tag>::erase(s);
   s.exited = true;
   if (e && catches) {
     bool matched = false;
     e = strip_cancelled(e, matched);
-    if (matched) s.caught = true;
+    if (matched) {
+      s.caught = true;
+      s.r->forget_deliveries(s);  // a later scope at this address starts a new count
+    }
   }
   return e;
 }
