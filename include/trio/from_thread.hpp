@@ -43,7 +43,7 @@ inline token_state& from_thread_target(const char* what, token_state* given) {
 /// blocks until the loop has finished with it: nothing is allocated per call.
 template <class R>
 struct loop_call : inbox_node {
-  std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> value;
+  std::optional<thread_result_t<R>> value;
   std::exception_ptr error;
   std::binary_semaphore done{0};
 
@@ -62,20 +62,10 @@ struct sync_call final : loop_call<R> {
   sync_call(F& f, A&... a) : fn(f), args(a...) { this->deliver = &sync_call::run_in_loop; }
   static void run_in_loop(inbox_node* n, bool run_alive) noexcept {
     auto* c = static_cast<sync_call*>(n);
-    if (!run_alive) {
+    if (!run_alive)
       c->error = std::make_exception_ptr(run_finished_error("trio::from_thread::run_sync: the run has finished"));
-    } else {
-      try {
-        if constexpr (std::is_void_v<R>) {
-          std::apply(c->fn, std::move(c->args));
-          c->value.emplace(true);
-        } else {
-          c->value.emplace(std::apply(c->fn, std::move(c->args)));
-        }
-      } catch (...) {
-        c->error = std::current_exception();
-      }
-    }
+    else
+      call_and_keep<R>(c->fn, std::move(c->args), c->value, c->error);
     c->done.release();
   }
 };
@@ -121,6 +111,32 @@ struct async_call final : loop_call<R> {
 
 using lowlevel::trio_token;
 
+namespace detail {
+
+template <class F, class... A>
+auto from_thread_run_sync(token_state* given, F& fn, A&... args) {
+  using R = std::invoke_result_t<F&, A&...>;
+  static_assert(!is_task_v<R>,
+                "trio::from_thread::run_sync: fn returns a trio::task; use trio::from_thread::run for async "
+                "functions");
+  token_state& ts = from_thread_target("trio::from_thread::run_sync", given);
+  sync_call<R, F, A...> call(fn, args...);
+  return call.wait_for_result(ts);
+}
+
+template <class F, class... A>
+auto from_thread_run(token_state* given, F& fn, A&... args) {
+  using T = std::invoke_result_t<F&, A&...>;
+  static_assert(is_task_v<T>,
+                "trio::from_thread::run: fn must return a trio::task<T>; use trio::from_thread::run_sync for "
+                "plain functions");
+  token_state& ts = from_thread_target("trio::from_thread::run", given);
+  async_call<task_value_t<T>, F, A...> call(fn, args...);
+  return call.wait_for_result(ts);
+}
+
+}  // namespace detail
+
 namespace from_thread {
 
 /// Runs fn(args...) in the run's loop thread and returns its value (or rethrows its exception) in the
@@ -132,23 +148,11 @@ namespace from_thread {
 /// The trap: from the loop thread itself it would deadlock: std::logic_error.
 template <class F, class... A>
 auto run_sync(const trio_token& token, F&& fn, A&&... args) {
-  using R = std::invoke_result_t<F&, A&...>;
-  static_assert(!detail::is_task_v<R>,
-                "trio::from_thread::run_sync: fn returns a trio::task; use trio::from_thread::run for async "
-                "functions");
-  detail::token_state& ts = detail::from_thread_target("trio::from_thread::run_sync", &token.state());
-  detail::sync_call<R, std::remove_reference_t<F>, std::remove_reference_t<A>...> call(fn, args...);
-  return call.wait_for_result(ts);
+  return detail::from_thread_run_sync(&token.state(), fn, args...);
 }
 template <class F, class... A>
 requires(!std::is_same_v<std::remove_cvref_t<F>, trio_token>) auto run_sync(F&& fn, A&&... args) {
-  using R = std::invoke_result_t<F&, A&...>;
-  static_assert(!detail::is_task_v<R>,
-                "trio::from_thread::run_sync: fn returns a trio::task; use trio::from_thread::run for async "
-                "functions");
-  detail::token_state& ts = detail::from_thread_target("trio::from_thread::run_sync", nullptr);
-  detail::sync_call<R, std::remove_reference_t<F>, std::remove_reference_t<A>...> call(fn, args...);
-  return call.wait_for_result(ts);
+  return detail::from_thread_run_sync(nullptr, fn, args...);
 }
 
 /// Runs the async function fn(args...) as a system task of the run and returns its value (or
@@ -157,25 +161,11 @@ requires(!std::is_same_v<std::remove_cvref_t<F>, trio_token>) auto run_sync(F&& 
 /// run_finished_error.
 template <class F, class... A>
 auto run(const trio_token& token, F&& fn, A&&... args) {
-  using T = std::invoke_result_t<F&, A&...>;
-  static_assert(detail::is_task_v<T>,
-                "trio::from_thread::run: fn must return a trio::task<T>; use trio::from_thread::run_sync for "
-                "plain functions");
-  using R = detail::task_value_t<T>;
-  detail::token_state& ts = detail::from_thread_target("trio::from_thread::run", &token.state());
-  detail::async_call<R, std::remove_reference_t<F>, std::remove_reference_t<A>...> call(fn, args...);
-  return call.wait_for_result(ts);
+  return detail::from_thread_run(&token.state(), fn, args...);
 }
 template <class F, class... A>
 requires(!std::is_same_v<std::remove_cvref_t<F>, trio_token>) auto run(F&& fn, A&&... args) {
-  using T = std::invoke_result_t<F&, A&...>;
-  static_assert(detail::is_task_v<T>,
-                "trio::from_thread::run: fn must return a trio::task<T>; use trio::from_thread::run_sync for "
-                "plain functions");
-  using R = detail::task_value_t<T>;
-  detail::token_state& ts = detail::from_thread_target("trio::from_thread::run", nullptr);
-  detail::async_call<R, std::remove_reference_t<F>, std::remove_reference_t<A>...> call(fn, args...);
-  return call.wait_for_result(ts);
+  return detail::from_thread_run(nullptr, fn, args...);
 }
 
 /// In a thread started by to_thread::run_sync: throws trio::cancelled if the task waiting for this

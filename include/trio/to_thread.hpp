@@ -35,9 +35,6 @@ struct thread_options {
 
 namespace detail {
 
-template <class R>
-using thread_result_t = std::conditional_t<std::is_void_v<R>, bool, R>;
-
 /// One run_sync call: the function, its arguments and its outcome, and what the loop needs when the
 /// worker is done. Lives in the calling task's frame, or on the heap when the call may be abandoned.
 template <class R, class F, class... A>
@@ -52,16 +49,7 @@ struct call_job final : thread_job {
     auto* j = static_cast<call_job*>(base);
     worker_context ctx{j->token, &j->cancel_requested, &j->source, &j->reason};
     t_worker = &ctx;
-    try {
-      if constexpr (std::is_void_v<R>) {
-        std::apply(j->fn, std::move(j->args));
-        j->value.emplace(true);
-      } else {
-        j->value.emplace(std::apply(j->fn, std::move(j->args)));
-      }
-    } catch (...) {
-      j->error = std::current_exception();
-    }
+    call_and_keep<R>(j->fn, std::move(j->args), j->value, j->error);
     t_worker = nullptr;
   }
 

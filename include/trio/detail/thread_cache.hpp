@@ -9,11 +9,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <exception>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "trio/capacity_limiter.hpp"
 #include "trio/detail/runner.hpp"
@@ -27,6 +32,25 @@ struct thread_job : inbox_node {
   void (*work)(thread_job*) noexcept = nullptr;  // runs in the worker
   thread_job* next_job = nullptr;
 };
+
+/// A value slot for a call's result: bool for void.
+template <class R>
+using thread_result_t = std::conditional_t<std::is_void_v<R>, bool, R>;
+
+/// Calls fn(args...) (a tuple) and keeps what happened: the value (true for void) or the exception.
+template <class R, class F, class Tuple>
+void call_and_keep(F& fn, Tuple&& args, std::optional<thread_result_t<R>>& value, std::exception_ptr& error) noexcept {
+  try {
+    if constexpr (std::is_void_v<R>) {
+      std::apply(fn, std::forward<Tuple>(args));
+      value.emplace(true);
+    } else {
+      value.emplace(std::apply(fn, std::forward<Tuple>(args)));
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+}
 
 /// What a thread started by to_thread knows while it runs a job (from_thread, check_cancelled).
 struct worker_context {
