@@ -119,9 +119,11 @@ auto from_thread_run_sync(token_state* given, F& fn, A&... args) {
   static_assert(!is_task_v<R>,
                 "trio::from_thread::run_sync: fn returns a trio::task; use trio::from_thread::run for async "
                 "functions");
-  token_state& ts = from_thread_target("trio::from_thread::run_sync", given);
-  sync_call<R, F, A...> call(fn, args...);
-  return call.wait_for_result(ts);
+  if constexpr (!is_task_v<R>) {
+    token_state& ts = from_thread_target("trio::from_thread::run_sync", given);
+    sync_call<R, F, A...> call(fn, args...);
+    return call.wait_for_result(ts);
+  }
 }
 
 template <class F, class... A>
@@ -130,9 +132,11 @@ auto from_thread_run(token_state* given, F& fn, A&... args) {
   static_assert(is_task_v<T>,
                 "trio::from_thread::run: fn must return a trio::task<T>; use trio::from_thread::run_sync for "
                 "plain functions");
-  token_state& ts = from_thread_target("trio::from_thread::run", given);
-  async_call<task_value_t<T>, F, A...> call(fn, args...);
-  return call.wait_for_result(ts);
+  if constexpr (is_task_v<T>) {
+    token_state& ts = from_thread_target("trio::from_thread::run", given);
+    async_call<task_value_t<T>, F, A...> call(fn, args...);
+    return call.wait_for_result(ts);
+  }
 }
 
 }  // namespace detail
