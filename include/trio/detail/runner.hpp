@@ -281,7 +281,7 @@ struct token_state {
 };
 
 /// Something a run owns for its whole length and tears down when it ends, before the loop's own
-/// state goes (to_thread's worker threads, the signal receivers' registry): created on first use.
+/// state goes (to_thread's cache of worker threads): created on first use by runner::service<S>().
 struct run_service {
   virtual ~run_service() = default;
 };
