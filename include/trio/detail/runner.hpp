@@ -1,7 +1,9 @@
 #pragma once
 /// \file
-/// The core: trio tasks, the run queue, the cancel-status tree, the deadline heap, the one blocking
-/// primitive (park with an abort function) and the io_uring run loop (DESIGN §3).
+/// The run loop (DESIGN §3 "The loop"): the run queue and batches, the one blocking primitive (park
+/// with an abort function), io_uring turns, deadlines and autojump, Ctrl-C, instruments and services.
+/// The records it runs are in task_record.hpp; the cancel-status tree in cancel_tree.hpp; nurseries
+/// in nursery_core.hpp (both included at the end, so including this header gives the whole core).
 
 #include <cxxabi.h>
 #include <poll.h>
@@ -38,174 +40,12 @@
 #include "trio/detail/frame_pool.hpp"
 #include "trio/detail/intrusive_list.hpp"
 #include "trio/detail/ring.hpp"
+#include "trio/detail/task_record.hpp"
+#include "trio/detail/token.hpp"
 #include "trio/errors.hpp"
 #include "trio/instrument.hpp"
 
-namespace trio {
-class nursery;
-}
-
 namespace trio::detail {
-
-struct task_record;
-struct scope_state;
-struct nursery_core;
-class runner;
-
-struct status_tag {};
-struct sibling_tag {};
-struct child_scope_tag {};
-struct idle_tag {};
-
-/// Something a task holds that must hear when the task exits (a lock it owns). A task holds few
-/// things at once: they form a singly linked list from the task (hold / unhold).
-struct owner_exit_hook {
-  void (*on_owner_exit)(owner_exit_hook*) noexcept = nullptr;
-  void* ctx = nullptr;  // the resource
-  owner_exit_hook* next_held = nullptr;
-  task_record* holder = nullptr;
-};
-
-/// What an abort function answers (Trio's Abort.SUCCEEDED / Abort.FAILED).
-enum class abort_result : unsigned char { succeeded, failed };
-enum class wake_kind : unsigned char { value, cancelled, error };
-using abort_fn_t = abort_result (*)(void* ctx) noexcept;
-
-/// The runner of this thread's active trio::run, or nullptr.
-constinit inline thread_local runner* t_runner = nullptr;
-
-[[noreturn]] inline void throw_outside_run(const char* what) {
-  throw std::logic_error(std::string(what) +
-                         " must be called from inside trio::run(): start your program with "
-                         "trio::run(main_task) and call it from a task");
-}
-
-}  // namespace trio::detail
-
-namespace trio::lowlevel {
-
-/// A trio task as seen from outside: what instruments and introspection receive.
-class task_info {
- public:
-  task_info(const task_info&) = delete;
-  task_info& operator=(const task_info&) = delete;
-
-  /// The demangled type of the function the task runs (C++ has no function names at run time).
-  std::string name() const;
-  /// The nursery the task lives in; nullptr for the root task.
-  trio::nursery* parent_nursery() const noexcept;
-  /// While a task started with nursery::start has not called started(): the nursery it will move to.
-  trio::nursery* eventual_parent_nursery() const noexcept;
-  /// The nurseries open in this task, outermost first.
-  std::vector<trio::nursery*> child_nurseries() const;
-  /// Unique within the run, in spawn order.
-  std::uint64_t id() const noexcept;
-
- protected:
-  task_info() noexcept = default;
-  ~task_info() = default;
-};
-
-}  // namespace trio::lowlevel
-
-namespace trio::detail {
-
-/// A cancel scope's state, which is also its node in the cancel-status tree.
-struct scope_state : deadline_entry, list_hook<child_scope_tag> {
-  scope_state* parent = nullptr;
-  intrusive_list<scope_state, child_scope_tag> children;
-  intrusive_list<task_record, status_tag> tasks;  // tasks whose innermost scope this is
-  scope_state* work_next = nullptr;
-  scope_state* deferred_next = nullptr;  // runner::deferred_ (a scope whose deadline waits for the step's end)
-  task_record* owner = nullptr;
-  nursery_core* nursery = nullptr;  // set when this is a nursery's scope
-  runner* r = nullptr;
-  time_point deadline = no_deadline;
-  cancel_source source = cancel_source::unknown;
-  std::string reason;
-  bool effectively_cancelled = false;
-  bool cancel_called = false;
-  bool shield = false;
-  bool entered = false;
-  bool exited = false;
-  bool caught = false;
-  bool deadline_ahead = false;  // set when the deadline was computed as now + d, d > 0: no clock read at entry
-
-  scope_state() noexcept;
-  scope_state(const scope_state&) = delete;
-  scope_state& operator=(const scope_state&) = delete;
-  bool active() const noexcept { return entered && !exited; }
-};
-
-/// What the runner needs to know about a task's block without knowing its function's type.
-struct task_kind {
-  const std::type_info* fn_type;  // the task's name (demangled)
-  // Takes what the finished outermost coroutine raised (or nullptr), then destroys the coroutine and
-  // frees the block holding the record.
-  std::exception_ptr (*finish)(task_record*) noexcept;
-};
-
-/// The record of one trio task. It lives in the task's block (task_block in nursery.hpp), together with
-/// the function and arguments the task was started with; the task's outermost coroutine is `frame`.
-struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibling_tag> {
-  // A task is running, runnable (in the run queue) or parked, never two at once: fields that serve
-  // different states share their slots (an idle task's record is 104 bytes).
-  union {
-    task_record* run_next = nullptr;  // runnable: the run queue (singly linked)
-    abort_fn_t abort_fn;              // parked: undoes the wait when cancellation reaches the task
-  };
-  std::coroutine_handle<> resume_point;  // innermost suspended coroutine of the task
-  std::coroutine_handle<> frame;         // the outermost coroutine, destroyed when the task exits
-  union {
-    void* abort_ctx = nullptr;      // while parked: the abort function's argument
-    std::exception_ptr wake_error;  // woken with an error (wake == error) until the task resumes
-  };
-  scope_state* status = nullptr;
-  nursery_core* parent = nullptr;
-  owner_exit_hook* held = nullptr;  // resources to break if the task exits holding them
-  const task_kind* kind = nullptr;
-  std::uint64_t id : 48 = 0;  // 2.8e14 spawns per run
-  wake_kind wake : 8 = wake_kind::value;
-  bool parked : 1 = false;  // abort_fn and abort_ctx are valid
-
-  // Its runner is the thread's (t_runner): a task never leaves the thread that runs it.
-  task_record() noexcept {}
-  ~task_record() {}  // wake_error is never live here: a task consumes it when it resumes
-  task_record(const task_record&) = delete;
-  task_record& operator=(const task_record&) = delete;
-
-  void set_status(scope_state& s) noexcept {
-    if (status) intrusive_list<task_record, status_tag>::erase(*this);
-    status = &s;
-    s.tasks.push_back(*this);
-  }
-};
-
-struct nursery_core {
-  nursery_core* start_target = nullptr;  // for start()'s private nursery: where its task will move
-  trio::nursery* self = nullptr;
-  runner* r = nullptr;
-  scope_state* scope = nullptr;
-  task_record* parent_task = nullptr;
-  intrusive_list<task_record, sibling_tag> children;
-  std::size_t child_count = 0;
-  std::size_t pending_starts = 0;
-  std::vector<std::exception_ptr> errors;
-  bool body_running = true;
-  bool closed = false;
-  bool parent_waiting = false;
-  bool strict = false;
-
-  void add_error(std::exception_ptr e);
-  void check_closed() noexcept;
-  void child_finished(std::exception_ptr e);
-  /// The nursery's outcome: nothing, its only error (loose) or a group of all of them.
-  std::exception_ptr combined_error() const {
-    if (errors.empty()) return nullptr;
-    if (errors.size() == 1 && !strict) return errors.front();
-    return std::make_exception_ptr(exception_group(errors, !strict));
-  }
-};
 
 /// Base of every io_uring operation: the CQE's user_data points at it.
 struct io_op {
@@ -217,76 +57,13 @@ struct idle_waiter : list_hook<idle_tag> {
   task_record* task = nullptr;
 };
 
-/// A message from another thread to the loop, living in the sender's memory (a worker's stack, a
-/// thread job): posting and delivering allocate nothing. `deliver` runs in the loop thread, between
-/// task steps; with `run_alive == false` the run has ended and it must only release what it owns.
-struct inbox_node {
-  void (*deliver)(inbox_node*, bool run_alive) noexcept = nullptr;
-  inbox_node* next = nullptr;
-};
-
-/// State shared by a run and its trio_tokens: the thread-safe way into the loop. One mutex guards the
-/// run_sync_soon queue and the inbox of nodes; one eventfd write wakes the loop when the first message
-/// arrives since it last looked.
-struct token_state {
-  struct entry {
-    std::function<void()> fn;
-    const std::type_info* key_type = nullptr;
-    std::string key;
-  };
-  std::mutex m;
-  std::deque<entry> queue;
-  inbox_node* inbox_head = nullptr;
-  inbox_node** inbox_tail = &inbox_head;
-  bool finished = false;
-  int wake_fd = -1;
-  std::atomic<bool> pending{false};
-
-  void push(entry e) {
-    std::lock_guard lk(m);
-    if (finished) throw run_finished_error();
-    if (e.key_type)
-      for (const auto& q : queue)
-        if (q.key_type == e.key_type && q.key == e.key) return;  // an identical idempotent callback is queued
-    queue.push_back(std::move(e));
-    wake_locked();
-  }
-  /// Queues `n` for the loop; false if the run has finished (nothing was queued).
-  bool post(inbox_node& n) noexcept {
-    std::lock_guard lk(m);
-    if (finished) return false;
-    n.next = nullptr;
-    *inbox_tail = &n;
-    inbox_tail = &n.next;
-    wake_locked();
-    return true;
-  }
-  /// Takes every queued node, in posting order (the caller holds `m`).
-  inbox_node* take_inbox_locked() noexcept {
-    inbox_node* h = inbox_head;
-    inbox_head = nullptr;
-    inbox_tail = &inbox_head;
-    return h;
-  }
-
- private:
-  void wake_locked() noexcept {
-    // The loop clears `pending` under the mutex before it takes the messages: while it is set, a
-    // wake-up is already on its way.
-    if (pending.exchange(true, std::memory_order_acq_rel)) return;
-    const std::uint64_t one = 1;
-    if (wake_fd >= 0) [[maybe_unused]]
-      auto n = ::write(wake_fd, &one, sizeof one);
-  }
-};
-
 /// Something a run owns for its whole length and tears down when it ends, before the loop's own
 /// state goes (to_thread's cache of worker threads): created on first use by runner::service<S>().
 struct run_service {
   virtual ~run_service() = default;
 };
 
-// The coroutine frame that hosts a trio task: it holds the task record.
+/// What trio::run configures the runner with (run_options).
 struct run_config {
   clock* clk = nullptr;
   std::vector<instrument*> instruments;
@@ -844,173 +621,6 @@ inline runner& current_runner(const char* what) {
   return *r;
 }
 
-// ---- the cancel-status tree ---------------------------------------------------------------------
-
-/// Brings `root` and its descendants up to date after a cancel, a shield change or a reparenting,
-/// iteratively (deep nesting must not overflow the stack), and wakes the parked tasks that are now
-/// cancelled.
-inline void recalculate(scope_state& root) noexcept {
-  root.work_next = nullptr;
-  scope_state* todo = &root;
-  while (todo) {
-    scope_state* cur = todo;
-    todo = cur->work_next;
-    const bool now_cancelled =
-        cur->cancel_called || (!cur->shield && cur->parent && cur->parent->effectively_cancelled);
-    if (now_cancelled == cur->effectively_cancelled) continue;
-    cur->effectively_cancelled = now_cancelled;
-    if (now_cancelled && cur->r) cur->tasks.for_each([&](task_record& t) { cur->r->attempt_delivery(t); });
-    cur->children.for_each([&](scope_state& child) {
-      child.work_next = todo;
-      todo = &child;
-    });
-  }
-}
-
-inline void cancel_scope_state(scope_state& s, cancel_source source, std::string_view reason) noexcept {
-  if (s.cancel_called) return;
-  s.cancel_called = true;
-  s.source = source;
-  s.reason.assign(reason.data(), reason.size());
-  if (s.r) s.r->drop_deadline(s);
-  if (s.active()) recalculate(s);
-}
-
-inline scope_state::scope_state() noexcept {
-  fire = [](deadline_entry* e) noexcept {
-    cancel_scope_state(static_cast<scope_state&>(*e), cancel_source::deadline, "deadline exceeded");
-  };
-}
-
-/// Enters `s` in task `t`: `s` becomes t's innermost scope.
-inline void enter_scope(scope_state& s, task_record& t) {
-  if (s.entered || s.exited)
-    throw std::logic_error(
-        "trio::cancel_scope: each cancel_scope may only be entered once (it is already active or has "
-        "finished); create a new cancel_scope for each block");
-  runner& r = *t_runner;
-  s.r = &r;
-  s.entered = true;
-  s.owner = &t;
-  s.parent = t.status;
-  s.parent->children.push_back(s);
-  t.set_status(s);
-  s.effectively_cancelled = s.cancel_called || (!s.shield && s.parent->effectively_cancelled);
-  if (!s.cancel_called && s.deadline != no_deadline) {
-    if (!s.deadline_ahead && s.deadline <= r.now())
-      cancel_scope_state(s, cancel_source::deadline, "deadline exceeded");
-    else
-      r.defer_deadline(s);
-  }
-}
-
-/// The dynamic type of the exception in `e`, without rethrowing it (libstdc++), or nullptr if unknown.
-inline const std::type_info* exception_type(const std::exception_ptr& e) noexcept {
-#if defined(__GLIBCXX__)
-  return e.__cxa_exception_type();
-#else
-  (void)e;
-  return nullptr;
-#endif
-}
-
-/// Removes every trio::cancelled from `e` (searching nested groups). Returns what is left, or nullptr.
-inline std::exception_ptr strip_cancelled(const std::exception_ptr& e, bool& matched) {
-  if (const std::type_info* type = exception_type(e)) {  // fast path: no rethrow for the common types
-    if (*type == typeid(cancelled)) {
-      matched = true;
-      return nullptr;
-    }
-    if (*type != typeid(exception_group)) return e;
-  }
-  try {
-    std::rethrow_exception(e);
-  } catch (const cancelled&) {
-    matched = true;
-    return nullptr;
-  } catch (const exception_group& g) {
-    std::vector<std::exception_ptr> kept;
-    bool changed = false;
-    for (const auto& m : g.exceptions()) {
-      bool sub = false;
-      std::exception_ptr left = strip_cancelled(m, sub);
-      if (sub) {
-        matched = true;
-        changed = true;
-      }
-      if (left) kept.push_back(std::move(left));
-    }
-    if (!changed) return e;
-    if (kept.empty()) return nullptr;
-    if (kept.size() == 1 && g.collapsible()) return kept.front();
-    return std::make_exception_ptr(exception_group(std::move(kept), g.collapsible()));
-  } catch (...) {
-    return e;
-  }
-}
-
-/// Leaves `s` (t's innermost scope) with the exception the body raised, if any. Returns the exception
-/// that continues upward: the scope absorbs the trio::cancelled it is responsible for.
-TRIO_ALWAYS_INLINE std::exception_ptr exit_scope(scope_state& s, task_record& t, std::exception_ptr e) {
-  const bool catches = s.effectively_cancelled && !(s.parent && !s.shield && s.parent->effectively_cancelled);
-  if (s.r) s.r->drop_deadline(s);
-  t.set_status(*s.parent);
-  intrusive_list<scope_state, child_scope_tag>::erase(s);
-  s.exited = true;
-  if (e && catches) {
-    bool matched = false;
-    e = strip_cancelled(e, matched);
-    if (matched) {
-      s.caught = true;
-      s.r->forget_deliveries(s);  // a later scope at this address starts a new count
-    }
-  }
-  return e;
-}
-
-/// Leaves `s` on an error path that cannot propagate anything (a destructor): restores the task's
-/// scope and unlinks `s`.
-inline void abandon_scope(scope_state& s, task_record& t) noexcept {
-  if (s.r) s.r->drop_deadline(s);
-  if (s.r) s.r->forget_deliveries(s);
-  if (t.status == &s) t.set_status(*s.parent);
-  intrusive_list<scope_state, child_scope_tag>::erase(s);
-  s.exited = true;
-}
-
-inline void set_scope_deadline(scope_state& s, time_point d) {
-  s.deadline = d;
-  if (!s.active() || s.cancel_called) return;
-  s.r->drop_deadline(s);
-  if (d != no_deadline) s.r->deadlines().push(s, d);
-}
-
-inline void set_scope_shield(scope_state& s, bool shield) noexcept {
-  if (s.shield == shield) return;
-  s.shield = shield;
-  if (s.active()) recalculate(s);
-}
-
-/// Trio's cancel_called is lazy about deadlines: a passed deadline counts even before the loop sees it.
-inline bool scope_cancel_called(scope_state& s) noexcept {
-  if (!s.cancel_called && !s.exited && s.deadline != no_deadline) {
-    runner* r = s.r ? s.r : t_runner;
-    if (r && r->now() >= s.deadline) cancel_scope_state(s, cancel_source::deadline, "deadline exceeded");
-  }
-  return s.cancel_called;
-}
-
-/// The effective deadline of task t: the earliest deadline of its scopes up to a shield.
-inline time_point effective_deadline(const task_record& t) noexcept {
-  if (t.status->effectively_cancelled) return time_point::min();
-  time_point d = no_deadline;
-  for (const scope_state* s = t.status; s; s = s->parent) {
-    if (s->deadline < d) d = s->deadline;
-    if (s->shield) break;
-  }
-  return d;
-}
-
 // ---- deferred scope deadlines ----------------------------------------------------------------------
 
 inline void runner::defer_deadline(scope_state& s) {
@@ -1053,80 +663,6 @@ inline time_point runner::next_deadline() const noexcept {
   for (const scope_state* s = deferred_; s; s = s->deferred_next)
     if (s->when < d) d = s->when;
   return d;
-}
-
-// ---- what a task holds ---------------------------------------------------------------------------
-
-/// `t` now holds the resource of `h`: it hears of t's exit.
-inline void hold(task_record& t, owner_exit_hook& h) noexcept {
-  h.holder = &t;
-  h.next_held = t.held;
-  t.held = &h;
-}
-/// The resource of `h` is no longer held (no-op if it is not).
-inline void unhold(owner_exit_hook& h) noexcept {
-  if (!h.holder) return;
-  for (owner_exit_hook** p = &h.holder->held; *p; p = &(*p)->next_held)
-    if (*p == &h) {
-      *p = h.next_held;
-      break;
-    }
-  h.next_held = nullptr;
-  h.holder = nullptr;
-}
-
-// ---- nurseries ----------------------------------------------------------------------------------
-
-/// The nurseries open in task `t`, outermost first: their scopes are on t's own part of the
-/// cancel-status chain (the scopes `t` entered), so the record needs no list of them.
-inline std::vector<nursery_core*> open_nurseries(const task_record& t) {
-  std::vector<nursery_core*> out;
-  for (const scope_state* s = t.status; s && s->owner == &t; s = s->parent)
-    if (s->nursery) out.push_back(s->nursery);
-  return {out.rbegin(), out.rend()};
-}
-
-inline void nursery_core::add_error(std::exception_ptr e) {
-  errors.push_back(std::move(e));
-  cancel_scope_state(*scope, cancel_source::nursery, "a task in the nursery raised an exception");
-}
-
-inline void nursery_core::check_closed() noexcept {
-  if (closed || body_running || !children.empty() || pending_starts != 0) return;
-  closed = true;
-  if (parent_waiting) {
-    parent_waiting = false;
-    r->reschedule(*parent_task);
-  }
-}
-
-inline void nursery_core::child_finished(std::exception_ptr e) {
-  if (e) add_error(std::move(e));
-  check_closed();
-}
-
-/// Moves the task(s) of a start()'s private nursery `from` into `to` (task_status::started()).
-inline void reparent_started(nursery_core& from, nursery_core& to) {
-  if (from.scope->effectively_cancelled) return;  // they unwind where they are, as in Trio
-  from.children.for_each([&](task_record& t) {
-    intrusive_list<task_record, sibling_tag>::erase(t);
-    --from.child_count;
-    t.parent = &to;
-    to.children.push_back(t);
-    ++to.child_count;
-  });
-  from.scope->children.for_each([&](scope_state& s) {
-    intrusive_list<scope_state, child_scope_tag>::erase(s);
-    s.parent = to.scope;
-    to.scope->children.push_back(s);
-    recalculate(s);
-  });
-  from.scope->tasks.for_each([&](task_record& t) {
-    if (&t == from.parent_task) return;
-    t.set_status(*to.scope);
-    if (to.scope->effectively_cancelled) to.r->attempt_delivery(t);
-  });
-  from.check_closed();
 }
 
 inline void runner::finish_task(task_record& t) {
@@ -1262,32 +798,6 @@ inline void runner::io_turn() {
 
 }  // namespace trio::detail
 
-// ---- task_info ----------------------------------------------------------------------------------
-namespace trio::lowlevel {
-
-inline std::string task_info::name() const {
-  const auto& rec = static_cast<const detail::task_record&>(*this);
-  if (!rec.kind) return "<task>";
-  int status = 0;
-  char* dem = abi::__cxa_demangle(rec.kind->fn_type->name(), nullptr, nullptr, &status);
-  std::string out = (status == 0 && dem) ? dem : rec.kind->fn_type->name();
-  std::free(dem);
-  return out;
-}
-inline trio::nursery* task_info::parent_nursery() const noexcept {
-  const auto& rec = static_cast<const detail::task_record&>(*this);
-  return rec.parent ? rec.parent->self : nullptr;
-}
-inline trio::nursery* task_info::eventual_parent_nursery() const noexcept {
-  const auto& rec = static_cast<const detail::task_record&>(*this);
-  return rec.parent && rec.parent->start_target ? rec.parent->start_target->self : nullptr;
-}
-inline std::vector<trio::nursery*> task_info::child_nurseries() const {
-  const auto& rec = static_cast<const detail::task_record&>(*this);
-  std::vector<trio::nursery*> out;
-  for (detail::nursery_core* n : detail::open_nurseries(rec)) out.push_back(n->self);
-  return out;
-}
-inline std::uint64_t task_info::id() const noexcept { return static_cast<const detail::task_record&>(*this).id; }
-
-}  // namespace trio::lowlevel
+// The rest of the core, which needs the runner complete.
+#include "trio/detail/cancel_tree.hpp"
+#include "trio/detail/nursery_core.hpp"
