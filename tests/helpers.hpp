@@ -3,12 +3,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <csignal>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -88,6 +90,22 @@ struct default_sigint {
   default_sigint(const default_sigint&) = delete;
   default_sigint& operator=(const default_sigint&) = delete;
 };
+
+/// Runs `fn` under the real clock (tests that wait on real I/O: the autojumping clock would jump
+/// over a deadline while the kernel still works).
+template <class F>
+auto run_real(F&& fn) {
+  trio::run_options o;
+  o.handle_sigint = false;
+  return trio::run(o, std::forward<F>(fn));
+}
+
+/// The number of open fds of this process.
+inline std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n - 1;  // the iterator's own fd
+}
 
 /// How many times `needle` occurs in `hay`.
 inline std::size_t count_of(const std::string& hay, const std::string& needle) {

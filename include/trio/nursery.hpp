@@ -114,6 +114,13 @@ template <class C, class R, class... P>
 struct signature_of<R (C::*)(P...) const noexcept, void> : signature_of<R (*)(P...)> {};
 template <class F>
 struct signature_of<F, std::void_t<decltype(&F::operator())>> : signature_of<decltype(&F::operator())> {};
+/// A function object with several call operators (trio::serve_tcp) names its task_status type.
+template <class F>
+requires requires { typename F::start_status; }
+struct signature_of<F, void> {
+  static constexpr bool known = true;
+  using last = typename F::start_status;
+};
 
 /// task_status<T> if F's last parameter is one, else void.
 template <class F>

@@ -23,7 +23,11 @@
 #include "trio/channel.hpp"
 #include "trio/sync.hpp"
 
-// I/O readiness
+// I/O: readiness, sockets, streams, networking
+#include "trio/net.hpp"
+#include "trio/socket.hpp"
+#include "trio/socket_stream.hpp"
+#include "trio/stream.hpp"
 #include "trio/wait_fd.hpp"
 
 // System: threads and signals

@@ -1,0 +1,162 @@
+#pragma once
+/// \file
+/// The one io_uring operation protocol (DESIGN §3 "io_uring operations"). Every socket, file and fd
+/// operation of the library is a `uring_call`: its state lives in the awaiting coroutine's frame (no
+/// allocation), it is a checkpoint, it parks through the one blocking primitive, and when cancellation
+/// reaches it the abort function submits IORING_OP_ASYNC_CANCEL and answers `failed`: the task stays
+/// parked until the operation's own completion arrives. An operation that completed anyway delivers
+/// its result, and the cancellation stays pending for the next checkpoint (received bytes are never
+/// dropped).
+
+#include <cerrno>
+#include <coroutine>
+#include <cstdint>
+#include <string>
+
+#include "trio/detail/runner.hpp"
+#include "trio/errors.hpp"
+
+namespace trio::detail {
+
+/// One in-flight io_uring operation owned by an awaiting task. It lives in the task's frame.
+struct uring_op : io_op {
+  runner* r = nullptr;
+  task_record* t = nullptr;
+  int result = 0;
+  unsigned cqe_flags = 0;
+  bool cancel_sent = false;
+  bool closing = false;  // the fd is being closed under us (notify_closing, socket::close)
+
+  uring_op() noexcept {
+    complete = [](io_op* op, int res, unsigned flags) noexcept {
+      auto* self = static_cast<uring_op*>(op);
+      self->result = res;
+      self->cqe_flags = flags;
+      self->r->io_finished();
+      self->r->reschedule(*self->t);
+    };
+  }
+
+  std::uint64_t user_data() noexcept {
+    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(static_cast<io_op*>(this)));
+  }
+
+  /// Asks the kernel to cancel this operation; its own CQE still arrives (with -ECANCELED or a result).
+  void request_cancel() noexcept {
+    if (cancel_sent) return;
+    cancel_sent = true;
+    try {
+      io_uring_sqe* sqe = r->io().get_sqe();
+      io_uring_prep_cancel64(sqe, user_data(), 0);
+      io_uring_sqe_set_data64(sqe, 0);
+      if (r->io().can_skip_cqe_on_success()) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    } catch (...) {
+      r->internal_failure(std::current_exception());
+    }
+  }
+
+  static abort_result abort(void* p) noexcept {
+    static_cast<uring_op*>(p)->request_cancel();
+    return abort_result::failed;
+  }
+
+  /// Parks the task until the CQE arrives (the op was submitted by the caller).
+  struct awaiter {
+    uring_op& op;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) noexcept { op.r->park(h, &uring_op::abort, &op); }
+    void await_resume() const { runner::resume_from_park(*op.t); }
+  };
+};
+
+/// What a uring_call answers when its operation was cancelled by a cancellation that was withdrawn
+/// before the completion came back (a shield raised meanwhile): nothing happened, submit again.
+inline constexpr int uring_interrupted = -EINTR;
+
+/// Which fd slot an operation occupies while in flight (runner::fd_waiter): one task per fd and
+/// direction, so that closing the fd finds the waiters and two readers get busy_resource_error.
+enum class io_direction : int { read = 0, write = 1, none = 2 };
+
+/// `co_await uring_call{fd, dir, what, prep}`: prepares one SQE with prep(sqe), submits it with the next
+/// io_uring_enter and returns the completion's `res` (a negative errno for a failure). Throws
+/// trio::cancelled if the task is cancelled before it starts or the kernel cancelled it for the
+/// cancellation; closed_resource_error if the fd was closed meanwhile (notify_closing); and
+/// busy_resource_error if another task already has an operation in flight on fd in `dir`.
+/// Trivially destructible (g++ 12 destroys awaiter temporaries twice): `prep` must capture references.
+template <class Prep>
+struct uring_call {
+  int fd;
+  io_direction dir;
+  const char* what;  // for messages: "trio::socket::recv"
+  Prep prep;
+  uring_op op{};
+  bool skip = false;  // cancelled before submission
+
+  bool await_ready() {
+    runner& r = current_runner(what);
+    task_record& t = r.current_or_throw(what);
+    if (TRIO_UNLIKELY(t.status->effectively_cancelled)) {
+      skip = true;
+      op.t = &t;
+      return true;
+    }
+    if (dir != io_direction::none) {
+      io_op*& slot = r.fd_waiter(fd, static_cast<int>(dir));
+      if (TRIO_UNLIKELY(slot != nullptr)) throw_busy();
+      slot = &op;
+    }
+    op.r = &r;
+    op.t = &t;
+    io_uring_sqe* sqe;
+    try {
+      sqe = r.io().get_sqe();
+    } catch (...) {
+      release_slot();
+      throw;
+    }
+    prep(sqe);
+    io_uring_sqe_set_data64(sqe, op.user_data());
+    r.io_started();
+    return false;
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept { op.r->park(h, &uring_op::abort, &op); }
+  int await_resume() {
+    if (TRIO_UNLIKELY(skip)) throw runner::make_cancelled(*op.t);
+    release_slot();
+    runner::resume_from_park(*op.t);  // (a uring_op is woken with a value only; kept for symmetry)
+    if (TRIO_UNLIKELY(op.result == -ECANCELED && op.cancel_sent)) return cancelled_result();
+    return op.result;
+  }
+
+ private:
+  void release_slot() noexcept {
+    if (dir != io_direction::none) op.r->fd_waiter(fd, static_cast<int>(dir)) = nullptr;
+  }
+  [[noreturn]] [[gnu::cold]] void throw_busy() const {
+    throw busy_resource_error(std::string(what) + ": another task is already using fd " + std::to_string(fd) +
+                              (dir == io_direction::read ? " for receiving" : " for sending") +
+                              "; use one task per direction (or a lock)");
+  }
+  [[gnu::cold]] int cancelled_result() const {
+    if (op.closing)
+      throw closed_resource_error(std::string(what) + ": fd " + std::to_string(fd) +
+                                  " was closed (notify_closing, or the socket's close) while this task was using it");
+    if (op.t->status->effectively_cancelled) throw runner::make_cancelled(*op.t);
+    return uring_interrupted;
+  }
+};
+template <class Prep>
+uring_call(int, io_direction, const char*, Prep) -> uring_call<Prep>;
+
+/// Wakes the tasks with an operation in flight on fd: they throw closed_resource_error. Call before
+/// closing fd.
+inline void notify_closing_fd(runner& r, int fd) noexcept {
+  for (int dir = 0; dir < 2; ++dir) {
+    if (auto* op = static_cast<uring_op*>(r.fd_waiter_if_any(fd, dir))) {
+      op->closing = true;
+      op->request_cancel();
+    }
+  }
+}
+
+}  // namespace trio::detail

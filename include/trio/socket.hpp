@@ -1,0 +1,524 @@
+#pragma once
+/// \file
+/// trio::socket_address (IPv4, IPv6, Unix paths) and trio::socket: a move-only socket whose blocking
+/// operations (connect, accept, send, recv, sendto, recvfrom, sendmsg, recvmsg, shutdown) are io_uring
+/// operations through the one operation protocol. Every one of them is a checkpoint.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "trio/detail/runner.hpp"
+#include "trio/detail/uring_op.hpp"
+#include "trio/errors.hpp"
+#include "trio/task.hpp"
+
+namespace trio {
+
+/// A socket address: IPv4, IPv6 (with scope id) or a Unix socket path. A value type.
+class socket_address {
+ public:
+  socket_address() noexcept = default;
+
+  /// A numeric host ("127.0.0.1", "::1", "[::1]", "fe80::1%lo") and a port. Names are not resolved
+  /// here (open_tcp_stream does that); bad text throws std::invalid_argument naming it.
+  static socket_address parse(std::string_view host, std::uint16_t port) {
+    socket_address a;
+    std::string h(host);
+    if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage_);
+    if (::inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
+      v4->sin_family = AF_INET;
+      v4->sin_port = htons(port);
+      a.len_ = sizeof(sockaddr_in);
+      return a;
+    }
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+    std::string scope;
+    if (auto pct = h.find('%'); pct != std::string::npos) {
+      scope = h.substr(pct + 1);
+      h.resize(pct);
+    }
+    if (::inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
+      v6->sin6_family = AF_INET6;
+      v6->sin6_port = htons(port);
+      if (!scope.empty()) {
+        unsigned id = ::if_nametoindex(scope.c_str());
+        if (id == 0) {
+          char* end = nullptr;
+          unsigned long n = std::strtoul(scope.c_str(), &end, 10);
+          if (!end || *end != '\0')
+            throw std::invalid_argument("trio::socket_address: unknown IPv6 scope '" + scope + "' in '" +
+                                        std::string(host) + "'");
+          id = static_cast<unsigned>(n);
+        }
+        v6->sin6_scope_id = id;
+      }
+      a.len_ = sizeof(sockaddr_in6);
+      return a;
+    }
+    throw std::invalid_argument("trio::socket_address::parse: '" + std::string(host) +
+                                "' is not a numeric IPv4 or IPv6 address (resolve host names with "
+                                "trio::open_tcp_stream or trio::getaddrinfo)");
+  }
+
+  /// "host:port" or "[v6]:port".
+  static socket_address parse(std::string_view host_and_port) {
+    auto colon = host_and_port.rfind(':');
+    if (colon == std::string_view::npos)
+      throw std::invalid_argument("trio::socket_address::parse: '" + std::string(host_and_port) + "' has no ':port'");
+    return parse(host_and_port.substr(0, colon), parse_port(host_and_port.substr(colon + 1)));
+  }
+
+  /// A Unix socket path; a leading '\0' makes it an abstract address.
+  static socket_address unix_path(std::string_view path) {
+    socket_address a;
+    auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
+    if (path.empty() || path.size() >= sizeof un->sun_path)
+      throw std::invalid_argument("trio::socket_address::unix_path: the path '" + std::string(path) + "' is " +
+                                  (path.empty() ? "empty" : "too long (at most 107 bytes)"));
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, path.data(), path.size());
+    a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (path[0] == '\0' ? 0 : 1));
+    return a;
+  }
+
+  /// Copies a sockaddr the kernel filled in.
+  static socket_address from_native(const sockaddr* sa, socklen_t len) {
+    socket_address a;
+    if (len > sizeof a.storage_) throw std::invalid_argument("trio::socket_address: address too long");
+    std::memcpy(&a.storage_, sa, len);
+    a.len_ = len;
+    return a;
+  }
+
+  /// A port in 0..65535 from text; anything else throws std::invalid_argument naming it.
+  static std::uint16_t parse_port(std::string_view text) {
+    unsigned long v = 0;
+    if (text.empty() || text.size() > 5) v = 70000;
+    for (char c : text) {
+      if (c < '0' || c > '9') {
+        v = 70000;
+        break;
+      }
+      v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (v > 65535) throw std::invalid_argument("trio: '" + std::string(text) + "' is not a port number (0..65535)");
+    return static_cast<std::uint16_t>(v);
+  }
+
+  int family() const noexcept { return len_ ? storage_.ss_family : AF_UNSPEC; }
+  std::uint16_t port() const noexcept {
+    if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+    if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+    return 0;
+  }
+  /// The address without the port ("127.0.0.1", "::1", or the Unix path).
+  std::string host() const {
+    char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2] = {};
+    if (family() == AF_INET) {
+      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+      return buf;
+    }
+    if (family() == AF_INET6) {
+      const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
+      ::inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof buf);
+      std::string out = buf;
+      if (v6->sin6_scope_id != 0) out += "%" + std::to_string(v6->sin6_scope_id);
+      return out;
+    }
+    if (family() == AF_UNIX) {
+      const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
+      const std::size_t n = len_ - offsetof(sockaddr_un, sun_path);
+      if (n == 0) return {};  // unnamed
+      std::string p(un->sun_path, n);
+      if (!p.empty() && p.back() == '\0') p.pop_back();
+      return p;
+    }
+    return {};
+  }
+  /// "127.0.0.1:80", "[::1]:80", a Unix path, or "" for no address.
+  std::string to_string() const {
+    if (family() == AF_INET) return host() + ":" + std::to_string(port());
+    if (family() == AF_INET6) return "[" + host() + "]:" + std::to_string(port());
+    return host();
+  }
+  /// The same address with another port (IP families only).
+  socket_address with_port(std::uint16_t p) const noexcept {
+    socket_address a = *this;
+    if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&a.storage_)->sin_port = htons(p);
+    if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&a.storage_)->sin6_port = htons(p);
+    return a;
+  }
+
+  const sockaddr* native() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  sockaddr* native() noexcept { return reinterpret_cast<sockaddr*>(&storage_); }
+  socklen_t size() const noexcept { return len_; }
+  void set_size(socklen_t n) noexcept { len_ = n; }
+  static constexpr socklen_t capacity() noexcept { return sizeof(sockaddr_storage); }
+
+  friend bool operator==(const socket_address& a, const socket_address& b) noexcept {
+    return a.len_ == b.len_ && std::memcmp(&a.storage_, &b.storage_, a.len_) == 0;
+  }
+
+ private:
+  sockaddr_storage storage_{};
+  socklen_t len_ = 0;
+};
+
+namespace detail {
+[[noreturn]] inline void throw_errno(int err, const std::string& what) {
+  throw std::system_error(err, std::system_category(), what);
+}
+inline std::string family_name(int family) {
+  switch (family) {
+    case AF_INET:
+      return "IPv4";
+    case AF_INET6:
+      return "IPv6";
+    case AF_UNIX:
+      return "Unix";
+    default:
+      return "family " + std::to_string(family);
+  }
+}
+}  // namespace detail
+
+/// A socket. Move-only; closes on destruction. Created blocking: io_uring waits for readiness itself
+/// (a socket adopted with O_NONBLOCK works too: EAGAIN is waited out with a poll).
+class socket {
+ public:
+  socket() noexcept = default;
+  /// Adopts fd (a socket); reads its family and type from the kernel.
+  explicit socket(int fd) : fd_(fd) {
+    if (fd < 0) throw std::invalid_argument("trio::socket: invalid file descriptor " + std::to_string(fd));
+    socklen_t n = sizeof family_;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family_, &n) != 0) {
+      const int err = errno;
+      fd_ = -1;
+      detail::throw_errno(err, "trio::socket: fd " + std::to_string(fd) + " is not a socket");
+    }
+    n = sizeof type_;
+    ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type_, &n);
+    n = sizeof protocol_;
+    ::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol_, &n);
+  }
+  socket(socket&& o) noexcept
+      : fd_(std::exchange(o.fd_, -1)), family_(o.family_), type_(o.type_), protocol_(o.protocol_) {}
+  socket& operator=(socket&& o) noexcept {
+    if (this != &o) {
+      close();
+      fd_ = std::exchange(o.fd_, -1);
+      family_ = o.family_;
+      type_ = o.type_;
+      protocol_ = o.protocol_;
+    }
+    return *this;
+  }
+  socket(const socket&) = delete;
+  socket& operator=(const socket&) = delete;
+  ~socket() { close(); }
+
+  /// Adopts fd whose family, type and protocol the caller knows (no system calls).
+  static socket adopt(int fd, int family, int type, int protocol = 0) noexcept {
+    socket s;
+    s.fd_ = fd;
+    s.family_ = family;
+    s.type_ = type;
+    s.protocol_ = protocol;
+    return s;
+  }
+
+  /// socket(2), close-on-exec.
+  static socket create(int family, int type = SOCK_STREAM, int protocol = 0) {
+    const int fd = ::socket(family, type | SOCK_CLOEXEC, protocol);
+    if (fd < 0) detail::throw_errno(errno, "trio::socket::create: socket(" + detail::family_name(family) + ") failed");
+    socket s;
+    s.fd_ = fd;
+    s.family_ = family;
+    s.type_ = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    s.protocol_ = protocol;
+    return s;
+  }
+  /// socketpair(2): two connected sockets.
+  static std::pair<socket, socket> pair(int family = AF_UNIX, int type = SOCK_STREAM, int protocol = 0) {
+    int fds[2];
+    if (::socketpair(family, type | SOCK_CLOEXEC, protocol, fds) != 0)
+      detail::throw_errno(errno, "trio::socket::pair: socketpair failed");
+    std::pair<socket, socket> out;
+    for (int i = 0; i < 2; ++i) {
+      socket& s = i == 0 ? out.first : out.second;
+      s.fd_ = fds[i];
+      s.family_ = family;
+      s.type_ = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+      s.protocol_ = protocol;
+    }
+    return out;
+  }
+
+  int fd() const noexcept { return fd_; }
+  bool is_open() const noexcept { return fd_ >= 0; }
+  int family() const noexcept { return family_; }
+  int type() const noexcept { return type_; }
+  int protocol() const noexcept { return protocol_; }
+
+  /// Closes the socket (idempotent). Tasks with an operation in flight on it wake with
+  /// closed_resource_error.
+  void close() noexcept {
+    if (fd_ < 0) return;
+    if (detail::runner* r = detail::t_runner) detail::notify_closing_fd(*r, fd_);
+    ::close(fd_);
+    fd_ = -1;
+  }
+  /// Gives up ownership of the fd.
+  int release() noexcept { return std::exchange(fd_, -1); }
+
+  void bind(const socket_address& a) {
+    check_open("bind");
+    if (::bind(fd_, a.native(), a.size()) != 0)
+      detail::throw_errno(errno, "trio::socket::bind: binding to " + a.to_string() + " failed");
+  }
+  void listen(int backlog = SOMAXCONN) {
+    check_open("listen");
+    if (::listen(fd_, backlog) != 0) detail::throw_errno(errno, "trio::socket::listen failed");
+  }
+  void setsockopt(int level, int name, int value) {
+    check_open("setsockopt");
+    if (::setsockopt(fd_, level, name, &value, sizeof value) != 0)
+      detail::throw_errno(
+          errno, "trio::socket::setsockopt(" + std::to_string(level) + ", " + std::to_string(name) + ") failed");
+  }
+  int getsockopt(int level, int name) const {
+    check_open("getsockopt");
+    int value = 0;
+    socklen_t n = sizeof value;
+    if (::getsockopt(fd_, level, name, &value, &n) != 0)
+      detail::throw_errno(
+          errno, "trio::socket::getsockopt(" + std::to_string(level) + ", " + std::to_string(name) + ") failed");
+    return value;
+  }
+  socket_address local_address() const {
+    check_open("local_address");
+    socket_address a;
+    socklen_t n = socket_address::capacity();
+    if (::getsockname(fd_, a.native(), &n) != 0) detail::throw_errno(errno, "trio::socket::local_address failed");
+    a.set_size(n);
+    return a;
+  }
+  socket_address peer_address() const {
+    check_open("peer_address");
+    socket_address a;
+    socklen_t n = socket_address::capacity();
+    if (::getpeername(fd_, a.native(), &n) != 0) detail::throw_errno(errno, "trio::socket::peer_address failed");
+    a.set_size(n);
+    return a;
+  }
+
+  /// connect(2) as an io_uring operation. Refused or unreachable: std::system_error naming the
+  /// address. Cancelled mid-way: the socket is closed (its state is unknown) and cancelled propagates.
+  task<void> connect(socket_address a) {
+    check_open("connect");
+    if (a.family() != family_)
+      throw std::invalid_argument("trio::socket::connect: the address " + a.to_string() + " is " +
+                                  detail::family_name(a.family()) + " but the socket is " +
+                                  detail::family_name(family_));
+    for (;;) {
+      int res;
+      try {
+        auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_connect(sqe, fd_, a.native(), a.size()); };
+        res = co_await detail::uring_call{fd_, detail::io_direction::write, "trio::socket::connect", prep};
+      } catch (const cancelled&) {
+        close();
+        throw;
+      }
+      if (res == detail::uring_interrupted) {
+        close();
+        detail::throw_errno(EINTR, "trio::socket::connect: connecting to " + a.to_string() + " was interrupted");
+      }
+      if (res == -EAGAIN || res == -EINPROGRESS) {  // a non-blocking socket: wait, then read the outcome
+        co_await wait_for(POLLOUT, "trio::socket::connect");
+        res = -getsockopt(SOL_SOCKET, SO_ERROR);
+      }
+      if (res < 0) detail::throw_errno(-res, "trio::socket::connect: connecting to " + a.to_string() + " failed");
+      co_return;
+    }
+  }
+
+  /// accept(2) as an io_uring operation: the connected socket and its peer's address.
+  task<std::pair<socket, socket_address>> accept() {
+    check_open("accept");
+    for (;;) {
+      socket_address peer;
+      socklen_t n = socket_address::capacity();
+      auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_accept(sqe, fd_, peer.native(), &n, SOCK_CLOEXEC); };
+      const int res = co_await detail::uring_call{fd_, detail::io_direction::read, "trio::socket::accept", prep};
+      if (res == detail::uring_interrupted) continue;
+      if (res == -EAGAIN) {
+        co_await wait_for(POLLIN, "trio::socket::accept");
+        continue;
+      }
+      if (res < 0) detail::throw_errno(-res, "trio::socket::accept failed");
+      peer.set_size(n);
+      socket s;
+      s.fd_ = res;
+      s.family_ = family_;
+      s.type_ = type_;
+      s.protocol_ = protocol_;
+      co_return std::pair<socket, socket_address>(std::move(s), peer);
+    }
+  }
+
+  /// send(2): how many bytes the kernel took (MSG_NOSIGNAL is always added: no SIGPIPE).
+  task<std::size_t> send(std::span<const std::byte> data, int flags = 0) {
+    check_open("send");
+    for (;;) {
+      auto prep = [&](io_uring_sqe* sqe) noexcept {
+        io_uring_prep_send(sqe, fd_, data.data(), data.size(), flags | MSG_NOSIGNAL);
+      };
+      const int res = co_await detail::uring_call{fd_, detail::io_direction::write, "trio::socket::send", prep};
+      if (res >= 0) co_return static_cast<std::size_t>(res);
+      if (res == detail::uring_interrupted) continue;
+      if (res == -EAGAIN) {
+        co_await wait_for(POLLOUT, "trio::socket::send");
+        continue;
+      }
+      detail::throw_errno(-res, "trio::socket::send failed");
+    }
+  }
+  task<std::size_t> send(std::string_view data, int flags = 0) {
+    return send(std::as_bytes(std::span(data.data(), data.size())), flags);
+  }
+
+  /// recv(2): how many bytes arrived; 0 at end of stream.
+  task<std::size_t> recv(std::span<std::byte> buffer, int flags = 0) {
+    check_open("recv");
+    for (;;) {
+      auto prep = [&](io_uring_sqe* sqe) noexcept {
+        io_uring_prep_recv(sqe, fd_, buffer.data(), buffer.size(), flags);
+      };
+      const int res = co_await detail::uring_call{fd_, detail::io_direction::read, "trio::socket::recv", prep};
+      if (res >= 0) co_return static_cast<std::size_t>(res);
+      if (res == detail::uring_interrupted) continue;
+      if (res == -EAGAIN) {
+        co_await wait_for(POLLIN, "trio::socket::recv");
+        continue;
+      }
+      detail::throw_errno(-res, "trio::socket::recv failed");
+    }
+  }
+
+  /// sendmsg(2) / recvmsg(2): the caller's msghdr (and what it points at) must outlive the call.
+  task<std::size_t> sendmsg(const msghdr& msg, int flags = 0) {
+    check_open("sendmsg");
+    for (;;) {
+      auto prep = [&](io_uring_sqe* sqe) noexcept {
+        io_uring_prep_sendmsg(sqe, fd_, &msg, static_cast<unsigned>(flags | MSG_NOSIGNAL));
+      };
+      const int res = co_await detail::uring_call{fd_, detail::io_direction::write, "trio::socket::sendmsg", prep};
+      if (res >= 0) co_return static_cast<std::size_t>(res);
+      if (res == detail::uring_interrupted) continue;
+      if (res == -EAGAIN) {
+        co_await wait_for(POLLOUT, "trio::socket::sendmsg");
+        continue;
+      }
+      detail::throw_errno(-res, "trio::socket::sendmsg failed");
+    }
+  }
+  task<std::size_t> recvmsg(msghdr& msg, int flags = 0) {
+    check_open("recvmsg");
+    for (;;) {
+      auto prep = [&](io_uring_sqe* sqe) noexcept {
+        io_uring_prep_recvmsg(sqe, fd_, &msg, static_cast<unsigned>(flags));
+      };
+      const int res = co_await detail::uring_call{fd_, detail::io_direction::read, "trio::socket::recvmsg", prep};
+      if (res >= 0) co_return static_cast<std::size_t>(res);
+      if (res == detail::uring_interrupted) continue;
+      if (res == -EAGAIN) {
+        co_await wait_for(POLLIN, "trio::socket::recvmsg");
+        continue;
+      }
+      detail::throw_errno(-res, "trio::socket::recvmsg failed");
+    }
+  }
+
+  /// sendto(2) for datagram sockets.
+  task<std::size_t> sendto(std::span<const std::byte> data, socket_address to, int flags = 0) {
+    iovec iov{const_cast<std::byte*>(data.data()), data.size()};
+    msghdr msg{};
+    msg.msg_name = to.native();
+    msg.msg_namelen = to.size();
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    co_return co_await sendmsg(msg, flags);
+  }
+  task<std::size_t> sendto(std::string_view data, socket_address to, int flags = 0) {
+    return sendto(std::as_bytes(std::span(data.data(), data.size())), to, flags);
+  }
+  /// recvfrom(2): the datagram's size and its sender.
+  task<std::pair<std::size_t, socket_address>> recvfrom(std::span<std::byte> buffer, int flags = 0) {
+    socket_address from;
+    iovec iov{buffer.data(), buffer.size()};
+    msghdr msg{};
+    msg.msg_name = from.native();
+    msg.msg_namelen = socket_address::capacity();
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    const std::size_t n = co_await recvmsg(msg, flags);
+    from.set_size(msg.msg_namelen);
+    co_return std::pair<std::size_t, socket_address>(n, from);
+  }
+
+  /// shutdown(2) (SHUT_RD, SHUT_WR, SHUT_RDWR) as an io_uring operation.
+  task<void> shutdown(int how) {
+    check_open("shutdown");
+    for (;;) {
+      auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_shutdown(sqe, fd_, how); };
+      const int res = co_await detail::uring_call{fd_, detail::io_direction::none, "trio::socket::shutdown", prep};
+      if (res == detail::uring_interrupted) continue;
+      if (res < 0 && res != -ENOTCONN) detail::throw_errno(-res, "trio::socket::shutdown failed");
+      co_return;
+    }
+  }
+
+  /// Waits for readiness (POLLIN / POLLOUT) on this socket.
+  task<void> wait_for(unsigned events, const char* what) {
+    for (;;) {
+      auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd_, events); };
+      const int res = co_await detail::uring_call{
+          fd_, (events & POLLIN) ? detail::io_direction::read : detail::io_direction::write, what, prep};
+      if (res == detail::uring_interrupted) continue;
+      if (res < 0) detail::throw_errno(-res, what);
+      co_return;
+    }
+  }
+
+ private:
+  void check_open(const char* op) const {
+    if (TRIO_UNLIKELY(fd_ < 0))
+      throw closed_resource_error(std::string("trio::socket::") + op + ": the socket is closed");
+  }
+
+  int fd_ = -1;
+  int family_ = AF_UNSPEC;
+  int type_ = 0;
+  int protocol_ = 0;
+};
+
+}  // namespace trio

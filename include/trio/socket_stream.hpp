@@ -1,0 +1,222 @@
+#pragma once
+/// \file
+/// trio::socket_stream (a half-closeable stream over a connected SOCK_STREAM socket, STR-10) and
+/// trio::socket_listener (accepts socket_streams, STR-11/12).
+
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "trio/checkpoint.hpp"
+#include "trio/detail/uring_op.hpp"
+#include "trio/errors.hpp"
+#include "trio/socket.hpp"
+#include "trio/stream.hpp"
+#include "trio/task.hpp"
+
+namespace trio {
+
+namespace detail {
+[[noreturn]] [[gnu::cold]] inline void throw_broken(const char* what, int err) {
+  throw broken_resource_error(std::string(what) + ": the connection is broken: " + std::strerror(err));
+}
+[[noreturn]] [[gnu::cold]] inline void throw_stream_closed(const char* what) {
+  throw closed_resource_error(std::string(what) + ": the stream was closed (aclose) by this side");
+}
+[[noreturn]] [[gnu::cold]] inline void throw_stream_busy(const char* what, const char* direction) {
+  throw busy_resource_error(std::string(what) + ": another task is already " + direction +
+                            " on this stream; use one task per direction (or a trio::lock)");
+}
+/// Marks a direction of a stream busy for the length of one operation.
+struct busy_guard {
+  bool& flag;
+  busy_guard(bool& f, const char* what, const char* direction) : flag(f) {
+    if (flag) throw_stream_busy(what, direction);
+    flag = true;
+  }
+  ~busy_guard() { flag = false; }
+  busy_guard(const busy_guard&) = delete;
+  busy_guard& operator=(const busy_guard&) = delete;
+};
+}  // namespace detail
+
+/// A stream over a connected SOCK_STREAM socket (TCP or Unix). TCP_NODELAY is on for TCP.
+/// Errors of the connection (reset, broken pipe, timeouts) are broken_resource_error; operations after
+/// this side's aclose() are closed_resource_error.
+class socket_stream {
+ public:
+  /// Takes a connected stream socket; a datagram socket or a closed one is std::invalid_argument.
+  explicit socket_stream(trio::socket s) : sock_(std::move(s)) {
+    if (!sock_.is_open()) throw std::invalid_argument("trio::socket_stream: the socket is closed");
+    if (sock_.type() != SOCK_STREAM)
+      throw std::invalid_argument("trio::socket_stream: needs a SOCK_STREAM socket (got type " +
+                                  std::to_string(sock_.type()) + "; use trio::socket's sendto/recvfrom for datagrams)");
+    if (sock_.family() == AF_INET || sock_.family() == AF_INET6) {
+      int one = 1;
+      ::setsockopt(sock_.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+  }
+  socket_stream(socket_stream&&) noexcept = default;
+  socket_stream& operator=(socket_stream&&) noexcept = default;
+
+  /// Up to buffer.size() bytes; 0 only at the end of the stream (an empty buffer: std::invalid_argument).
+  task<std::size_t> receive_some(std::span<std::byte> buffer) {
+    static constexpr const char* what = "trio::socket_stream::receive_some";
+    if (buffer.empty()) throw std::invalid_argument(std::string(what) + ": the buffer is empty");
+    detail::busy_guard busy(receiving_, what, "receiving");
+    for (;;) {
+      if (!sock_.is_open()) detail::throw_stream_closed(what);
+      const int fd = sock_.fd();
+      auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_recv(sqe, fd, buffer.data(), buffer.size(), 0); };
+      const int res = co_await detail::uring_call{fd, detail::io_direction::read, what, prep};
+      if (TRIO_LIKELY(res >= 0)) co_return static_cast<std::size_t>(res);
+      if (res == detail::uring_interrupted) continue;
+      if (res == -EAGAIN) {
+        co_await sock_.wait_for(POLLIN, what);
+        continue;
+      }
+      detail::throw_broken(what, -res);
+    }
+  }
+  /// Up to max_bytes bytes as a string; empty only at the end of the stream.
+  task<std::string> receive_some(std::size_t max_bytes = 65536) {
+    detail::check_max_bytes(max_bytes, "trio::socket_stream::receive_some");
+    std::string out(max_bytes, '\0');
+    const std::size_t n = co_await receive_some(std::as_writable_bytes(std::span(out)));
+    out.resize(n);
+    co_return out;
+  }
+
+  /// Sends every byte (partial writes are continued). Cancelled: any prefix may have been sent.
+  task<void> send_all(std::span<const std::byte> data) {
+    static constexpr const char* what = "trio::socket_stream::send_all";
+    detail::busy_guard busy(sending_, what, "sending");
+    if (!sock_.is_open()) detail::throw_stream_closed(what);
+    if (data.empty()) {
+      co_await checkpoint();
+      co_return;
+    }
+    while (!data.empty()) {
+      if (!sock_.is_open()) detail::throw_stream_closed(what);
+      const int fd = sock_.fd();
+      auto prep = [&](io_uring_sqe* sqe) noexcept {
+        io_uring_prep_send(sqe, fd, data.data(), data.size(), MSG_NOSIGNAL);
+      };
+      const int res = co_await detail::uring_call{fd, detail::io_direction::write, what, prep};
+      if (TRIO_LIKELY(res >= 0)) {
+        data = data.subspan(static_cast<std::size_t>(res));
+        continue;
+      }
+      if (res == detail::uring_interrupted) continue;
+      if (res == -EAGAIN) {
+        co_await sock_.wait_for(POLLOUT, what);
+        continue;
+      }
+      detail::throw_broken(what, -res);
+    }
+  }
+  task<void> send_all(std::string_view data) { return send_all(detail::as_bytes(data)); }
+
+  /// Returns when the socket can take more data (a POLLOUT wait).
+  task<void> wait_send_all_might_not_block() {
+    static constexpr const char* what = "trio::socket_stream::wait_send_all_might_not_block";
+    detail::busy_guard busy(sending_, what, "sending");
+    if (!sock_.is_open()) detail::throw_stream_closed(what);
+    co_await sock_.wait_for(POLLOUT, what);
+  }
+
+  /// shutdown(SHUT_WR): the peer reads the end of the stream; receiving still works. Idempotent.
+  task<void> send_eof() {
+    static constexpr const char* what = "trio::socket_stream::send_eof";
+    detail::busy_guard busy(sending_, what, "sending");
+    if (!sock_.is_open()) detail::throw_stream_closed(what);
+    co_await sock_.shutdown(SHUT_WR);
+  }
+
+  /// Closes the socket (waking any task using it with closed_resource_error), then checkpoints: in a
+  /// cancelled scope the socket is closed and trio::cancelled follows. Idempotent.
+  task<void> aclose() {
+    sock_.close();
+    co_await checkpoint();
+  }
+
+  trio::socket& socket() noexcept { return sock_; }
+  const trio::socket& socket() const noexcept { return sock_; }
+  void setsockopt(int level, int name, int value) { sock_.setsockopt(level, name, value); }
+  int getsockopt(int level, int name) const { return sock_.getsockopt(level, name); }
+
+ private:
+  trio::socket sock_;
+  bool receiving_ = false;
+  bool sending_ = false;
+};
+static_assert(half_closeable_stream<socket_stream>);
+
+namespace detail {
+/// accept() errors that say only that one incoming connection went away before we took it (Trio's
+/// policy): skipped silently. Everything else (EMFILE, ENOBUFS...) is raised.
+inline bool accept_error_is_transient(int err) noexcept {
+  return err == ECONNABORTED || err == EPERM || err == EPROTO || err == EINTR;
+}
+}  // namespace detail
+
+/// Accepts connections on a listening SOCK_STREAM socket.
+class socket_listener {
+ public:
+  /// Takes a listening stream socket; anything else is std::invalid_argument.
+  explicit socket_listener(trio::socket s) : sock_(std::move(s)) {
+    if (!sock_.is_open()) throw std::invalid_argument("trio::socket_listener: the socket is closed");
+    if (sock_.type() != SOCK_STREAM) throw std::invalid_argument("trio::socket_listener: needs a SOCK_STREAM socket");
+    if (sock_.getsockopt(SOL_SOCKET, SO_ACCEPTCONN) == 0)
+      throw std::invalid_argument("trio::socket_listener: the socket is not listening (call listen() first)");
+  }
+  socket_listener(socket_listener&&) noexcept = default;
+  socket_listener& operator=(socket_listener&&) noexcept = default;
+
+  /// The next connection. Transient errors (ECONNABORTED, EPERM, EPROTO) are skipped; others throw
+  /// std::system_error; after aclose(): closed_resource_error. A checkpoint.
+  task<socket_stream> accept() {
+    static constexpr const char* what = "trio::socket_listener::accept";
+    for (;;) {
+      if (!sock_.is_open()) {
+        co_await checkpoint();
+        throw closed_resource_error(std::string(what) + ": the listener was closed (aclose)");
+      }
+      const int fd = sock_.fd();
+      auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC); };
+      const int res = co_await detail::uring_call{fd, detail::io_direction::read, what, prep};
+      if (TRIO_LIKELY(res >= 0))
+        co_return socket_stream(trio::socket::adopt(res, sock_.family(), sock_.type(), sock_.protocol()));
+      if (res == detail::uring_interrupted || res == -EAGAIN) {
+        if (res == -EAGAIN) co_await sock_.wait_for(POLLIN, what);
+        continue;
+      }
+      if (detail::accept_error_is_transient(-res)) continue;
+      detail::throw_errno(-res, std::string(what) + " failed");
+    }
+  }
+
+  /// Closes the listening socket (idempotent; a checkpoint).
+  task<void> aclose() {
+    sock_.close();
+    co_await checkpoint();
+  }
+
+  trio::socket& socket() noexcept { return sock_; }
+  const trio::socket& socket() const noexcept { return sock_; }
+
+ private:
+  trio::socket sock_;
+};
+static_assert(async_resource<socket_listener>);
+
+}  // namespace trio

@@ -1,0 +1,127 @@
+#pragma once
+/// \file
+/// The stream contract (spec STR-*): the concepts every trio byte stream satisfies, stapled_stream
+/// and aclose_forcefully.
+///
+/// A receive stream's `receive_some(span)` returns 1..size bytes, or 0 only at the end of the stream;
+/// a send stream's `send_all(span)` returns when every byte was handed to the transport. One task per
+/// direction (a second gets busy_resource_error). Operations on a stream you closed throw
+/// closed_resource_error; a stream whose peer or transport failed throws broken_resource_error.
+/// `aclose()` always closes, even when cancelled, and is idempotent.
+
+#include <cstddef>
+#include <exception>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "trio/cancel_scope.hpp"
+#include "trio/task.hpp"
+
+namespace trio {
+
+/// What `co_await a` produces, for an awaitable type A (a trio::task<T>: T).
+template <class A>
+using await_result_t = decltype(std::declval<A>().operator co_await().await_resume());
+
+/// A is awaitable and its result converts to R (R = void: any result).
+template <class A, class R>
+concept awaitable_of = requires {
+  typename await_result_t<A>;
+}
+&&(std::is_void_v<R> || std::convertible_to<await_result_t<A>, R>);
+
+template <class S>
+concept async_resource = requires(S& s) {
+  { s.aclose() } -> awaitable_of<void>;
+};
+
+template <class S>
+concept send_stream = async_resource<S> && requires(S& s, std::span<const std::byte> data) {
+  { s.send_all(data) } -> awaitable_of<void>;
+  { s.wait_send_all_might_not_block() } -> awaitable_of<void>;
+};
+
+template <class S>
+concept receive_stream = async_resource<S> && requires(S& s, std::span<std::byte> buffer) {
+  { s.receive_some(buffer) } -> awaitable_of<std::size_t>;
+};
+
+template <class S>
+concept stream = send_stream<S> && receive_stream<S>;
+
+template <class S>
+concept half_closeable_stream = stream<S> && requires(S& s) {
+  { s.send_eof() } -> awaitable_of<void>;
+};
+
+/// Closes `r` at once: aclose() inside an already cancelled scope (a graceful close that would
+/// block, a TLS close_notify say, is skipped). Returns normally.
+template <async_resource R>
+task<void> aclose_forcefully(R& r) {
+  cancel_scope scope;
+  scope.cancel("aclose_forcefully");
+  auto body = [&]() -> task<void> { co_await r.aclose(); };
+  co_await scope.enter(body);
+}
+
+namespace detail {
+inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
+/// The max_bytes argument of `receive_some(std::size_t)` (STR-02): 0 is an error.
+inline void check_max_bytes(std::size_t max_bytes, const char* what) {
+  if (max_bytes == 0) throw std::invalid_argument(std::string(what) + ": max_bytes must be at least 1 (got 0)");
+}
+}  // namespace detail
+
+/// A stream made of a send stream and a receive stream (STR-09): sending goes to one, receiving
+/// comes from the other. `send_eof()` is the send stream's send_eof() if it has one, else its aclose().
+template <send_stream SendStream, receive_stream ReceiveStream>
+class stapled_stream {
+ public:
+  stapled_stream(SendStream s, ReceiveStream r) : send_stream_(std::move(s)), receive_stream_(std::move(r)) {}
+
+  task<void> send_all(std::span<const std::byte> data) { co_await send_stream_.send_all(data); }
+  task<void> send_all(std::string_view data) { co_await send_stream_.send_all(detail::as_bytes(data)); }
+  task<void> wait_send_all_might_not_block() { co_await send_stream_.wait_send_all_might_not_block(); }
+  task<void> send_eof() {
+    if constexpr (requires { send_stream_.send_eof(); })
+      co_await send_stream_.send_eof();
+    else
+      co_await send_stream_.aclose();
+  }
+  task<std::size_t> receive_some(std::span<std::byte> buffer) {
+    co_return co_await receive_stream_.receive_some(buffer);
+  }
+  task<std::string> receive_some(std::size_t max_bytes = 65536) {
+    detail::check_max_bytes(max_bytes, "trio::stapled_stream::receive_some");
+    std::string out(max_bytes, '\0');
+    const std::size_t n = co_await receive_stream_.receive_some(std::as_writable_bytes(std::span(out)));
+    out.resize(n);
+    co_return out;
+  }
+  /// Closes both, the receive stream even when closing the send stream throws (then that error is
+  /// raised after; if both throw, the receive stream's error wins, as in Trio).
+  task<void> aclose() {
+    std::exception_ptr first;
+    try {
+      co_await send_stream_.aclose();
+    } catch (...) {
+      first = std::current_exception();
+    }
+    co_await receive_stream_.aclose();
+    if (first) std::rethrow_exception(first);
+  }
+
+  SendStream& send_stream() noexcept { return send_stream_; }
+  ReceiveStream& receive_stream() noexcept { return receive_stream_; }
+
+ private:
+  SendStream send_stream_;
+  ReceiveStream receive_stream_;
+};
+
+}  // namespace trio
