@@ -51,7 +51,9 @@ TEST_CASE("socket_address rejects bad text naming it", "[socket][misuse]") {
 }
 
 TRIO_TEST_CASE("socket send and recv over a socketpair are io_uring operations and checkpoints", "[socket]") {
-  auto [a, b] = trio::socket::pair();
+  auto ab = trio::socket::pair();
+  auto& a = ab.first;
+  auto& b = ab.second;
   CHECK(co_await a.send(std::string_view("hello")) == 5);
   std::string buf(16, '\0');
   CHECK(co_await b.recv(bytes(buf)) == 5);
@@ -63,7 +65,9 @@ TRIO_TEST_CASE("socket send and recv over a socketpair are io_uring operations a
 
 TRIO_TEST_CASE("STR-13 socket ops in a cancelled scope throw cancelled; a cancelled connect closes the socket",
                "[socket][STR-13]") {
-  auto [a, b] = trio::socket::pair();
+  auto ab = trio::socket::pair();
+  [[maybe_unused]] auto& a = ab.first;
+  auto& b = ab.second;
   trio::cancel_scope scope;
   scope.cancel();
   auto body = [&]() -> trio::task<> {
@@ -105,7 +109,9 @@ TEST_CASE("STR-13 connect refused names the address", "[socket][STR-13]") {
 }
 
 TRIO_TEST_CASE("STR-13 a second receiver on the same socket is busy; closing wakes the waiter", "[socket][STR-13]") {
-  auto [a, b] = trio::socket::pair();
+  auto ab = trio::socket::pair();
+  [[maybe_unused]] auto& a = ab.first;
+  auto& b = ab.second;
   std::string error;
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
     n.start_soon([&]() -> trio::task<> {
@@ -160,7 +166,9 @@ TRIO_TEST_CASE("UDP: sendto and recvfrom carry datagrams and their sender", "[so
 
 TRIO_TEST_CASE("STR-10 socket_stream: 10 MB send_all is delivered whole, then send_eof gives the peer end of stream",
                "[socket_stream][STR-10]") {
-  auto [sa, sb] = trio::socket::pair();
+  auto ab = trio::socket::pair();
+  auto& sa = ab.first;
+  auto& sb = ab.second;
   trio::socket_stream a(std::move(sa)), b(std::move(sb));
   std::string data(10'000'000, '\0');
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
@@ -192,7 +200,9 @@ TRIO_TEST_CASE("STR-10 socket_stream needs a stream socket; TCP_NODELAY is on", 
 
 TRIO_TEST_CASE("STR-05 socket_stream: closed vs broken, aclose idempotent and closing in a cancelled scope",
                "[socket_stream][STR-05]") {
-  auto [sa, sb] = trio::socket::pair();
+  auto ab = trio::socket::pair();
+  auto& sa = ab.first;
+  auto& sb = ab.second;
   trio::socket_stream a(std::move(sa)), b(std::move(sb));
   co_await b.aclose();
   co_await b.aclose();  // idempotent
@@ -211,7 +221,9 @@ TRIO_TEST_CASE("STR-05 socket_stream: closed vs broken, aclose idempotent and cl
 }
 
 TRIO_TEST_CASE("STR-03 socket_stream: one task per direction", "[socket_stream][STR-03]") {
-  auto [sa, sb] = trio::socket::pair();
+  auto ab = trio::socket::pair();
+  auto& sa = ab.first;
+  auto& sb = ab.second;
   trio::socket_stream a(std::move(sa)), b(std::move(sb));
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
     n.start_soon([&]() -> trio::task<> { co_await b.receive_some(); });
@@ -223,7 +235,9 @@ TRIO_TEST_CASE("STR-03 socket_stream: one task per direction", "[socket_stream][
 
 TRIO_TEST_CASE("socket_stream: a task blocked in receive_some wakes with closed_resource_error when another closes it",
                "[socket_stream][STR-05]") {
-  auto [sa, sb] = trio::socket::pair();
+  auto ab = trio::socket::pair();
+  [[maybe_unused]] auto& sa = ab.first;
+  auto& sb = ab.second;
   trio::socket_stream b(std::move(sb));
   bool woke = false;
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
@@ -262,7 +276,9 @@ TEST_CASE("socket_stream: a peer that resets mid-transfer gives broken_resource_
 
 TRIO_TEST_CASE("receive_some cancelled while data arrives: every byte arrives exactly once (10,000 trials)",
                "[socket_stream][reliability]") {
-  auto [sa, sb] = trio::socket::pair();
+  auto ab = trio::socket::pair();
+  auto& sa = ab.first;
+  auto& sb = ab.second;
   trio::socket_stream a(std::move(sa)), b(std::move(sb));
   std::mt19937 rng(12345);
   std::uint32_t sent = 0, received = 0;

@@ -101,6 +101,7 @@ class socket_stream {
     static constexpr const char* what = "trio::socket_stream::send_all";
     detail::busy_guard busy(sending_, what, "sending");
     if (!sock_.is_open()) detail::throw_stream_closed(what);
+    if (eof_sent_) throw closed_resource_error(std::string(what) + ": send_eof() was called on this stream");
     if (data.empty()) {
       co_await checkpoint();
       co_return;
@@ -139,7 +140,12 @@ class socket_stream {
     static constexpr const char* what = "trio::socket_stream::send_eof";
     detail::busy_guard busy(sending_, what, "sending");
     if (!sock_.is_open()) detail::throw_stream_closed(what);
+    if (eof_sent_) {
+      co_await checkpoint();
+      co_return;
+    }
     co_await sock_.shutdown(SHUT_WR);
+    eof_sent_ = true;
   }
 
   /// Closes the socket (waking any task using it with closed_resource_error), then checkpoints: in a
@@ -158,6 +164,7 @@ class socket_stream {
   trio::socket sock_;
   bool receiving_ = false;
   bool sending_ = false;
+  bool eof_sent_ = false;
 };
 static_assert(half_closeable_stream<socket_stream>);
 
