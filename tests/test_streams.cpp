@@ -50,7 +50,9 @@ TEST_CASE("STR-01 the stream checkers pass for socket_stream over TCP loopback",
 }
 
 TRIO_TEST_CASE("STR-07 lockstep: send_all returns only after the receiver took the data", "[streams][STR-07]") {
-  auto [s, r] = tt::lockstep_stream_one_way_pair();
+  auto pair = tt::lockstep_stream_one_way_pair();
+  auto& s = pair.first;
+  auto& r = pair.second;
   std::vector<std::string> log;
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
     auto sender = [&]() -> trio::task<> {
