@@ -6,6 +6,11 @@
 
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -552,6 +557,184 @@ void asio_from_thread(benchmark::State& state) {
   benchmark::DoNotOptimize(counter);
 }
 
+// ---- (m) TCP over loopback: echo round trips, and the server's user CPU per round trip -----------
+// One client thread (blocking sockets: each round sends 64 bytes on every connection, then reads the
+// 64 bytes back from every one) drives a server in its own thread: trio-cpp, Asio, or a raw liburing
+// loop written here (the floor). The server thread measures its own user CPU (RUSAGE_THREAD).
+constexpr std::size_t echo_message = 64;
+
+long thread_user_ns() {
+  rusage ru{};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_utime.tv_sec * 1'000'000'000L + ru.ru_utime.tv_usec * 1000L;
+}
+
+int loopback_listener_fd(std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 1024) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    std::abort();
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+/// Connects `conns` sockets, runs `rounds` rounds, closes them; returns the rounds' seconds.
+double echo_client(std::uint16_t port, int conns, int rounds) {
+  std::vector<int> fds;
+  for (int i = 0; i < conns; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
+    fds.push_back(fd);
+  }
+  char out[echo_message], in[echo_message];
+  std::memset(out, 'e', sizeof out);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < rounds; ++r) {
+    for (int fd : fds)
+      if (::send(fd, out, sizeof out, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof out)) std::abort();
+    for (int fd : fds)
+      for (std::size_t got = 0; got < sizeof in;) {
+        const ssize_t k = ::recv(fd, in + got, sizeof in - got, 0);
+        if (k <= 0) std::abort();
+        got += static_cast<std::size_t>(k);
+      }
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (int fd : fds) ::close(fd);
+  return secs;
+}
+
+void trio_echo_server(int lfd, int conns, long& user_ns) {
+  in_trio([&]() -> trio::task<> {
+    const long t0 = thread_user_ns();
+    trio::socket_listener listener(trio::socket::adopt(lfd, AF_INET, SOCK_STREAM));
+    auto echo = [](trio::socket_stream s) -> trio::task<> {
+      std::array<std::byte, echo_message> buf;
+      for (;;) {
+        const std::size_t k = co_await s.receive_some(buf);
+        if (k == 0) co_return;
+        co_await s.send_all(std::span<const std::byte>(buf.data(), k));
+      }
+    };
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      for (int i = 0; i < conns; ++i) n.start_soon(echo, co_await listener.accept());
+    });
+    user_ns = thread_user_ns() - t0;
+  });
+}
+
+void asio_echo_server(int lfd, int conns, long& user_ns) {
+  const long t0 = thread_user_ns();
+  asio::io_context ctx(1);
+  asio::ip::tcp::acceptor acceptor(ctx, asio::ip::tcp::v4(), lfd);
+  auto echo = [](asio::ip::tcp::socket s) -> asio::awaitable<void> {
+    char buf[echo_message];
+    try {
+      for (;;) {
+        const std::size_t k = co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
+        co_await asio::async_write(s, asio::buffer(buf, k), asio::use_awaitable);
+      }
+    } catch (const std::system_error&) {  // end of stream
+    }
+  };
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < conns; ++i) {
+          asio::ip::tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
+          s.set_option(asio::ip::tcp::no_delay(true));
+          asio::co_spawn(ctx, echo(std::move(s)), asio::detached);
+        }
+      },
+      asio::detached);
+  ctx.run();
+  user_ns = thread_user_ns() - t0;
+}
+
+/// The floor: the same server as a bare liburing loop (one recv or send in flight per connection).
+void uring_echo_server(int lfd, int conns, long& user_ns) {
+  const long t0 = thread_user_ns();
+  io_uring ring;
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  if (io_uring_queue_init_params(256, &ring, &p) != 0 && io_uring_queue_init(256, &ring, 0) != 0) std::abort();
+  struct conn {
+    int fd;
+    char buf[echo_message];
+  };
+  std::vector<conn> cs(static_cast<std::size_t>(conns));
+  auto recv = [&](std::size_t i) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_prep_recv(sqe, cs[i].fd, cs[i].buf, echo_message, 0);
+    io_uring_sqe_set_data64(sqe, i * 2);
+  };
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    cs[i].fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    int one = 1;
+    ::setsockopt(cs[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    recv(i);
+  }
+  for (std::size_t alive = cs.size(); alive > 0;) {
+    io_uring_submit_and_wait(&ring, 1);
+    unsigned head, seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      ++seen;
+      const std::size_t i = cqe->user_data / 2;
+      if (cqe->user_data % 2 == 0) {
+        if (cqe->res <= 0) {
+          ::close(cs[i].fd);
+          --alive;
+          continue;
+        }
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+        io_uring_prep_send(sqe, cs[i].fd, cs[i].buf, static_cast<std::size_t>(cqe->res), MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, i * 2 + 1);
+      } else {
+        recv(i);
+      }
+    }
+    io_uring_cq_advance(&ring, seen);
+  }
+  io_uring_queue_exit(&ring);
+  ::close(lfd);
+  user_ns = thread_user_ns() - t0;
+}
+
+template <class Server>
+void run_echo(benchmark::State& state, Server server) {
+  const int conns = static_cast<int>(state.range(0));
+  const int rounds = scaled(conns == 1 ? 20'000 : 2'000);
+  const double ops = double(conns) * rounds;
+  double server_cpu_ns = 0;
+  alloc_scope a{state, ops};
+  for (auto _ : state) {
+    std::uint16_t port = 0;
+    const int lfd = loopback_listener_fd(port);
+    long user_ns = 0;
+    std::thread t([&] { server(lfd, conns, user_ns); });
+    state.SetIterationTime(echo_client(port, conns, rounds));
+    t.join();
+    server_cpu_ns += double(user_ns);
+  }
+  state.counters["server_user_ns_per_op"] = server_cpu_ns / (ops * double(state.iterations()));
+}
+void trio_tcp_echo(benchmark::State& state) { run_echo(state, trio_echo_server); }
+void asio_tcp_echo(benchmark::State& state) { run_echo(state, asio_echo_server); }
+void uring_tcp_echo(benchmark::State& state) { run_echo(state, uring_echo_server); }
+
 }  // namespace
 
 #define PAIR(name)                                       \
@@ -575,6 +758,9 @@ BENCHMARK(asio_idle_task_memory)->Iterations(1)->Unit(benchmark::kMillisecond);
 PAIR(pipe_roundtrip);
 PAIR(to_thread);
 PAIR(from_thread);
+BENCHMARK(trio_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(uring_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   std::vector<char*> args;

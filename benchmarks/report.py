@@ -25,6 +25,8 @@ WORKLOADS = [
     ("pipe_roundtrip", "wait_readable on a pipe, round trip"),
     ("to_thread", "to_thread::run_sync of an empty function (Asio: post to a thread_pool and back)"),
     ("from_thread", "from_thread::run_sync from a worker (Asio: post to the io_context, wait on a future)"),
+    ("tcp_echo/1", "TCP echo over loopback, 64 B, 1 connection, per round trip"),
+    ("tcp_echo/50", "TCP echo over loopback, 64 B, 50 connections, per round trip"),
 ]
 
 
@@ -43,13 +45,14 @@ def load(paths):
         ops = b.get("ops", 1.0) or 1.0
         runs[(lib, workload)].append(
             {"ns_per_op": b["real_time"] * unit / ops, "allocs": b.get("allocs_per_op", 0.0),
-             "bytes": b.get("bytes_per_task")})
+             "bytes": b.get("bytes_per_task"), "server_cpu": b.get("server_user_ns_per_op")})
     out = {}
     for key, rs in runs.items():
         out[key] = {
             "ns_per_op": statistics.median(r["ns_per_op"] for r in rs),
             "allocs": statistics.median(r["allocs"] for r in rs),
             "bytes": statistics.median(r["bytes"] for r in rs) if rs[0]["bytes"] is not None else None,
+            "server_cpu": statistics.median(r["server_cpu"] for r in rs) if rs[0]["server_cpu"] is not None else None,
         }
     return out
 
@@ -102,6 +105,18 @@ def main(argv):
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
+    echo = [k for k, _ in WORKLOADS if k.startswith("tcp_echo") and ("trio", k) in bench]
+    if echo:
+        print()
+        print("| TCP echo | trio-cpp | Asio 1.22 | raw liburing (floor) | trio-cpp / floor, round trips/s |"
+              " server user CPU per round trip: trio-cpp | Asio | floor |")
+        print("|---|---|---|---|---|---|---|---|")
+        for k in echo:
+            t, a, u = bench.get(("trio", k)), bench.get(("asio", k)), bench.get(("uring", k))
+            rate = lambda r: f"{1e9 / r['ns_per_op'] / 1000:.0f}k/s" if r else "n/a"
+            cpu = lambda r: f"{r['server_cpu']:.0f} ns" if r and r.get("server_cpu") is not None else "n/a"
+            floor = f"{u['ns_per_op'] / t['ns_per_op']:.2f}x" if u else "n/a"
+            print(f"| {k} | {rate(t)} | {rate(a)} | {rate(u)} | {floor} | {cpu(t)} | {cpu(a)} | {cpu(u)} |")
     if csv_path:
         with open(csv_path, "w") as f:
             f.write("\n".join(csv) + "\n")
