@@ -735,6 +735,120 @@ void trio_tcp_echo(benchmark::State& state) { run_echo(state, trio_echo_server);
 void asio_tcp_echo(benchmark::State& state) { run_echo(state, asio_echo_server); }
 void uring_tcp_echo(benchmark::State& state) { run_echo(state, uring_echo_server); }
 
+// ---- (n) bulk transfer over one loopback connection (64 KiB writes and reads), and accept + close --
+constexpr std::size_t bulk_chunk = 64 * 1024;
+
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
+  return fd;
+}
+
+void trio_bulk_server(int lfd, std::size_t total) {
+  in_trio([&]() -> trio::task<> {
+    trio::socket_listener listener(trio::socket::adopt(lfd, AF_INET, SOCK_STREAM));
+    trio::socket_stream s = co_await listener.accept();
+    std::vector<std::byte> buf(bulk_chunk);
+    std::size_t got = 0;
+    for (std::size_t k; (k = co_await s.receive_some(buf)) != 0;) got += k;
+    if (got != total) std::abort();
+  });
+}
+void asio_bulk_server(int lfd, std::size_t total) {
+  asio::io_context ctx(1);
+  asio::ip::tcp::acceptor acceptor(ctx, asio::ip::tcp::v4(), lfd);
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        asio::ip::tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
+        std::vector<char> buf(bulk_chunk);
+        std::size_t got = 0;
+        try {
+          for (;;) got += co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
+        } catch (const std::system_error&) {  // end of stream
+        }
+        if (got != total) std::abort();
+      },
+      asio::detached);
+  ctx.run();
+}
+
+template <class Server>
+void run_bulk(benchmark::State& state, Server server) {
+  const std::size_t total = std::max<std::size_t>(bulk_chunk, (std::size_t{1} << 30) / std::size_t(g_divisor));
+  const double ops = double(total) / double(bulk_chunk);
+  std::vector<char> chunk(bulk_chunk, 'b');
+  alloc_scope a{state, ops};
+  for (auto _ : state) {
+    std::uint16_t port = 0;
+    const int lfd = loopback_listener_fd(port);
+    std::thread t([&] { server(lfd, total); });
+    const int fd = connect_loopback(port);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t sent = 0; sent < total;) {
+      const ssize_t k = ::send(fd, chunk.data(), std::min(bulk_chunk, total - sent), MSG_NOSIGNAL);
+      if (k <= 0) std::abort();
+      sent += static_cast<std::size_t>(k);
+    }
+    ::close(fd);
+    t.join();  // the server has read everything
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  state.counters["bytes_per_op"] = double(bulk_chunk);
+}
+void trio_tcp_bulk(benchmark::State& state) { run_bulk(state, trio_bulk_server); }
+void asio_tcp_bulk(benchmark::State& state) { run_bulk(state, asio_bulk_server); }
+
+void trio_accept_server(int lfd, int n) {
+  in_trio([&]() -> trio::task<> {
+    trio::socket_listener listener(trio::socket::adopt(lfd, AF_INET, SOCK_STREAM));
+    for (int i = 0; i < n; ++i) {
+      trio::socket_stream s = co_await listener.accept();
+      co_await s.aclose();
+    }
+  });
+}
+void asio_accept_server(int lfd, int n) {
+  asio::io_context ctx(1);
+  asio::ip::tcp::acceptor acceptor(ctx, asio::ip::tcp::v4(), lfd);
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < n; ++i) {
+          asio::ip::tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
+          s.close();
+        }
+      },
+      asio::detached);
+  ctx.run();
+}
+
+template <class Server>
+void run_accept(benchmark::State& state, Server server) {
+  const int n = scaled(5'000);
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    std::uint16_t port = 0;
+    const int lfd = loopback_listener_fd(port);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::thread t([&] { server(lfd, n); });
+    for (int i = 0; i < n; ++i) {
+      const int fd = connect_loopback(port);
+      linger lg{1, 0};  // close with RST: no TIME_WAIT pile-up across repetitions
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      ::close(fd);
+    }
+    t.join();
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+}
+void trio_accept_close(benchmark::State& state) { run_accept(state, trio_accept_server); }
+void asio_accept_close(benchmark::State& state) { run_accept(state, asio_accept_server); }
+
 }  // namespace
 
 #define PAIR(name)                                       \
@@ -761,6 +875,10 @@ PAIR(from_thread);
 BENCHMARK(trio_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(asio_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(uring_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(trio_tcp_bulk)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_tcp_bulk)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(trio_accept_close)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_accept_close)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
   std::vector<char*> args;

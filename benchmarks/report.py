@@ -27,6 +27,8 @@ WORKLOADS = [
     ("from_thread", "from_thread::run_sync from a worker (Asio: post to the io_context, wait on a future)"),
     ("tcp_echo/1", "TCP echo over loopback, 64 B, 1 connection, per round trip"),
     ("tcp_echo/50", "TCP echo over loopback, 64 B, 50 connections, per round trip"),
+    ("tcp_bulk", "1 GiB over one loopback connection, per 64 KiB read"),
+    ("accept_close", "accept + close a short loopback connection"),
 ]
 
 
@@ -117,6 +119,10 @@ def main(argv):
             cpu = lambda r: f"{r['server_cpu']:.0f} ns" if r and r.get("server_cpu") is not None else "n/a"
             floor = f"{u['ns_per_op'] / t['ns_per_op']:.2f}x" if u else "n/a"
             print(f"| {k} | {rate(t)} | {rate(a)} | {rate(u)} | {floor} | {cpu(t)} | {cpu(a)} | {cpu(u)} |")
+    bulk = (bench.get(("trio", "tcp_bulk")), bench.get(("asio", "tcp_bulk")))
+    if bulk[0]:
+        gbps = lambda r: f"{65536 / r['ns_per_op']:.2f} GB/s" if r else "n/a"
+        print(f"\nBulk transfer: trio-cpp {gbps(bulk[0])}, Asio {gbps(bulk[1])}")
     if csv_path:
         with open(csv_path, "w") as f:
             f.write("\n".join(csv) + "\n")
