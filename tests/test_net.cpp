@@ -514,3 +514,31 @@ TEST_CASE("Two runners in two threads share a port through SO_REUSEPORT, and bot
   t0.join();
   t1.join();
 }
+
+TRIO_TEST_CASE("NET-10 every family unsupported: one error naming the wildcard, chained to each; other errors as is",
+               "[net][NET-10]") {
+  struct refusing : trio::socket_factory {
+    int err = EAFNOSUPPORT;
+    trio::socket open_socket(int, int, int) override {
+      throw std::system_error(err, std::system_category(), "fake: socket() refused");
+    }
+  } factory;
+  trio::set_custom_socket_factory(&factory);
+  try {
+    co_await trio::open_tcp_listeners(0);
+    FAIL("open_tcp_listeners succeeded");
+  } catch (const std::system_error& e) {
+    CHECK(e.code().value() == EAFNOSUPPORT);
+    CHECK_THAT(e.what(), Catch::Contains("doesn't support any of the kinds of socket"));
+    CHECK(test::count_of(e.what(), "fake: socket() refused") == 2);
+  }
+  factory.err = EMFILE;
+  try {
+    co_await trio::open_tcp_listeners(0);
+    FAIL("open_tcp_listeners succeeded");
+  } catch (const std::system_error& e) {
+    CHECK(e.code().value() == EMFILE);
+    CHECK_THAT(e.what(), Catch::StartsWith("fake: socket() refused"));
+  }
+  trio::set_custom_socket_factory(nullptr);
+}

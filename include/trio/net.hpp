@@ -259,10 +259,11 @@ inline task<std::vector<socket_listener>> open_tcp_listeners_impl(std::uint16_t 
   }
   std::vector<socket_listener> listeners;
   std::vector<std::string> unsupported;
+  socket_factory& factory = hooks(what).current_factory();
   for (const socket_address& a : addresses) {
     trio::socket s;
     try {
-      s = socket::create(a.family(), SOCK_STREAM, 0);
+      s = factory.open_socket(a.family(), SOCK_STREAM, 0);
     } catch (const std::system_error& e) {
       if (e.code().value() == EAFNOSUPPORT) {
         unsupported.push_back(e.what());
