@@ -387,20 +387,10 @@ class socket {
 
   /// send(2): how many bytes the kernel took (MSG_NOSIGNAL is always added: no SIGPIPE).
   task<std::size_t> send(std::span<const std::byte> data, int flags = 0) {
-    check_open("send");
-    for (;;) {
-      auto prep = [&](io_uring_sqe* sqe) noexcept {
-        io_uring_prep_send(sqe, fd_, data.data(), data.size(), flags | MSG_NOSIGNAL);
-      };
-      const int res = co_await detail::uring_call{fd_, detail::io_direction::write, "trio::socket::send", prep};
-      if (res >= 0) co_return static_cast<std::size_t>(res);
-      if (res == detail::uring_interrupted) continue;
-      if (res == -EAGAIN) {
-        co_await wait_for(POLLOUT, "trio::socket::send");
-        continue;
-      }
-      detail::throw_errno(-res, "trio::socket::send failed");
-    }
+    auto prep = [&](io_uring_sqe* sqe) noexcept {
+      io_uring_prep_send(sqe, fd_, data.data(), data.size(), flags | MSG_NOSIGNAL);
+    };
+    co_return co_await transfer(detail::io_direction::write, "trio::socket::send", prep);
   }
   task<std::size_t> send(std::string_view data, int flags = 0) {
     return send(std::as_bytes(std::span(data.data(), data.size())), flags);
@@ -408,54 +398,22 @@ class socket {
 
   /// recv(2): how many bytes arrived; 0 at end of stream.
   task<std::size_t> recv(std::span<std::byte> buffer, int flags = 0) {
-    check_open("recv");
-    for (;;) {
-      auto prep = [&](io_uring_sqe* sqe) noexcept {
-        io_uring_prep_recv(sqe, fd_, buffer.data(), buffer.size(), flags);
-      };
-      const int res = co_await detail::uring_call{fd_, detail::io_direction::read, "trio::socket::recv", prep};
-      if (res >= 0) co_return static_cast<std::size_t>(res);
-      if (res == detail::uring_interrupted) continue;
-      if (res == -EAGAIN) {
-        co_await wait_for(POLLIN, "trio::socket::recv");
-        continue;
-      }
-      detail::throw_errno(-res, "trio::socket::recv failed");
-    }
+    auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_recv(sqe, fd_, buffer.data(), buffer.size(), flags); };
+    co_return co_await transfer(detail::io_direction::read, "trio::socket::recv", prep);
   }
 
   /// sendmsg(2) / recvmsg(2): the caller's msghdr (and what it points at) must outlive the call.
   task<std::size_t> sendmsg(const msghdr& msg, int flags = 0) {
-    check_open("sendmsg");
-    for (;;) {
-      auto prep = [&](io_uring_sqe* sqe) noexcept {
-        io_uring_prep_sendmsg(sqe, fd_, &msg, static_cast<unsigned>(flags | MSG_NOSIGNAL));
-      };
-      const int res = co_await detail::uring_call{fd_, detail::io_direction::write, "trio::socket::sendmsg", prep};
-      if (res >= 0) co_return static_cast<std::size_t>(res);
-      if (res == detail::uring_interrupted) continue;
-      if (res == -EAGAIN) {
-        co_await wait_for(POLLOUT, "trio::socket::sendmsg");
-        continue;
-      }
-      detail::throw_errno(-res, "trio::socket::sendmsg failed");
-    }
+    auto prep = [&](io_uring_sqe* sqe) noexcept {
+      io_uring_prep_sendmsg(sqe, fd_, &msg, static_cast<unsigned>(flags | MSG_NOSIGNAL));
+    };
+    co_return co_await transfer(detail::io_direction::write, "trio::socket::sendmsg", prep);
   }
   task<std::size_t> recvmsg(msghdr& msg, int flags = 0) {
-    check_open("recvmsg");
-    for (;;) {
-      auto prep = [&](io_uring_sqe* sqe) noexcept {
-        io_uring_prep_recvmsg(sqe, fd_, &msg, static_cast<unsigned>(flags));
-      };
-      const int res = co_await detail::uring_call{fd_, detail::io_direction::read, "trio::socket::recvmsg", prep};
-      if (res >= 0) co_return static_cast<std::size_t>(res);
-      if (res == detail::uring_interrupted) continue;
-      if (res == -EAGAIN) {
-        co_await wait_for(POLLIN, "trio::socket::recvmsg");
-        continue;
-      }
-      detail::throw_errno(-res, "trio::socket::recvmsg failed");
-    }
+    auto prep = [&](io_uring_sqe* sqe) noexcept {
+      io_uring_prep_recvmsg(sqe, fd_, &msg, static_cast<unsigned>(flags));
+    };
+    co_return co_await transfer(detail::io_direction::read, "trio::socket::recvmsg", prep);
   }
 
   /// sendto(2) for datagram sockets.
@@ -510,6 +468,23 @@ class socket {
   }
 
  private:
+  /// One data transfer (send/recv/sendmsg/recvmsg): submits prep's SQE until it completes, waiting
+  /// out EAGAIN (an adopted non-blocking socket) and resubmitting after a withdrawn cancellation.
+  template <class Prep>
+  task<std::size_t> transfer(detail::io_direction dir, const char* what, Prep prep) {
+    if (TRIO_UNLIKELY(fd_ < 0)) throw closed_resource_error(std::string(what) + ": the socket is closed");
+    for (;;) {
+      const int res = co_await detail::uring_call{fd_, dir, what, prep};
+      if (res >= 0) co_return static_cast<std::size_t>(res);
+      if (res == detail::uring_interrupted) continue;
+      if (res == -EAGAIN) {
+        co_await wait_for(dir == detail::io_direction::read ? POLLIN : POLLOUT, what);
+        continue;
+      }
+      detail::throw_errno(-res, std::string(what) + " failed");
+    }
+  }
+
   void check_open(const char* op) const {
     if (TRIO_UNLIKELY(fd_ < 0))
       throw closed_resource_error(std::string("trio::socket::") + op + ": the socket is closed");

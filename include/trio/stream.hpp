@@ -75,6 +75,15 @@ inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
 inline void check_max_bytes(std::size_t max_bytes, const char* what) {
   if (max_bytes == 0) throw std::invalid_argument(std::string(what) + ": max_bytes must be at least 1 (got 0)");
 }
+/// `receive_some(max_bytes)` for a stream that has the span overload: up to max_bytes as a string.
+template <class S>
+task<std::string> receive_string(S& s, std::size_t max_bytes, const char* what) {
+  check_max_bytes(max_bytes, what);
+  std::string out(max_bytes, '\0');
+  const std::size_t n = co_await s.receive_some(std::as_writable_bytes(std::span(out)));
+  out.resize(n);
+  co_return out;
+}
 }  // namespace detail
 
 /// A stream made of a send stream and a receive stream (STR-09): sending goes to one, receiving
@@ -97,11 +106,7 @@ class stapled_stream {
     co_return co_await receive_stream_.receive_some(buffer);
   }
   task<std::string> receive_some(std::size_t max_bytes = 65536) {
-    detail::check_max_bytes(max_bytes, "trio::stapled_stream::receive_some");
-    std::string out(max_bytes, '\0');
-    const std::size_t n = co_await receive_stream_.receive_some(std::as_writable_bytes(std::span(out)));
-    out.resize(n);
-    co_return out;
+    return detail::receive_string(receive_stream_, max_bytes, "trio::stapled_stream::receive_some");
   }
   /// Closes both, the receive stream even when closing the send stream throws (then that error is
   /// raised after; if both throw, the receive stream's error wins, as in Trio).

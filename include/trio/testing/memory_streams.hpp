@@ -172,11 +172,7 @@ class memory_receive_stream {
     co_return got.size();
   }
   task<std::string> receive_some(std::size_t max_bytes = 65536) {
-    trio::detail::check_max_bytes(max_bytes, "trio::testing::memory_receive_stream::receive_some");
-    std::string out(max_bytes, '\0');
-    const std::size_t n = co_await receive_some(std::as_writable_bytes(std::span(out)));
-    out.resize(n);
-    co_return out;
+    return trio::detail::receive_string(*this, max_bytes, "trio::testing::memory_receive_stream::receive_some");
   }
   void close() {
     if (s_->closed) return;
@@ -353,11 +349,7 @@ class lockstep_receive_stream {
     co_return n;
   }
   task<std::string> receive_some(std::size_t max_bytes = 65536) {
-    trio::detail::check_max_bytes(max_bytes, "trio::testing::lockstep stream::receive_some");
-    std::string out(max_bytes, '\0');
-    const std::size_t n = co_await receive_some(std::as_writable_bytes(std::span(out)));
-    out.resize(n);
-    co_return out;
+    return trio::detail::receive_string(*this, max_bytes, "trio::testing::lockstep stream::receive_some");
   }
   task<void> aclose() {
     auto s = s_;
