@@ -184,9 +184,6 @@ class socket_address {
 };
 
 namespace detail {
-[[noreturn]] inline void throw_errno(int err, const std::string& what) {
-  throw std::system_error(err, std::system_category(), what);
-}
 inline std::string family_name(int family) {
   switch (family) {
     case AF_INET:

@@ -24,6 +24,7 @@
 #include "trio/sync.hpp"
 
 // I/O: readiness, sockets, streams, networking
+#include "trio/file.hpp"
 #include "trio/line_reader.hpp"
 #include "trio/net.hpp"
 #include "trio/socket.hpp"

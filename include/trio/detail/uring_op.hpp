@@ -12,11 +12,17 @@
 #include <coroutine>
 #include <cstdint>
 #include <string>
+#include <system_error>
 
 #include "trio/detail/runner.hpp"
 #include "trio/errors.hpp"
 
 namespace trio::detail {
+
+/// Throws std::system_error(err) whose message is `what` (then ": " and strerror(err)).
+[[noreturn]] [[gnu::cold]] inline void throw_errno(int err, const std::string& what) {
+  throw std::system_error(err, std::system_category(), what);
+}
 
 /// One in-flight io_uring operation owned by an awaiting task. It lives in the task's frame.
 struct uring_op : io_op {
