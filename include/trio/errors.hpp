@@ -96,15 +96,33 @@ class trio_internal_error : public std::runtime_error {
 class called_process_error : public std::runtime_error {
  public:
   called_process_error(int returncode, std::string stdout_data, std::string stderr_data)
-      : std::runtime_error("command returned non-zero exit status " + std::to_string(returncode)),
+      : called_process_error({}, returncode, std::move(stdout_data), std::move(stderr_data)) {}
+  /// args: the command, for the message ("command ['sh', '-c', 'exit 3'] returned non-zero exit status 3").
+  called_process_error(std::vector<std::string> args, int returncode, std::string stdout_data, std::string stderr_data)
+      : std::runtime_error(describe(args, returncode)),
+        args_(std::move(args)),
         returncode_(returncode),
         stdout_(std::move(stdout_data)),
         stderr_(std::move(stderr_data)) {}
+  const std::vector<std::string>& args() const noexcept { return args_; }
   int returncode() const noexcept { return returncode_; }
   const std::string& stdout_data() const noexcept { return stdout_; }
   const std::string& stderr_data() const noexcept { return stderr_; }
 
+  /// "['sh', '-c', 'exit 3']": a command as Python prints a list of strings.
+  static std::string quote_args(const std::vector<std::string>& args) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < args.size(); ++i) out += (i ? ", '" : "'") + args[i] + "'";
+    return out + "]";
+  }
+
  private:
+  static std::string describe(const std::vector<std::string>& args, int returncode) {
+    std::string cmd = args.empty() ? "command" : "command " + quote_args(args);
+    if (returncode < 0) return cmd + " died with signal " + std::to_string(-returncode);
+    return cmd + " returned non-zero exit status " + std::to_string(returncode);
+  }
+  std::vector<std::string> args_;
   int returncode_;
   std::string stdout_, stderr_;
 };

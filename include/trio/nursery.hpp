@@ -46,6 +46,8 @@ class task_status {
  public:
   task_status() noexcept = default;
   explicit task_status(detail::start_state<T>* st) noexcept : st_(st) {}
+  /// True for the default status (the task was not started by nursery::start): started() does nothing.
+  bool ignored() const noexcept { return st_ == nullptr; }
 
   template <class U = T>
   requires(!std::is_void_v<U>) void started(U value) {

@@ -30,13 +30,6 @@ namespace detail {
 [[noreturn]] [[gnu::cold]] inline void throw_broken(const char* what, int err) {
   throw broken_resource_error(std::string(what) + ": the connection is broken: " + std::strerror(err));
 }
-[[noreturn]] [[gnu::cold]] inline void throw_stream_closed(const char* what) {
-  throw closed_resource_error(std::string(what) + ": the stream was closed (aclose) by this side");
-}
-[[noreturn]] [[gnu::cold]] inline void throw_stream_busy(const char* what, const char* direction) {
-  throw busy_resource_error(std::string(what) + ": another task is already " + direction +
-                            " on this stream; use one task per direction (or a trio::lock)");
-}
 /// A per-thread buffer of at least n bytes for a receive that completes synchronously (its bytes are
 /// copied out before the task can be suspended again).
 inline std::span<char> receive_scratch(std::size_t n) {
@@ -44,17 +37,6 @@ inline std::span<char> receive_scratch(std::size_t n) {
   if (buf.size() < n) buf.resize(n);
   return {buf.data(), n};
 }
-/// Marks a direction of a stream busy for the length of one operation.
-struct busy_guard {
-  bool& flag;
-  busy_guard(bool& f, const char* what, const char* direction) : flag(f) {
-    if (flag) throw_stream_busy(what, direction);
-    flag = true;
-  }
-  ~busy_guard() { flag = false; }
-  busy_guard(const busy_guard&) = delete;
-  busy_guard& operator=(const busy_guard&) = delete;
-};
 }  // namespace detail
 
 /// A stream over a connected SOCK_STREAM socket (TCP or Unix). TCP_NODELAY is on for TCP.

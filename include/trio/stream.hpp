@@ -12,12 +12,14 @@
 #include <cstddef>
 #include <exception>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
 #include "trio/cancel_scope.hpp"
+#include "trio/errors.hpp"
 #include "trio/task.hpp"
 
 namespace trio {
@@ -71,6 +73,25 @@ namespace detail {
 inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
   return std::as_bytes(std::span(s.data(), s.size()));
 }
+/// An operation on a stream this side closed (STR-05).
+[[noreturn]] [[gnu::cold]] inline void throw_stream_closed(const char* what) {
+  throw closed_resource_error(std::string(what) + ": the stream was closed (aclose) by this side");
+}
+[[noreturn]] [[gnu::cold]] inline void throw_stream_busy(const char* what, const char* direction) {
+  throw busy_resource_error(std::string(what) + ": another task is already " + direction +
+                            " on this stream; use one task per direction (or a trio::lock)");
+}
+/// Marks a direction of a stream busy for the length of one operation.
+struct busy_guard {
+  bool& flag;
+  busy_guard(bool& f, const char* what, const char* direction) : flag(f) {
+    if (flag) throw_stream_busy(what, direction);
+    flag = true;
+  }
+  ~busy_guard() { flag = false; }
+  busy_guard(const busy_guard&) = delete;
+  busy_guard& operator=(const busy_guard&) = delete;
+};
 /// The max_bytes argument of `receive_some(std::size_t)` (STR-02): 0 is an error.
 inline void check_max_bytes(std::size_t max_bytes, const char* what) {
   if (max_bytes == 0) throw std::invalid_argument(std::string(what) + ": max_bytes must be at least 1 (got 0)");

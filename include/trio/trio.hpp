@@ -25,6 +25,8 @@
 
 // I/O: readiness, sockets, streams, networking
 #include "trio/file.hpp"
+#include "trio/pipe_stream.hpp"
+#include "trio/process.hpp"
 #include "trio/line_reader.hpp"
 #include "trio/net.hpp"
 #include "trio/socket.hpp"
