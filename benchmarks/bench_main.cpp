@@ -28,32 +28,16 @@
 #include <trio/trio.hpp>
 
 #include "alloc_counter.hpp"
+#include "bench_common.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-int g_divisor = 1;  // --smoke divides every size
-int scaled(int n) { return std::max(1, n / g_divisor); }
-
-struct alloc_scope {
-  benchmark::State& state;
-  double ops;
-  std::size_t start = bench::allocations.load(std::memory_order_relaxed);
-  ~alloc_scope() {
-    const double total_ops = ops * static_cast<double>(state.iterations());
-    state.counters["ops"] = ops;
-    state.counters["allocs_per_op"] =
-        total_ops > 0 ? static_cast<double>(bench::allocations.load(std::memory_order_relaxed) - start) / total_ops : 0;
-  }
-};
-
-template <class F>
-void in_trio(F&& f) {
-  trio::run_options o;
-  o.handle_sigint = false;
-  trio::run(o, std::forward<F>(f));
-}
+using bench::alloc_scope;
+using bench::g_divisor;
+using bench::in_trio;
+using bench::scaled;
 
 long rss_bytes() {
   long pages = 0, resident = 0;

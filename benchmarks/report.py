@@ -31,6 +31,16 @@ WORKLOADS = [
     ("accept_close", "accept + close a short loopback connection"),
 ]
 
+# trio-cpp against the plain blocking calls (lib "floor"): files and subprocesses.
+FLOOR_WORKLOADS = [
+    ("file_lines", "256 MiB file line by line, per line: read_line(std::string&) vs std::getline"),
+    ("file_lines_opt", "the same through read_line() -> std::optional<std::string>"),
+    ("file_seq_read", "1 GiB in 1 MiB reads, per read (floor: a read(2) loop)"),
+    ("file_random_read", "4 KiB reads at random offsets, 64 tasks, per read (floor: one pread loop)"),
+    ("file_random_read_cold", "the same from the device (pages evicted first)"),
+    ("run_process", "run_process({\"/bin/true\"}) (floor: posix_spawn + waitpid)"),
+]
+
 
 def load(paths):
     benchmarks = []
@@ -123,6 +133,18 @@ def main(argv):
     if bulk[0]:
         gbps = lambda r: f"{65536 / r['ns_per_op']:.2f} GB/s" if r else "n/a"
         print(f"\nBulk transfer: trio-cpp {gbps(bulk[0])}, Asio {gbps(bulk[1])}")
+    floors = [(k, label) for k, label in FLOOR_WORKLOADS if ("trio", k) in bench]
+    if floors:
+        print()
+        print("| files and processes | trio-cpp | blocking floor | trio-cpp / floor (speed) |")
+        print("|---|---|---|---|")
+        for k, label in floors:
+            t, f = bench.get(("trio", k)), bench.get(("floor", k.removesuffix("_opt")))
+            speed = f"{f['ns_per_op'] / t['ns_per_op']:.2f}x" if f else "n/a"
+            value = lambda r: "n/a" if r is None else (
+                f"{r['ns_per_op']:.1f} ns" if r["ns_per_op"] < 100 else
+                f"{r['ns_per_op'] / 1000:.1f} µs" if r["ns_per_op"] >= 10000 else f"{r['ns_per_op']:.0f} ns")
+            print(f"| {label} | {value(t)} | {value(f)} | {speed} |")
     if csv_path:
         with open(csv_path, "w") as f:
             f.write("\n".join(csv) + "\n")

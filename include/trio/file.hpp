@@ -182,10 +182,14 @@ class async_file {
   /// and write_at one file at once (one io_uring_enter carries all their operations).
   task<std::size_t> read_at(std::span<std::byte> buffer, std::uint64_t offset) {
     check_open("read_at");
-    const int res = co_await detail::file_call(fd_, [&](io_uring_sqe* sqe) noexcept {
+    auto prep = [&](io_uring_sqe* sqe) noexcept {
       io_uring_prep_read(sqe, fd_, buffer.data(), static_cast<unsigned>(std::min<std::size_t>(buffer.size(), 1u << 30)),
                          offset);
-    });
+    };
+    int res;
+    do {  // (the uring_call in this frame: no second coroutine per read)
+      res = co_await detail::uring_call{fd_, detail::io_direction::none, "trio::async_file::read_at", prep};
+    } while (res == detail::uring_interrupted);
     if (res < 0) fail(-res, "read_at", "reading");
     co_return static_cast<std::size_t>(res);
   }
