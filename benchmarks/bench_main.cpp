@@ -21,6 +21,8 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <atomic>
+#include <latch>
 #include <thread>
 #include <vector>
 
@@ -716,6 +718,73 @@ void run_echo(benchmark::State& state, Server server) {
   state.counters["server_user_ns_per_op"] = server_cpu_ns / (ops * double(state.iterations()));
 }
 void trio_tcp_echo(benchmark::State& state) { run_echo(state, trio_echo_server); }
+
+/// Echo with two runners in two threads (DESIGN §3 "Threads"), each with its own listener on the same
+/// port through SO_REUSEPORT; the kernel spreads the connections. The last connection to close stops
+/// both runners through their trio_tokens.
+void trio_tcp_echo_2runners(benchmark::State& state) {
+  const int conns = static_cast<int>(state.range(0));
+  const int rounds = scaled(2'000);
+  const double ops = double(conns) * rounds;
+  double server_cpu_ns = 0;
+  alloc_scope a{state, ops};
+  for (auto _ : state) {
+    std::uint16_t port = 0;
+    int lfds[2];
+    for (int i = 0; i < 2; ++i) {
+      lfds[i] = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      int one = 1;
+      ::setsockopt(lfds[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(port);
+      socklen_t len = sizeof addr;
+      if (::bind(lfds[i], reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(lfds[i], 1024) != 0 ||
+          ::getsockname(lfds[i], reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+        std::abort();
+      port = ntohs(addr.sin_port);
+    }
+    std::atomic<int> closed{0};
+    std::optional<trio::lowlevel::trio_token> tokens[2];
+    trio::cancel_scope* scopes[2] = {nullptr, nullptr};
+    std::latch ready(2);
+    long user_ns[2] = {0, 0};
+    auto stop_all = [&] {
+      for (int i = 0; i < 2; ++i) tokens[i]->run_sync_soon([&scopes, i] { scopes[i]->cancel(); });
+    };
+    auto server = [&](int idx) {
+      in_trio([&]() -> trio::task<> {
+        const long t0 = thread_user_ns();
+        trio::socket_listener listener(trio::socket::adopt(lfds[idx], AF_INET, SOCK_STREAM));
+        auto echo = [&](trio::socket_stream s) -> trio::task<> {
+          std::array<std::byte, echo_message> buf;
+          for (;;) {
+            const std::size_t k = co_await s.receive_some(buf);
+            if (k == 0) break;
+            co_await s.send_all(std::span<const std::byte>(buf.data(), k));
+          }
+          if (++closed == conns) stop_all();
+        };
+        co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+          tokens[idx] = trio::lowlevel::current_trio_token();
+          scopes[idx] = &n.cancel_scope();
+          ready.count_down();
+          for (;;) n.start_soon(echo, co_await listener.accept());
+        });
+        user_ns[idx] = thread_user_ns() - t0;
+      });
+    };
+    std::thread t1([&] { server(0); });
+    std::thread t2([&] { server(1); });
+    ready.wait();
+    state.SetIterationTime(echo_client(port, conns, rounds));
+    t1.join();
+    t2.join();
+    server_cpu_ns += double(user_ns[0] + user_ns[1]);
+  }
+  state.counters["server_user_ns_per_op"] = server_cpu_ns / (ops * double(state.iterations()));
+}
 void asio_tcp_echo(benchmark::State& state) { run_echo(state, asio_echo_server); }
 void uring_tcp_echo(benchmark::State& state) { run_echo(state, uring_echo_server); }
 
@@ -857,6 +926,7 @@ PAIR(pipe_roundtrip);
 PAIR(to_thread);
 PAIR(from_thread);
 BENCHMARK(trio_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(trio_tcp_echo_2runners)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(asio_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(uring_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(trio_tcp_bulk)->UseManualTime()->Unit(benchmark::kMillisecond);

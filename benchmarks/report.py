@@ -129,6 +129,10 @@ def main(argv):
             cpu = lambda r: f"{r['server_cpu']:.0f} ns" if r and r.get("server_cpu") is not None else "n/a"
             floor = f"{u['ns_per_op'] / t['ns_per_op']:.2f}x" if u else "n/a"
             print(f"| {k} | {rate(t)} | {rate(a)} | {rate(u)} | {floor} | {cpu(t)} | {cpu(a)} | {cpu(u)} |")
+        two = bench.get(("trio", "tcp_echo_2runners/50"))
+        if two:
+            print(f"| tcp_echo/50, trio-cpp with two runners (SO_REUSEPORT) | {1e9 / two['ns_per_op'] / 1000:.0f}k/s |"
+                  f" | | | {two['server_cpu']:.0f} ns (both threads) | | |")
     bulk = (bench.get(("trio", "tcp_bulk")), bench.get(("asio", "tcp_bulk")))
     if bulk[0]:
         gbps = lambda r: f"{65536 / r['ns_per_op']:.2f} GB/s" if r else "n/a"

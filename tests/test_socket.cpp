@@ -341,6 +341,57 @@ TEST_CASE("STR-11 socket_listener: needs a listening stream socket; accept after
   });
 }
 
+TEST_CASE("STR-12 accept errno sequence: ECONNABORTED, EPERM, EPROTO skipped; EMFILE, EFAULT, ENOBUFS raised",
+          "[socket_listener][STR-12]") {
+  // The listener sees ECONNABORTED, EPERM, EPROTO, ok, EMFILE, EFAULT, ENOBUFS, ok (Trio's fake socket).
+  static std::vector<int> faults;
+  faults = {ECONNABORTED, EPERM, EPROTO, 0, EMFILE, EFAULT, ENOBUFS, 0};
+  static std::size_t at;
+  at = 0;
+  trio::detail::accept_fault_for_tests = [] { return at < faults.size() ? faults[at++] : 0; };
+  struct reset_hook {
+    ~reset_hook() { trio::detail::accept_fault_for_tests = nullptr; }
+  } reset;
+  test::run_real([]() -> trio::task<> {
+    trio::socket_listener l(loopback_listener());
+    auto c1 = trio::socket::create(AF_INET, SOCK_STREAM);
+    co_await c1.connect(l.socket().local_address());
+    auto c2 = trio::socket::create(AF_INET, SOCK_STREAM);
+    co_await c2.connect(l.socket().local_address());
+    std::vector<std::string> log;
+    trio::socket_stream first = co_await l.accept();  // skipped three, then the real accept
+    log.push_back("ok after " + std::to_string(at) + " results");
+    for (int i = 0; i < 3; ++i) {
+      try {
+        co_await l.accept();
+        log.push_back("no error");
+      } catch (const std::system_error& e) {
+        log.push_back(std::strerror(e.code().value()));
+      }
+    }
+    trio::socket_stream second = co_await l.accept();
+    log.push_back(second.socket().is_open() ? "ok" : "closed");
+    const std::vector<std::string> want{"ok after 4 results", std::strerror(EMFILE), std::strerror(EFAULT),
+                                        std::strerror(ENOBUFS), "ok"};
+    CHECK(log == want);
+    // Every call is a checkpoint, the faked ones too.
+    trio::cancel_scope scope;
+    scope.cancel();
+    faults = {EMFILE};
+    at = 0;
+    bool cancelled = false;
+    co_await scope.enter([&]() -> trio::task<> {
+      try {
+        co_await l.accept();
+      } catch (const trio::cancelled&) {
+        cancelled = true;
+        throw;
+      }
+    });
+    CHECK(cancelled);
+  });
+}
+
 TEST_CASE("STR-12 accept errno policy: transient errors are skipped, the rest raised", "[socket_listener][STR-12]") {
   for (int e : {ECONNABORTED, EPERM, EPROTO}) CHECK(trio::detail::accept_error_is_transient(e));
   for (int e : {EMFILE, EFAULT, ENOBUFS, ENFILE, ENOMEM}) CHECK_FALSE(trio::detail::accept_error_is_transient(e));

@@ -177,6 +177,12 @@ inline bool accept_error_is_transient(int err) noexcept {
 }  // namespace detail
 
 /// Accepts connections on a listening SOCK_STREAM socket.
+namespace detail {
+/// A test seam for the accept errno policy (STR-12): when set, each accept first calls it; a
+/// non-zero errno is taken as that accept's result (after a checkpoint), 0 lets the real accept run.
+inline thread_local int (*accept_fault_for_tests)() = nullptr;
+}  // namespace detail
+
 class socket_listener {
  public:
   /// Takes a listening stream socket; anything else is std::invalid_argument.
@@ -199,8 +205,13 @@ class socket_listener {
         throw closed_resource_error(std::string(what) + ": the listener was closed (aclose)");
       }
       const int fd = sock_.fd();
-      auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC); };
-      const int res = co_await detail::uring_call{fd, detail::io_direction::read, what, prep};
+      int res;
+      if (TRIO_UNLIKELY(detail::accept_fault_for_tests != nullptr) && (res = -detail::accept_fault_for_tests()) != 0) {
+        co_await checkpoint();
+      } else {
+        auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC); };
+        res = co_await detail::uring_call{fd, detail::io_direction::read, what, prep};
+      }
       if (TRIO_LIKELY(res >= 0))
         co_return socket_stream(trio::socket::adopt(res, sock_.family(), sock_.type(), sock_.protocol()));
       if (res == detail::uring_interrupted || res == -EAGAIN) {

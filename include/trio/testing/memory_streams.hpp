@@ -72,12 +72,7 @@ class memory_send_stream {
 
   task<void> send_all(std::span<const std::byte> data) {
     auto s = s_;
-    if (s->sending) throw busy_resource_error("trio::testing::memory_send_stream: another task is already sending");
-    s->sending = true;
-    struct reset {
-      state* st;
-      ~reset() { st->sending = false; }
-    } r{s.get()};
+    trio::detail::busy_guard busy(s->sending, "trio::testing::memory_send_stream", "sending");
     co_await checkpoint();
     if (s->closed) throw closed_resource_error("trio::testing::memory_send_stream: the stream was closed");
     s->q.put(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
@@ -109,12 +104,7 @@ class memory_send_stream {
   task<std::string> get_data(std::optional<std::size_t> max_bytes = std::nullopt) {
     auto s = s_;
     memory_detail::check_max(max_bytes, "trio::testing::memory_send_stream::get_data");
-    if (s->q.getting) throw busy_resource_error("trio::testing::memory_send_stream: another task is in get_data");
-    s->q.getting = true;
-    struct reset {
-      state* st;
-      ~reset() { st->q.getting = false; }
-    } r{s.get()};
+    trio::detail::busy_guard busy(s->q.getting, "trio::testing::memory_send_stream", "in get_data");
     while (s->q.data.empty() && !s->q.eof) co_await s->q.waiters.park();
     co_await checkpoint();
     co_return s->q.take(max_bytes.value_or(std::string::npos));
@@ -153,13 +143,7 @@ class memory_receive_stream {
   task<std::size_t> receive_some(std::span<std::byte> buffer) {
     auto s = s_;
     if (buffer.empty()) throw std::invalid_argument("trio::testing::memory_receive_stream: the buffer is empty");
-    if (s->q.getting)
-      throw busy_resource_error("trio::testing::memory_receive_stream: another task is already receiving");
-    s->q.getting = true;
-    struct reset {
-      state* st;
-      ~reset() { st->q.getting = false; }
-    } r{s.get()};
+    trio::detail::busy_guard busy(s->q.getting, "trio::testing::memory_receive_stream", "receiving");
     co_await checkpoint();
     if (s->closed) throw closed_resource_error("trio::testing::memory_receive_stream: the stream was closed");
     if (s->receive_some_hook) co_await s->receive_some_hook();
@@ -300,12 +284,7 @@ class lockstep_send_stream {
   task<void> send_all(std::string_view data) { return send_all(trio::detail::as_bytes(data)); }
   task<void> wait_send_all_might_not_block() {
     auto s = s_;
-    if (s->sending) throw busy_resource_error("trio::testing::lockstep stream: another task is already sending");
-    s->sending = true;
-    struct reset {
-      memory_detail::lockstep_state* st;
-      ~reset() { st->sending = false; }
-    } r{s.get()};
+    trio::detail::busy_guard busy(s->sending, "trio::testing::lockstep stream", "sending");
     co_await checkpoint();
     if (s->send_closed) throw closed_resource_error("trio::testing::lockstep stream: the stream was closed");
     while (!s->receiving && !s->receive_closed) co_await s->senders.park();
@@ -328,12 +307,7 @@ class lockstep_receive_stream {
   task<std::size_t> receive_some(std::span<std::byte> buffer) {
     auto s = s_;
     if (buffer.empty()) throw std::invalid_argument("trio::testing::lockstep stream: the buffer is empty");
-    if (s->receiving) throw busy_resource_error("trio::testing::lockstep stream: another task is already receiving");
-    s->receiving = true;
-    struct reset {
-      memory_detail::lockstep_state* st;
-      ~reset() { st->receiving = false; }
-    } r{s.get()};
+    trio::detail::busy_guard busy(s->receiving, "trio::testing::lockstep stream", "receiving");
     co_await checkpoint();
     if (s->receive_closed) throw closed_resource_error("trio::testing::lockstep stream: the stream was closed");
     s->senders.unpark_all();  // wait_send_all_might_not_block: a receiver is here
