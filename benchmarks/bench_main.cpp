@@ -16,13 +16,13 @@
 #include <array>
 #include <asio.hpp>
 #include <asio/experimental/channel.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <latch>
 #include <optional>
 #include <string>
-#include <atomic>
-#include <latch>
 #include <thread>
 #include <vector>
 

@@ -18,7 +18,9 @@ bool no_children() {
 
 argv_t sh(std::string script) { return {"/bin/sh", "-c", std::move(script)}; }
 
-trio::task<std::pair<trio::pipe_send_stream, trio::pipe_receive_stream>> make_pipe_pair() { co_return trio::make_pipe(); }
+trio::task<std::pair<trio::pipe_send_stream, trio::pipe_receive_stream>> make_pipe_pair() {
+  co_return trio::make_pipe();
+}
 
 }  // namespace
 
@@ -117,7 +119,8 @@ TRIO_TEST_CASE("PROC-02 check: a non-zero exit is called_process_error with the 
     CHECK(e.args() == cmd);
     CHECK(e.stderr_data() == "test\n");
     CHECK(e.stdout_data().empty());
-    CHECK(std::string(e.what()) == "command ['/bin/sh', '-c', 'printf 'test\\n' >&2; exit 1'] returned non-zero exit status 1");
+    CHECK(std::string(e.what()) ==
+          "command ['/bin/sh', '-c', 'printf 'test\\n' >&2; exit 1'] returned non-zero exit status 1");
   }
   o.check = false;
   o.capture_stdout = true;
@@ -180,8 +183,9 @@ TRIO_TEST_CASE("PROC-04 several tasks wait at once and all wake at the exit; wai
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("PROC-07 n.start(run_process) returns the process; its pipes are streams; check errors leave the nursery",
-               "[process][PROC-07]") {
+TRIO_TEST_CASE(
+    "PROC-07 n.start(run_process) returns the process; its pipes are streams; check errors leave the nursery",
+    "[process][PROC-07]") {
   const argv_t cat{"cat"};
   trio::process_options o;
   o.stdin_mode = trio::redirect::pipe;
@@ -258,8 +262,7 @@ TRIO_TEST_CASE("PROC-06 default deliver_cancel: SIGTERM, 5 s, a warning, SIGKILL
   CHECK(no_children());
 }
 
-TEST_CASE("run_process cancelled by a timeout: SIGTERM ends it at once and the cancellation propagates",
-          "[process]") {
+TEST_CASE("run_process cancelled by a timeout: SIGTERM ends it at once and the cancellation propagates", "[process]") {
   // Real time: under the autojumping clock the 5 s SIGKILL timer would fire before the kernel has
   // delivered the SIGTERM.
   test::run_real([]() -> trio::task<> {
@@ -299,8 +302,7 @@ TRIO_TEST_CASE("1,000 concurrent run_process calls of /bin/true with a capacity_
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("a process whose last handle goes while the child runs: killed and reaped; cwd and env",
-               "[process]") {
+TRIO_TEST_CASE("a process whose last handle goes while the child runs: killed and reaped; cwd and env", "[process]") {
   pid_t pid = 0;
   {
     const argv_t sleeper{"sleep", "9999"};

@@ -1,7 +1,7 @@
 // Asio's equivalent of examples/01_hello.cpp (a coroutine that prints, sleeps a second, prints),
 // for the compile-cost comparison in scripts/compile_cost.
-#include <asio.hpp>
 #include <fmt/core.h>
+#include <asio.hpp>
 #include <chrono>
 asio::awaitable<void> main_task() {
   fmt::print("Hello\n");

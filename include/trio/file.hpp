@@ -247,7 +247,8 @@ class async_file {
     busy_scope busy(*this, "trio::async_file::sync");
     check_open("sync");
     co_await write_out("sync");
-    const int res = co_await detail::file_call(fd_, [&](io_uring_sqe* sqe) noexcept { io_uring_prep_fsync(sqe, fd_, 0); });
+    const int res =
+        co_await detail::file_call(fd_, [&](io_uring_sqe* sqe) noexcept { io_uring_prep_fsync(sqe, fd_, 0); });
     if (res < 0) fail(-res, "sync", "syncing");
   }
 
@@ -266,7 +267,8 @@ class async_file {
         }
         const int fd = std::exchange(fd_, -1);
         rpos_ = rend_ = 0;
-        const int res = co_await detail::file_call(-1, [&](io_uring_sqe* sqe) noexcept { io_uring_prep_close(sqe, fd); });
+        const int res =
+            co_await detail::file_call(-1, [&](io_uring_sqe* sqe) noexcept { io_uring_prep_close(sqe, fd); });
         if (res < 0 && !error) {
           try {
             detail::throw_errno(-res, "trio::async_file::aclose: closing '" + path_ + "' failed");
@@ -344,9 +346,7 @@ class async_file {
       }
       return fast;
     }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-      return slow.start(f, f->read_slow(buffer), h);
-    }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) { return slow.start(f, f->read_slow(buffer), h); }
     std::size_t await_resume() { return fast ? n : slow.finish(f); }
   };
 
@@ -406,7 +406,8 @@ class async_file {
       // Keep the partial line in the buffer (a cancelled read loses nothing) and read more after it.
       scanned = rend_ - rpos_;
       compact();
-      if (rbuf_.size() - rend_ < detail::file_buffer_size / 2) rbuf_.resize(std::max(rbuf_.size() * 2, detail::file_buffer_size));
+      if (rbuf_.size() - rend_ < detail::file_buffer_size / 2)
+        rbuf_.resize(std::max(rbuf_.size() * 2, detail::file_buffer_size));
       if (co_await fill("read_line") == 0) {
         if (rend_ == rpos_) co_return false;
         out->assign(rbuf_.data() + rpos_, rend_ - rpos_);
@@ -596,18 +597,16 @@ class async_file {
 inline task<async_file> open_file(std::string path, std::string_view mode) {
   const detail::file_mode m = detail::parse_file_mode(mode);
   const std::string what = "trio::open_file: cannot open '" + path + "' (mode \"" + std::string(mode) + "\")";
-  const int fd = co_await detail::file_call(-1, [&](io_uring_sqe* sqe) noexcept {
-    io_uring_prep_openat(sqe, AT_FDCWD, path.c_str(), m.flags, 0666);
-  });
+  const int fd = co_await detail::file_call(
+      -1, [&](io_uring_sqe* sqe) noexcept { io_uring_prep_openat(sqe, AT_FDCWD, path.c_str(), m.flags, 0666); });
   if (fd < 0) detail::throw_errno(-fd, what);
   async_file f;
   f.fd_ = fd;  // owned from here: closed on any exception below
   f.path_ = std::move(path);
   f.mode_ = m;
   struct statx st {};
-  const int res = co_await detail::file_call(fd, [&](io_uring_sqe* sqe) noexcept {
-    io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_TYPE, &st);
-  });
+  const int res = co_await detail::file_call(
+      fd, [&](io_uring_sqe* sqe) noexcept { io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_TYPE, &st); });
   if (res < 0) detail::throw_errno(-res, what);
   if (S_ISDIR(st.stx_mode)) detail::throw_errno(EISDIR, what);
   co_return f;

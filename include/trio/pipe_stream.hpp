@@ -14,8 +14,8 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstddef>
 #include <cstring>
 #include <span>
@@ -87,7 +87,8 @@ class pipe_end {
   task<void> wait(unsigned events, const char* what) {
     for (;;) {
       auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd_, events); };
-      const int res = co_await uring_call{fd_, (events & POLLIN) ? io_direction::read : io_direction::write, what, prep};
+      const int res =
+          co_await uring_call{fd_, (events & POLLIN) ? io_direction::read : io_direction::write, what, prep};
       if (res == uring_interrupted) continue;
       if (res < 0) throw_errno(-res, what);
       co_return;

@@ -214,8 +214,8 @@ class process {
   void send_signal(int sig) {
     if (s_->returncode) return;
     if (::syscall(SYS_pidfd_send_signal, s_->pidfd, sig, nullptr, 0) != 0 && errno != ESRCH)
-      detail::throw_errno(errno, "trio::process::send_signal(" + std::to_string(sig) + ") to " +
-                                     std::to_string(s_->pid) + " failed");
+      detail::throw_errno(
+          errno, "trio::process::send_signal(" + std::to_string(sig) + ") to " + std::to_string(s_->pid) + " failed");
   }
   void terminate() { send_signal(SIGTERM); }
   void kill() { send_signal(SIGKILL); }
@@ -399,8 +399,7 @@ inline task<std::string> read_to_end(pipe_receive_stream& in) {
 
 inline task<completed_process> run_process_impl(std::vector<std::string> argv, process_options o,
                                                 task_status<process> status) {
-  if (o.stdin_data && o.stdin_mode != redirect())
-    throw_bad_options("stdin_data and stdin_mode are both set: pick one");
+  if (o.stdin_data && o.stdin_mode != redirect()) throw_bad_options("stdin_data and stdin_mode are both set: pick one");
   if (o.capture_stdout && o.stdout_mode != redirect())
     throw_bad_options("capture_stdout and stdout_mode are both set: pick one");
   if (o.capture_stderr && o.stderr_mode != redirect())
@@ -412,8 +411,12 @@ inline task<completed_process> run_process_impl(std::vector<std::string> argv, p
         "(or use open_process)");
   co_await checkpoint_if_cancelled();
   const redirect in = o.stdin_data ? redirect::pipe : o.stdin_mode == redirect() ? redirect::devnull : o.stdin_mode;
-  const redirect out = o.capture_stdout ? redirect::pipe : o.stdout_mode == redirect() ? redirect::inherit : o.stdout_mode;
-  const redirect err = o.capture_stderr ? redirect::pipe : o.stderr_mode == redirect() ? redirect::inherit : o.stderr_mode;
+  const redirect out = o.capture_stdout              ? redirect::pipe
+                       : o.stdout_mode == redirect() ? redirect::inherit
+                                                     : o.stdout_mode;
+  const redirect err = o.capture_stderr              ? redirect::pipe
+                       : o.stderr_mode == redirect() ? redirect::inherit
+                                                     : o.stderr_mode;
   process p = spawn_process(argv, o, in, out, err);
   completed_process result;
   result.args = std::move(argv);

@@ -25,10 +25,10 @@
 
 // I/O: readiness, sockets, streams, networking
 #include "trio/file.hpp"
-#include "trio/pipe_stream.hpp"
-#include "trio/process.hpp"
 #include "trio/line_reader.hpp"
 #include "trio/net.hpp"
+#include "trio/pipe_stream.hpp"
+#include "trio/process.hpp"
 #include "trio/socket.hpp"
 #include "trio/socket_stream.hpp"
 #include "trio/stream.hpp"
