@@ -640,3 +640,51 @@ TEST_CASE("TLS interop: our server against openssl s_client and curl; a wrong CA
     });
   });
 }
+
+TEST_CASE("TLS test_SSLListener; serve_ssl_over_tcp with n.start and open_ssl_over_tcp_stream", "[ssl]") {
+  test::run_real([]() -> trio::task<> {
+    // ssl_listener: accept gives the server side; the handshake works; aclose closes the listening socket
+    auto listeners = co_await trio::open_ssl_over_tcp_listeners(0, server_ctx(), "127.0.0.1", true);
+    REQUIRE(listeners.size() == 1);
+    auto& listener = listeners[0];
+    const std::uint16_t port = listener.transport_listener().socket().local_address().port();
+    std::string got;
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon([&]() -> trio::task<> {
+        auto server = co_await listener.accept();
+        got = co_await receive_exactly(server, 4);
+        co_await server.aclose();
+      });
+      auto client = co_await trio::open_ssl_over_tcp_stream("127.0.0.1", port, client_ctx(TLS1_3_VERSION));
+      co_await client.send_all(std::string_view("ping"));
+      co_await client.aclose();
+    });
+    CHECK(got == "ping");
+    co_await listener.aclose();
+    CHECK_FALSE(listener.transport_listener().socket().is_open());
+
+    // serve_ssl_over_tcp: n.start returns the addresses; the handler's stream is closed after it
+    trio::ssl_stream_handler echo = [](trio::ssl_stream<trio::socket_stream>& s) -> trio::task<> {
+      for (;;) {
+        std::string chunk = co_await s.receive_some();
+        if (chunk.empty()) co_return;
+        co_await s.send_all(chunk);
+      }
+    };
+    trio::ssl_serve_options so;
+    so.host = "127.0.0.1";
+    const trio::ssl_context ctx = server_ctx();
+    std::string reply;
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      auto addresses = co_await n.start(trio::serve_ssl_over_tcp, echo, std::uint16_t{0}, ctx, so);
+      REQUIRE(!addresses.empty());
+      auto client =
+          co_await trio::open_ssl_over_tcp_stream("127.0.0.1", addresses[0].port(), client_ctx(TLS1_2_VERSION));
+      co_await client.send_all(std::string_view("echo me"));
+      reply = co_await receive_exactly(client, 7);
+      co_await client.aclose();  // close_notify: the handler's receive ends, it returns, the server closes
+      n.cancel_scope().cancel();
+    });
+    CHECK(reply == "echo me");
+  });
+}

@@ -40,6 +40,9 @@
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
 #include "trio/lock.hpp"
+#include "trio/net.hpp"
+#include "trio/nursery.hpp"
+#include "trio/socket_stream.hpp"
 #include "trio/stream.hpp"
 #include "trio/task.hpp"
 
@@ -627,5 +630,130 @@ class ssl_stream {
  private:
   std::unique_ptr<detail::ssl_core<Stream>> c_;
 };
+
+/// Accepts from a transport listener (a socket_listener, say) and wraps each stream as the server side
+/// of an ssl_stream (Trio's SSLListener). The handshake runs at the stream's first use.
+template <class Listener>
+class ssl_listener {
+ public:
+  using transport_stream_type = await_result_t<decltype(std::declval<Listener&>().accept())>;
+  using stream_type = ssl_stream<transport_stream_type>;
+
+  ssl_listener(Listener transport, ssl_context ctx, bool https_compatible = false)
+      : transport_(std::move(transport)), ctx_(std::move(ctx)), https_compatible_(https_compatible) {}
+
+  task<stream_type> accept() {
+    transport_stream_type s = co_await transport_.accept();
+    ssl_stream_options o;
+    o.server_side = true;
+    o.https_compatible = https_compatible_;
+    co_return stream_type(std::move(s), ctx_, o);
+  }
+  task<void> aclose() { return transport_.aclose(); }
+  Listener& transport_listener() noexcept { return transport_; }
+
+ private:
+  Listener transport_;
+  ssl_context ctx_;
+  bool https_compatible_;
+};
+
+/// open_ssl_over_tcp_stream's options.
+struct ssl_connect_options {
+  bool https_compatible = false;
+  tcp_connect_options tcp{};
+};
+
+/// open_tcp_stream(host, port) wrapped in a client ssl_stream that checks the certificate against host
+/// (default context: ssl_context::client()). The handshake runs at the first use (or do_handshake()).
+/// Overloads, not default arguments (g++ 12 and defaulted non-trivial arguments inside co_await).
+inline task<ssl_stream<socket_stream>> open_ssl_over_tcp_stream(std::string host, std::uint16_t port, ssl_context ctx,
+                                                                ssl_connect_options options) {
+  socket_stream tcp = co_await open_tcp_stream(host, port, options.tcp);
+  ssl_stream_options o;
+  o.https_compatible = options.https_compatible;
+  co_return ssl_stream<socket_stream>(std::move(tcp), ctx, std::move(host), o);
+}
+inline task<ssl_stream<socket_stream>> open_ssl_over_tcp_stream(std::string host, std::uint16_t port, ssl_context ctx) {
+  return open_ssl_over_tcp_stream(std::move(host), port, std::move(ctx), ssl_connect_options{});
+}
+inline task<ssl_stream<socket_stream>> open_ssl_over_tcp_stream(std::string host, std::uint16_t port) {
+  return open_ssl_over_tcp_stream(std::move(host), port, ssl_context::client(), ssl_connect_options{});
+}
+
+/// open_tcp_listeners(port, host), each wrapped in an ssl_listener.
+inline task<std::vector<ssl_listener<socket_listener>>> open_ssl_over_tcp_listeners(std::uint16_t port, ssl_context ctx,
+                                                                                    std::string host,
+                                                                                    bool https_compatible) {
+  std::vector<socket_listener> tcp = co_await open_tcp_listeners(port, host);
+  std::vector<ssl_listener<socket_listener>> out;
+  for (auto& l : tcp) out.emplace_back(std::move(l), ctx, https_compatible);
+  co_return out;
+}
+inline task<std::vector<ssl_listener<socket_listener>>> open_ssl_over_tcp_listeners(std::uint16_t port,
+                                                                                    ssl_context ctx) {
+  return open_ssl_over_tcp_listeners(port, std::move(ctx), std::string(), false);
+}
+
+/// What serve_ssl_over_tcp runs for each connection; the stream is closed (close_notify) after it.
+using ssl_stream_handler = std::function<task<void>(ssl_stream<socket_stream>&)>;
+
+/// serve_ssl_over_tcp's options.
+struct ssl_serve_options {
+  bool https_compatible = false;
+  std::string host;     ///< the address to listen on (default: every address)
+  serve_options serve;  ///< handler_nursery, listen options
+};
+
+namespace detail {
+
+inline task<void> serve_ssl_over_tcp_impl(ssl_stream_handler handler, std::uint16_t port, ssl_context ctx,
+                                          ssl_serve_options options, task_status<std::vector<socket_address>> status) {
+  struct shared_state {
+    ssl_stream_handler handler;
+    ssl_context ctx;
+    bool https_compatible;
+  };
+  auto shared =
+      std::make_shared<shared_state>(shared_state{std::move(handler), std::move(ctx), options.https_compatible});
+  stream_handler wrap = [shared](socket_stream s) -> task<void> {
+    ssl_stream_options o;
+    o.server_side = true;
+    o.https_compatible = shared->https_compatible;
+    ssl_stream<socket_stream> tls(std::move(s), shared->ctx, o);
+    std::exception_ptr error;
+    try {
+      co_await shared->handler(tls);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (error) {
+      co_await aclose_forcefully(tls);
+      std::rethrow_exception(error);
+    }
+    co_await tls.aclose();
+  };
+  co_await serve_tcp_impl(std::move(wrap), port, std::move(options.host), options.serve, std::move(status));
+}
+
+struct serve_ssl_over_tcp_fn {
+  using start_status = task_status<std::vector<socket_address>>;
+  task<void> operator()(ssl_stream_handler handler, std::uint16_t port, const ssl_context& ctx,
+                        start_status status = {}) const {
+    return serve_ssl_over_tcp_impl(std::move(handler), port, ctx, ssl_serve_options{}, std::move(status));
+  }
+  task<void> operator()(ssl_stream_handler handler, std::uint16_t port, const ssl_context& ctx,
+                        ssl_serve_options options, start_status status = {}) const {
+    return serve_ssl_over_tcp_impl(std::move(handler), port, ctx, std::move(options), std::move(status));
+  }
+};
+
+}  // namespace detail
+
+/// serve_tcp with TLS: each connection becomes the server side of an ssl_stream given to handler (by
+/// reference), closed with close_notify when the handler returns. With nursery::start it returns the
+/// listeners' addresses:
+///     auto addresses = co_await n.start(trio::serve_ssl_over_tcp, handler, 0, server_ctx);
+inline constexpr detail::serve_ssl_over_tcp_fn serve_ssl_over_tcp{};
 
 }  // namespace trio
