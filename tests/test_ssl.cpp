@@ -688,3 +688,73 @@ TEST_CASE("TLS test_SSLListener; serve_ssl_over_tcp with n.start and open_ssl_ov
     CHECK(reply == "echo me");
   });
 }
+
+TRIO_TEST_CASE("TLS test_wait_writable_calls_underlying_wait_writable; test_https_mode_eof_before_handshake", "[ssl]") {
+  auto p = ssl_memory_pair(TLS1_3_VERSION);
+  int calls = 0;
+  p.first.transport_stream().send_stream().wait_send_all_might_not_block_hook() = [&]() -> trio::task<> {
+    ++calls;
+    co_return;
+  };
+  co_await p.first.wait_send_all_might_not_block();
+  CHECK(calls == 1);
+  // both https-compatible, the client closes before any handshake: the server sees a clean end
+  auto q = ssl_memory_pair(TLS1_3_VERSION, true, true);
+  std::size_t got = 99;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      std::array<std::byte, 8> buf;
+      got = co_await q.second.receive_some(buf);
+    });
+    co_await q.first.aclose();
+  });
+  CHECK(got == 0);
+}
+
+TRIO_TEST_CASE("TLS test_ssl_handshake_failure_during_aclose: aclose runs the handshake, which fails: broken",
+               "[ssl]") {
+  auto pair = tt::memory_stream_pair();
+  auto untrusting = trio::ssl_context::client();
+  mem_ssl client(std::move(pair.first), untrusting, host);
+  mem_ssl server(std::move(pair.second), server_ctx(), server_opts());
+  bool broken = false;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      try {
+        co_await server.do_handshake();
+      } catch (const trio::broken_resource_error&) {
+      }
+    });
+    try {
+      co_await client.aclose();
+    } catch (const trio::broken_resource_error& e) {
+      broken = std::string(e.what()).find("certificate verify failed") != std::string::npos;
+    }
+  });
+  CHECK(broken);
+  CHECK(client.transport_stream().send_stream().closed());  // the transport is closed all the same
+  co_await server.aclose();
+}
+
+TRIO_TEST_CASE(
+    "TLS test_send_error_during_handshake / test_receive_error_during_handshake: the error as it is, then broken",
+    "[ssl]") {
+  struct transport_failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+  };
+  for (bool on_send : {true, false}) {
+    auto p = ssl_memory_pair(TLS1_3_VERSION);
+    auto& client = p.first;
+    auto failing = []() -> trio::task<> {
+      co_await trio::checkpoint();
+      throw transport_failure("the wire broke");
+    };
+    if (on_send)
+      client.transport_stream().send_stream().send_all_hook() = failing;
+    else
+      client.transport_stream().receive_stream().receive_some_hook() = failing;
+    CHECK_THROWS_AS(co_await client.do_handshake(), transport_failure);
+    CHECK_THROWS_AS(co_await client.do_handshake(), trio::broken_resource_error);
+    co_await client.aclose();
+  }
+}
