@@ -7,3 +7,8 @@
 #include "trio/testing/mock_clock.hpp"
 #include "trio/testing/sequencer.hpp"
 #include "trio/testing/wait_all_tasks_blocked.hpp"
+
+// The TLS testing tools need OpenSSL: they come with the trio::ssl component (which defines TRIO_HAS_SSL).
+#if defined(TRIO_HAS_SSL)
+#include "trio/testing/ssl_certs.hpp"
+#endif

@@ -3,8 +3,7 @@
 #include <cstdio>
 
 #include <trio/ssl.hpp>
-#include <trio/testing/memory_streams.hpp>
-#include <trio/testing/ssl_certs.hpp>
+#include <trio/testing.hpp>  // with trio::ssl it brings make_test_certificates too
 #include <trio/trio.hpp>
 
 trio::task<int> main_task() {
