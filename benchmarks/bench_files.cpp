@@ -147,27 +147,39 @@ std::vector<std::uint64_t> random_offsets(std::size_t n) {
   for (auto& o : out) o = block(rng) * random_block;
   return out;
 }
+/// The 4 KiB reads at the given offsets from 64 tasks sharing one file.
+void trio_random_reads(const std::string& path, const std::vector<std::uint64_t>& offsets,
+                       std::vector<std::vector<std::byte>>& bufs) {
+  const int n = static_cast<int>(offsets.size());
+  in_trio([&]() -> trio::task<> {
+    trio::async_file file = co_await trio::open_file(path, "rb");
+    co_await trio::open_nursery([&](trio::nursery& nursery) -> trio::task<> {
+      for (int t = 0; t < 64; ++t)
+        nursery.start_soon([&, t]() -> trio::task<> {
+          auto& buf = bufs[static_cast<std::size_t>(t)];
+          for (int i = t; i < n; i += 64)
+            if (co_await file.read_at(buf, offsets[static_cast<std::size_t>(i)]) != random_block) std::abort();
+        });
+      co_return;
+    });
+    co_await file.aclose();
+  });
+}
+/// The same reads, one pread at a time.
+void floor_random_reads(const std::string& path, const std::vector<std::uint64_t>& offsets, std::vector<char>& buf) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  for (const std::uint64_t at : offsets)
+    if (::pread(fd, buf.data(), random_block, static_cast<off_t>(at)) != static_cast<ssize_t>(random_block))
+      std::abort();
+  ::close(fd);
+}
 void trio_file_random_read(benchmark::State& state) {
   auto& f = files();
   const int n = random_reads() / 64 * 64;
   const auto offsets = random_offsets(static_cast<std::size_t>(n));
   std::vector<std::vector<std::byte>> bufs(64, std::vector<std::byte>(random_block));
   alloc_scope a{state, double(n)};
-  for (auto _ : state) {
-    in_trio([&]() -> trio::task<> {
-      trio::async_file file = co_await trio::open_file(f.big_path, "rb");
-      co_await trio::open_nursery([&](trio::nursery& nursery) -> trio::task<> {
-        for (int t = 0; t < 64; ++t)
-          nursery.start_soon([&, t]() -> trio::task<> {
-            auto& buf = bufs[static_cast<std::size_t>(t)];
-            for (int i = t; i < n; i += 64)
-              if (co_await file.read_at(buf, offsets[static_cast<std::size_t>(i)]) != random_block) std::abort();
-          });
-        co_return;
-      });
-      co_await file.aclose();
-    });
-  }
+  for (auto _ : state) trio_random_reads(f.big_path, offsets, bufs);
 }
 void floor_file_random_read(benchmark::State& state) {
   auto& f = files();
@@ -175,14 +187,7 @@ void floor_file_random_read(benchmark::State& state) {
   const auto offsets = random_offsets(static_cast<std::size_t>(n));
   std::vector<char> buf(random_block);
   alloc_scope a{state, double(n)};
-  for (auto _ : state) {
-    const int fd = ::open(f.big_path.c_str(), O_RDONLY | O_CLOEXEC);
-    for (int i = 0; i < n; ++i)
-      if (::pread(fd, buf.data(), random_block, static_cast<off_t>(offsets[static_cast<std::size_t>(i)])) !=
-          static_cast<ssize_t>(random_block))
-        std::abort();
-    ::close(fd);
-  }
+  for (auto _ : state) floor_random_reads(f.big_path, offsets, buf);
 }
 
 // The same reads with the file's pages evicted first (posix_fadvise DONTNEED): from the device, where
@@ -204,19 +209,7 @@ void trio_file_random_read_cold(benchmark::State& state) {
     state.PauseTiming();
     evict(f.big_path);
     state.ResumeTiming();
-    in_trio([&]() -> trio::task<> {
-      trio::async_file file = co_await trio::open_file(f.big_path, "rb");
-      co_await trio::open_nursery([&](trio::nursery& nursery) -> trio::task<> {
-        for (int t = 0; t < 64; ++t)
-          nursery.start_soon([&, t]() -> trio::task<> {
-            auto& buf = bufs[static_cast<std::size_t>(t)];
-            for (int i = t; i < n; i += 64)
-              if (co_await file.read_at(buf, offsets[static_cast<std::size_t>(i)]) != random_block) std::abort();
-          });
-        co_return;
-      });
-      co_await file.aclose();
-    });
+    trio_random_reads(f.big_path, offsets, bufs);
   }
 }
 void floor_file_random_read_cold(benchmark::State& state) {
@@ -229,12 +222,7 @@ void floor_file_random_read_cold(benchmark::State& state) {
     state.PauseTiming();
     evict(f.big_path);
     state.ResumeTiming();
-    const int fd = ::open(f.big_path.c_str(), O_RDONLY | O_CLOEXEC);
-    for (int i = 0; i < n; ++i)
-      if (::pread(fd, buf.data(), random_block, static_cast<off_t>(offsets[static_cast<std::size_t>(i)])) !=
-          static_cast<ssize_t>(random_block))
-        std::abort();
-    ::close(fd);
+    floor_random_reads(f.big_path, offsets, buf);
   }
 }
 

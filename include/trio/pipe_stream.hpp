@@ -28,6 +28,7 @@
 #include "trio/errors.hpp"
 #include "trio/stream.hpp"
 #include "trio/task.hpp"
+#include "trio/wait_fd.hpp"
 
 namespace trio {
 
@@ -77,23 +78,15 @@ class pipe_end {
       if (res >= 0) co_return static_cast<std::size_t>(res);
       if (res == uring_interrupted) continue;
       if (res == -EAGAIN) {  // an O_NONBLOCK fd: wait until it is ready
-        co_await wait(dir == io_direction::read ? POLLIN : POLLOUT, what);
+        co_await wait(dir == io_direction::read ? POLLIN : POLLOUT);
         continue;
       }
       throw broken_resource_error(std::string(what) + ": the pipe is broken: " + std::strerror(-res));
     }
   }
 
-  task<void> wait(unsigned events, const char* what) {
-    for (;;) {
-      auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd_, events); };
-      const int res =
-          co_await uring_call{fd_, (events & POLLIN) ? io_direction::read : io_direction::write, what, prep};
-      if (res == uring_interrupted) continue;
-      if (res < 0) throw_errno(-res, what);
-      co_return;
-    }
-  }
+  /// Waits until the fd is readable (POLLIN) or writable (POLLOUT): lowlevel::wait_readable/wait_writable.
+  task<void> wait(unsigned events) { return wait_fd(fd_, (events & POLLIN) ? 0 : 1); }
 
  private:
   void close_now() noexcept {
@@ -143,7 +136,7 @@ class pipe_send_stream {
   task<void> wait_send_all_might_not_block() {
     if (!end_.is_open())
       throw closed_resource_error("trio::pipe_send_stream::wait_send_all_might_not_block: the stream was closed");
-    co_await end_.wait(POLLOUT, "trio::pipe_send_stream::wait_send_all_might_not_block");
+    co_await end_.wait(POLLOUT);
   }
 
   /// Closes the fd (the reader sees the end of the stream); a task using it gets closed_resource_error.
