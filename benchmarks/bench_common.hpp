@@ -1,12 +1,18 @@
 #pragma once
-// What every benchmark file shares: the --smoke size divisor, the allocations-per-op counter and a
-// trio::run without Ctrl-C handling.
+// What every benchmark file shares: the --smoke size divisor, the allocations-per-op counter, a
+// trio::run without Ctrl-C handling, and blocking loopback sockets for the peers of the I/O rows.
 
+#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <cstdlib>
 #include <utility>
 
 #include <trio/trio.hpp>
@@ -36,6 +42,40 @@ void in_trio(F&& f) {
   trio::run_options o;
   o.handle_sigint = false;
   trio::run(o, std::forward<F>(f));
+}
+
+/// This thread's user CPU time so far (RUSAGE_THREAD).
+inline long thread_user_ns() {
+  rusage ru{};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_utime.tv_sec * 1'000'000'000L + ru.ru_utime.tv_usec * 1000L;
+}
+
+/// A listening TCP socket on 127.0.0.1 and a free port (written to `port`).
+inline int loopback_listener_fd(std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 1024) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    std::abort();
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+/// A blocking TCP socket connected to 127.0.0.1:port.
+inline int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
+  return fd;
 }
 
 }  // namespace bench

@@ -37,9 +37,12 @@ using namespace std::chrono_literals;
 namespace {
 
 using bench::alloc_scope;
+using bench::connect_loopback;
 using bench::g_divisor;
 using bench::in_trio;
+using bench::loopback_listener_fd;
 using bench::scaled;
+using bench::thread_user_ns;
 
 long rss_bytes() {
   long pages = 0, resident = 0;
@@ -549,27 +552,6 @@ void asio_from_thread(benchmark::State& state) {
 // loop written here (the floor). The server thread measures its own user CPU (RUSAGE_THREAD).
 constexpr std::size_t echo_message = 64;
 
-long thread_user_ns() {
-  rusage ru{};
-  ::getrusage(RUSAGE_THREAD, &ru);
-  return ru.ru_utime.tv_sec * 1'000'000'000L + ru.ru_utime.tv_usec * 1000L;
-}
-
-int loopback_listener_fd(std::uint16_t& port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 1024) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    std::abort();
-  port = ntohs(a.sin_port);
-  return fd;
-}
-
 /// Connects `conns` sockets, runs `rounds` rounds, closes them; returns the rounds' seconds.
 double echo_client(std::uint16_t port, int conns, int rounds) {
   std::vector<int> fds;
@@ -790,16 +772,6 @@ void uring_tcp_echo(benchmark::State& state) { run_echo(state, uring_echo_server
 
 // ---- (n) bulk transfer over one loopback connection (64 KiB writes and reads), and accept + close --
 constexpr std::size_t bulk_chunk = 64 * 1024;
-
-int connect_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
-  return fd;
-}
 
 void trio_bulk_server(int lfd, std::size_t total) {
   in_trio([&]() -> trio::task<> {

@@ -2,6 +2,7 @@
 """Turns trio_bench's Google Benchmark JSON into the comparison table (and a CSV for the chart).
 
 usage: report.py BENCH.json [MORE.json ...] [--trio-python TRIO.json] [--csv OUT.csv]
+                 [--openssl-speed KBPS]   (`openssl speed -evp aes-128-gcm -bytes 16384`'s figure, 1000s of B/s)
 ns/op = median real time per iteration / operations per iteration.
 """
 import json
@@ -78,6 +79,42 @@ def fmt_value(workload, r):
     return f"{v:.1f} ns" if v < 100 else f"{v:.0f} ns"
 
 
+def tls_table(bench, openssl_speed):
+    """TLS: trio::ssl_stream vs asio::ssl::stream vs blocking OpenSSL, and the cipher's own speed."""
+    hs = [bench.get((lib, "tls_handshake")) for lib in ("trio", "asio", "floor")]
+    bulks = [("256 MiB sent in 64 KiB send_all", [bench.get((lib, "tls_bulk/0")) for lib in ("trio", "asio", "floor")]),
+             ("256 MiB received in 64 KiB receive_some",
+              [bench.get((lib, "tls_bulk/1")) for lib in ("trio", "asio", "floor")])]
+    if not hs[0] and not bulks[0][1][0]:
+        return
+    rate = lambda r: f"{1e9 / r['ns_per_op']:.0f}/s" if r else "n/a"
+    gbps = lambda r: f"{65536 / r['ns_per_op']:.2f} GB/s" if r else "n/a"
+    cpu_gbps = lambda r: f"{65536 / r['server_cpu']:.2f} GB/s" if r and r.get("server_cpu") else "n/a"
+    us = lambda r: f"{r['server_cpu'] / 1000:.0f} µs" if r and r.get("server_cpu") else "n/a"
+    ratio = lambda a, b: f"{b['ns_per_op'] / a['ns_per_op']:.2f}x" if a and b else "n/a"
+    print()
+    print("| TLS 1.3 (AES-128-GCM, ECDSA P-256) | trio-cpp | Asio 1.22 | blocking OpenSSL (floor) | trio-cpp / Asio "
+          "| server CPU: trio-cpp | Asio | floor | trio-cpp allocs/op |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    if hs[0]:
+        print(f"| handshakes on loopback (server side) | {rate(hs[0])} | {rate(hs[1])} | {rate(hs[2])} | "
+              f"{ratio(hs[0], hs[1])} | {us(hs[0])} | {us(hs[1])} | {us(hs[2])} | {hs[0]['allocs']:.2f} |")
+    for label, bulk in bulks:
+        if not bulk[0]:
+            continue
+        print(f"| {label} | {gbps(bulk[0])} | {gbps(bulk[1])} | {gbps(bulk[2])} | "
+              f"{ratio(bulk[0], bulk[1])} | {cpu_gbps(bulk[0])} | {cpu_gbps(bulk[1])} | {cpu_gbps(bulk[2])} "
+              f"| {bulk[0]['allocs']:.2f} |")
+    cipher = bench.get(("floor", "tls_cipher"))
+    parts = []
+    if cipher:
+        parts.append(f"AES-128-GCM alone on 16 KiB records (EVP, in process) {gbps(cipher)}")
+    if openssl_speed:
+        parts.append(f"`openssl speed -evp aes-128-gcm -bytes 16384` {openssl_speed / 1e9:.2f} GB/s")
+    if parts:
+        print("\nThe cipher (the floor under the server's CPU per byte): " + "; ".join(parts))
+
+
 def main(argv):
     inputs = []
     for a in argv[1:]:
@@ -149,6 +186,8 @@ def main(argv):
                 f"{r['ns_per_op']:.1f} ns" if r["ns_per_op"] < 100 else
                 f"{r['ns_per_op'] / 1000:.1f} µs" if r["ns_per_op"] >= 10000 else f"{r['ns_per_op']:.0f} ns")
             print(f"| {label} | {value(t)} | {value(f)} | {speed} |")
+    tls_table(bench, float(argv[argv.index("--openssl-speed") + 1].rstrip("k")) * 1000
+              if "--openssl-speed" in argv else None)
     if csv_path:
         with open(csv_path, "w") as f:
             f.write("\n".join(csv) + "\n")

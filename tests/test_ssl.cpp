@@ -1,72 +1,15 @@
 #include <trio/ssl.hpp>  // first: the header compiles on its own
 
-#include <trio/testing/ssl_certs.hpp>
+#include <array>
+#include <random>
 
-#include "helpers.hpp"
+#include "ssl_helpers.hpp"
 
 // Trio's test_ssl.py, translated (ids: the Trio test names), on memory and lockstep stream pairs with
-// certificates made at run time; then interop with openssl s_server, s_client and curl.
+// certificates made at run time. Interop with real peers is in test_ssl_interop.cpp.
 
+using namespace ssl_helpers;
 namespace tt = trio::testing;
-
-namespace {
-
-using mem_ssl = trio::ssl_stream<tt::memory_stream>;
-constexpr const char* host = "trio-test-1.example.org";
-
-const tt::test_certificates& certs() {
-  static const tt::test_certificates c = tt::make_test_certificates({host, "127.0.0.1"});
-  return c;
-}
-trio::ssl_context server_ctx() {
-  static const trio::ssl_context ctx = trio::ssl_context::server_from_pem(certs().cert_pem, certs().key_pem);
-  return ctx;
-}
-trio::ssl_context client_ctx(int max_version) {
-  auto ctx = trio::ssl_context::client();
-  ctx.load_verify_pem(certs().ca_pem);
-  ctx.set_max_version(max_version);
-  return ctx;
-}
-
-trio::ssl_stream_options server_opts(bool https_compatible = false) {
-  trio::ssl_stream_options o;
-  o.server_side = true;
-  o.https_compatible = https_compatible;
-  return o;
-}
-trio::ssl_stream_options client_opts(bool https_compatible) {
-  trio::ssl_stream_options o;
-  o.https_compatible = https_compatible;
-  return o;
-}
-
-template <class Pair>
-auto ssl_pair(Pair p, int version, bool client_https = false, bool server_https = false) {
-  using S = trio::ssl_stream<typename Pair::first_type>;
-  return std::pair<S, S>(S(std::move(p.first), client_ctx(version), host, client_opts(client_https)),
-                         S(std::move(p.second), server_ctx(), server_opts(server_https)));
-}
-auto ssl_memory_pair(int version, bool client_https = false, bool server_https = false) {
-  return ssl_pair(tt::memory_stream_pair(), version, client_https, server_https);
-}
-
-/// Receives until n bytes came (or the end).
-template <class S>
-trio::task<std::string> receive_exactly(S& s, std::size_t n) {
-  std::string got;
-  while (got.size() < n) {
-    std::string chunk = co_await s.receive_some(n - got.size());
-    if (chunk.empty()) break;
-    got += chunk;
-  }
-  co_return got;
-}
-
-const int versions[] = {TLS1_3_VERSION, TLS1_2_VERSION};
-const char* version_name(int v) { return v == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"; }
-
-}  // namespace
 
 TRIO_TEST_CASE("TLS test_ssl_client_basics / server_basics: data both ways, close_notify, TLS 1.3 and 1.2", "[ssl]") {
   for (int v : versions) {
@@ -464,217 +407,6 @@ TRIO_TEST_CASE("TLS test_checkpoints: do_handshake, send_all, receive_some (buff
   CHECK(co_await receive_exactly(client, 8) == "buffered");  // the cancelled receive lost nothing
 }
 
-// ---- interop with real peers: openssl s_server, s_client, curl (loopback, bounded, stopped by pid) ----
-
-namespace {
-
-/// Writes the test certificates to a temporary folder (removed at the end).
-struct cert_files {
-  std::filesystem::path dir;
-  std::string ca, cert, key;
-  cert_files() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "trio-tls-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    dir = tmpl;
-    ca = (dir / "ca.pem").string();
-    cert = (dir / "cert.pem").string();
-    key = (dir / "key.pem").string();
-    const std::pair<std::string, std::string> items[] = {
-        {ca, certs().ca_pem}, {cert, certs().cert_pem}, {key, certs().key_pem}};
-    for (const auto& item : items) {
-      std::FILE* f = std::fopen(item.first.c_str(), "w");
-      std::fwrite(item.second.data(), 1, item.second.size(), f);
-      std::fclose(f);
-    }
-  }
-  ~cert_files() { std::filesystem::remove_all(dir); }
-};
-
-/// A port that was free a moment ago.
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-}  // namespace
-
-TEST_CASE("TLS interop: our client against openssl s_server (TLS 1.3 and 1.2)", "[ssl][interop]") {
-  cert_files files;
-  test::run_real([&]() -> trio::task<> {
-    for (int v : versions) {
-      const std::uint16_t port = free_port();
-      const std::vector<std::string> argv{"openssl",
-                                          "s_server",
-                                          "-quiet",
-                                          "-rev",
-                                          "-accept",
-                                          std::to_string(port),
-                                          "-cert",
-                                          files.cert,
-                                          "-key",
-                                          files.key,
-                                          v == TLS1_3_VERSION ? "-tls1_3" : "-tls1_2"};
-      trio::process_options o;
-      o.stdin_mode = trio::redirect::devnull;
-      o.stdout_mode = trio::redirect::devnull;
-      o.stderr_mode = trio::redirect::devnull;
-      trio::process server = co_await trio::open_process(argv, o);
-      std::optional<trio::socket_stream> tcp;
-      for (int attempt = 0; attempt < 100 && !tcp; ++attempt) {  // bounded: 5 s
-        try {
-          tcp.emplace(co_await trio::open_tcp_stream("127.0.0.1", port));
-        } catch (const std::system_error&) {  // not listening yet
-        }
-        if (!tcp) co_await trio::sleep(50ms);
-      }
-      REQUIRE(tcp);
-      trio::ssl_stream<trio::socket_stream> tls(std::move(*tcp), client_ctx(v), "127.0.0.1");
-      co_await tls.send_all(std::string_view("hello openssl\n"));
-      std::string reply;
-      co_await trio::fail_after(5s, [&]() -> trio::task<> {
-        while (reply.find('\n') == std::string::npos) {
-          std::string chunk = co_await tls.receive_some();
-          if (chunk.empty()) break;
-          reply += chunk;
-        }
-      });
-      CHECK(reply == "lssnepo olleh\n");  // -rev sends each line back reversed
-      CHECK(tls.version() == version_name(v));
-      co_await tls.aclose();
-      server.kill();
-      co_await server.wait();
-    }
-  });
-}
-
-TEST_CASE("TLS interop: our server against openssl s_client and curl; a wrong CA fails there too", "[ssl][interop]") {
-  cert_files files;
-  test::run_real([&]() -> trio::task<> {
-    auto listeners = co_await trio::open_tcp_listeners(0, "127.0.0.1");
-    const std::uint16_t port = listeners[0].socket().local_address().port();
-    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
-      // The server: s_client sends a line and gets "pong: <line>"; curl sends an HTTP request.
-      n.start_soon([&]() -> trio::task<> {
-        for (;;) {
-          trio::socket_stream tcp = co_await listeners[0].accept();
-          trio::ssl_stream<trio::socket_stream> tls(std::move(tcp), server_ctx(), server_opts());
-          try {
-            std::string request;
-            while (request.find('\n') == std::string::npos) {
-              std::string chunk = co_await tls.receive_some();
-              if (chunk.empty()) break;
-              request += chunk;
-            }
-            if (request.starts_with("GET ")) {
-              co_await tls.send_all(
-                  std::string_view("HTTP/1.1 200 OK\r\nContent-Length: 14\r\nConnection: close\r\n\r\nhello over tls"));
-            } else {
-              co_await tls.send_all("pong: " + request);
-            }
-          } catch (const trio::broken_resource_error&) {  // the wrong-CA client gives up mid-handshake
-          }
-          co_await tls.aclose();
-        }
-      });
-      {
-        const std::vector<std::string> argv{"openssl",          "s_client", "-quiet",
-                                            "-no_ign_eof",      "-connect", "127.0.0.1:" + std::to_string(port),
-                                            "-CAfile",          files.ca,   "-verify_return_error",
-                                            "-verify_hostname", host};
-        trio::process_options o;
-        o.stdin_mode = trio::redirect::pipe;
-        o.stdout_mode = trio::redirect::pipe;
-        o.stderr_mode = trio::redirect::devnull;
-        trio::process client = co_await trio::open_process(argv, o);
-        co_await client.stdin().send_all(std::string_view("ping\n"));
-        std::string out;
-        co_await trio::fail_after(10s, [&]() -> trio::task<> {
-          for (;;) {
-            std::string chunk = co_await client.stdout().receive_some();
-            if (chunk.empty()) break;
-            out += chunk;
-          }
-        });
-        CHECK(out == "pong: ping\n");
-        co_await client.stdin().aclose();
-        CHECK(co_await client.wait() == 0);
-      }
-      {
-        const std::vector<std::string> argv{
-            "curl", "-sS", "--max-time", "10", "--cacert", files.ca, "https://127.0.0.1:" + std::to_string(port) + "/"};
-        trio::process_options o;
-        o.capture_stdout = true;
-        auto done = co_await trio::run_process(argv, o);
-        CHECK(done.stdout_data == "hello over tls");
-        // curl without our CA refuses the server: exit status 60 (peer certificate cannot be authenticated)
-        const std::vector<std::string> untrusting{"curl", "-sS", "--max-time", "10",
-                                                  "https://127.0.0.1:" + std::to_string(port) + "/"};
-        trio::process_options q;
-        q.check = false;
-        q.capture_stderr = true;
-        auto refused = co_await trio::run_process(untrusting, q);
-        CHECK(refused.returncode == 60);
-      }
-      n.cancel_scope().cancel();
-    });
-  });
-}
-
-TEST_CASE("TLS test_SSLListener; serve_ssl_over_tcp with n.start and open_ssl_over_tcp_stream", "[ssl]") {
-  test::run_real([]() -> trio::task<> {
-    // ssl_listener: accept gives the server side; the handshake works; aclose closes the listening socket
-    auto listeners = co_await trio::open_ssl_over_tcp_listeners(0, server_ctx(), "127.0.0.1", true);
-    REQUIRE(listeners.size() == 1);
-    auto& listener = listeners[0];
-    const std::uint16_t port = listener.transport_listener().socket().local_address().port();
-    std::string got;
-    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
-      n.start_soon([&]() -> trio::task<> {
-        auto server = co_await listener.accept();
-        got = co_await receive_exactly(server, 4);
-        co_await server.aclose();
-      });
-      auto client = co_await trio::open_ssl_over_tcp_stream("127.0.0.1", port, client_ctx(TLS1_3_VERSION));
-      co_await client.send_all(std::string_view("ping"));
-      co_await client.aclose();
-    });
-    CHECK(got == "ping");
-    co_await listener.aclose();
-    CHECK_FALSE(listener.transport_listener().socket().is_open());
-
-    // serve_ssl_over_tcp: n.start returns the addresses; the handler's stream is closed after it
-    trio::ssl_stream_handler echo = [](trio::ssl_stream<trio::socket_stream>& s) -> trio::task<> {
-      for (;;) {
-        std::string chunk = co_await s.receive_some();
-        if (chunk.empty()) co_return;
-        co_await s.send_all(chunk);
-      }
-    };
-    trio::ssl_serve_options so;
-    so.host = "127.0.0.1";
-    const trio::ssl_context ctx = server_ctx();
-    std::string reply;
-    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
-      auto addresses = co_await n.start(trio::serve_ssl_over_tcp, echo, std::uint16_t{0}, ctx, so);
-      REQUIRE(!addresses.empty());
-      auto client =
-          co_await trio::open_ssl_over_tcp_stream("127.0.0.1", addresses[0].port(), client_ctx(TLS1_2_VERSION));
-      co_await client.send_all(std::string_view("echo me"));
-      reply = co_await receive_exactly(client, 7);
-      co_await client.aclose();  // close_notify: the handler's receive ends, it returns, the server closes
-      n.cancel_scope().cancel();
-    });
-    CHECK(reply == "echo me");
-  });
-}
-
 TRIO_TEST_CASE("TLS test_wait_writable_calls_underlying_wait_writable; test_https_mode_eof_before_handshake", "[ssl]") {
   auto p = ssl_memory_pair(TLS1_3_VERSION);
   int calls = 0;
@@ -743,4 +475,136 @@ TRIO_TEST_CASE(
     CHECK_THROWS_AS(co_await client.do_handshake(), trio::broken_resource_error);
     co_await client.aclose();
   }
+}
+
+// ---- renegotiation (TLS 1.2 only: TLS 1.3 has none). The server side calls SSL_renegotiate, as
+// Trio's tests make their PyOpenSSL echo server do; our retry loop must carry the new handshake along
+// inside receive_some and send_all on both sides.
+
+TRIO_TEST_CASE("TLS test_renegotiation_simple: the server renegotiates mid-stream; data flows on", "[ssl]") {
+  auto p = ssl_memory_pair(TLS1_2_VERSION);
+  auto& client = p.first;
+  auto& server = p.second;
+  std::vector<std::string> log;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {  // the echo server
+      co_await server.do_handshake();
+      REQUIRE(SSL_renegotiate(server.native()) == 1);
+      for (;;) {
+        std::string got = co_await server.receive_some(1);
+        if (got.empty()) break;
+        co_await server.send_all(std::string_view(got));
+      }
+      co_await server.aclose();
+    });
+    co_await client.do_handshake();
+    for (const char* b : {"a", "b", "c"}) {
+      co_await client.send_all(std::string_view(b));
+      log.push_back(co_await client.receive_some(1));
+    }
+    co_await client.aclose();
+  });
+  CHECK(log == std::vector<std::string>{"a", "b", "c"});
+  CHECK(SSL_total_renegotiations(server.native()) == 1);
+  CHECK(SSL_total_renegotiations(client.native()) == 1);  // the client took part
+}
+
+TRIO_TEST_CASE("TLS renegotiation while a send_all is stuck in the transport: the reader's handshake output waits",
+               "[ssl]") {
+  // The client's writer is inside a lockstep transport's send_all (the server is not reading yet)
+  // when its reader, handed the HelloRequest, writes a ClientHello: that must queue behind the bytes
+  // in flight (it used to overwrite them: "bad record mac" at the server).
+  auto p = ssl_pair(tt::lockstep_stream_pair(), TLS1_2_VERSION);
+  auto& client = p.first;
+  auto& server = p.second;
+  const std::string big(256 * 1024, 'c');
+  std::string at_server, at_client;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> { co_await server.do_handshake(); });
+    co_await client.do_handshake();
+  });
+  // A lockstep transport buffers nothing, so each side keeps a task reading (TLS needs one).
+  trio::event server_has_all, client_has_done;
+  std::string ack;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      co_await client.send_all(std::string_view(big));
+      co_await client_has_done.wait();
+      co_await client.send_all(std::string_view("ack"));
+    });
+    n.start_soon([&]() -> trio::task<> {
+      at_client = co_await receive_exactly(client, 5);
+      client_has_done.set();
+    });
+    co_await tt::wait_all_tasks_blocked();  // the client's writer is parked in the transport
+    REQUIRE(SSL_renegotiate(server.native()) == 1);
+    // The HelloRequest goes out with this write, before the server reads a byte of the writer's.
+    co_await server.send_all(std::string_view("x"));
+    co_await tt::wait_all_tasks_blocked();  // the client's reader has answered with its ClientHello
+    n.start_soon([&]() -> trio::task<> {
+      at_server = co_await receive_exactly(server, big.size());
+      server_has_all.set();
+      ack = co_await receive_exactly(server, 3);
+    });
+    co_await server_has_all.wait();
+    co_await server.send_all(std::string_view("done"));
+  });
+  CHECK(at_server == big);
+  CHECK(at_client == "xdone");
+  CHECK(ack == "ack");
+  CHECK(SSL_total_renegotiations(client.native()) == 1);
+  CHECK(SSL_renegotiate_pending(server.native()) == 0);
+}
+
+TRIO_TEST_CASE("TLS test_renegotiation_randomized: 100 renegotiations among sends and receives, random delays",
+               "[ssl]") {
+  // As Trio's: each round the server asks for a renegotiation, then the client sends one byte and
+  // expects its echo, concurrently, or one after the other; every transport receive first sleeps a
+  // random virtual time, so the new handshake's messages and the data interleave differently.
+  // (Server-side application data *during* a renegotiation driven by the client's SSL_write is
+  // beyond OpenSSL: it fails that write with "unexpected record"; Trio's test avoids it too.)
+  auto p = ssl_memory_pair(TLS1_2_VERSION);
+  auto& client = p.first;
+  auto& server = p.second;
+  std::mt19937 rng(12345);
+  auto delay = [&rng]() -> trio::task<> { co_await trio::sleep(std::chrono::microseconds(rng() % 5000)); };
+  client.transport_stream().receive_stream().receive_some_hook() = delay;
+  server.transport_stream().receive_stream().receive_some_hook() = delay;
+  std::string echoed;
+  trio::event handshaken;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {  // the echo server
+      co_await server.do_handshake();
+      handshaken.set();
+      for (;;) {
+        std::string got = co_await server.receive_some(1);
+        if (got.empty()) break;
+        co_await server.send_all(std::string_view(got));
+      }
+      co_await server.aclose();
+    });
+    co_await client.do_handshake();
+    co_await handshaken.wait();
+    for (int i = 0; i < 100; ++i) {
+      const std::string b(1, static_cast<char>('A' + i % 26));
+      if (!SSL_renegotiate_pending(server.native())) REQUIRE(SSL_renegotiate(server.native()) == 1);
+      auto send = [&]() -> trio::task<> { co_await client.send_all(std::string_view(b)); };
+      auto expect = [&]() -> trio::task<> { echoed += co_await client.receive_some(1); };
+      if (rng() % 2 == 0) {
+        co_await trio::open_nursery([&](trio::nursery& m) -> trio::task<> {
+          m.start_soon(send);
+          m.start_soon(expect);
+          co_return;
+        });
+      } else {
+        co_await send();
+        co_await expect();
+      }
+    }
+    co_await client.aclose();
+  });
+  std::string want;
+  for (int i = 0; i < 100; ++i) want += static_cast<char>('A' + i % 26);
+  CHECK(echoed == want);
+  CHECK(SSL_total_renegotiations(client.native()) >= 20);
 }

@@ -529,20 +529,25 @@ class ssl_core {
         delayed_.resize(at + pending);
         BIO_read(outgoing_, delayed_.data() + at, static_cast<int>(pending));
       } else if (pending > 0) {
-        out_buf_.resize(pending);
-        BIO_read(outgoing_, out_buf_.data(), static_cast<int>(pending));
+        // Taken out before waiting for the lock (so the other direction's task does not see it as
+        // its own to send), into a buffer of this call's: the other task may fill one too while
+        // this one is sending. The buffers are recycled (no allocation in steady state).
+        std::string chunk = take_spare();
+        chunk.resize(pending);
+        BIO_read(outgoing_, chunk.data(), static_cast<int>(pending));
         auto held = co_await inner_send_lock_.scoped_acquire();
         yielded = true;
         try {
           if (!delayed_.empty()) {
-            out_buf_.insert(0, delayed_);
+            chunk.insert(0, delayed_);
             delayed_.clear();
           }
-          co_await transport_.send_all(as_bytes(out_buf_));
+          co_await transport_.send_all(as_bytes(chunk));
         } catch (...) {
           state_ = state::broken;
           throw;
         }
+        spares_.push_back(std::move(chunk));
       } else if (want_read) {
         const std::size_t count = inner_recv_count_;
         auto held = co_await inner_recv_lock_.scoped_acquire();
@@ -566,6 +571,13 @@ class ssl_core {
     co_return ret;
   }
 
+  std::string take_spare() {
+    if (spares_.empty()) return {};
+    std::string s = std::move(spares_.back());
+    spares_.pop_back();
+    return s;
+  }
+
   Stream transport_;
   ssl_context ctx_;
   std::unique_ptr<SSL, ssl_free> ssl_;
@@ -585,7 +597,7 @@ class ssl_core {
   lock inner_recv_lock_;
   std::size_t inner_recv_count_ = 0;
   std::size_t receive_size_ = 16384;
-  std::string out_buf_;
+  std::vector<std::string> spares_;  // outgoing-record buffers, reused
   std::string delayed_;
   std::vector<char> in_buf_;
 };
