@@ -1,0 +1,657 @@
+#pragma once
+/// \file
+/// trio::http::client: an HTTP client with httpx's AsyncClient shape, on libcurl's multi-socket API
+/// driven by the trio loop (detail/curl_multi.hpp). HTTP/1.1 and HTTP/2, TLS, redirects, content
+/// decoding, proxies and a connection pool come from libcurl. Part of the trio::http component
+/// (links libcurl); not included by <trio/trio.hpp>.
+///
+///     trio::http::client client;
+///     trio::http::response r = co_await client.get("https://example.org/");
+///     std::cout << r.status_code() << " " << r.text().size() << "\n";
+///
+/// Requests obey cancel scopes: a request in a cancelled scope (or past a fail_after) ends at once,
+/// the transfer is taken out of curl, and the pool stays consistent. Every request is a checkpoint.
+/// The trap: curl's own timers run on the real clock, so HTTP tests use a real clock, not the
+/// autojumping mock clock.
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "trio/checkpoint.hpp"
+#include "trio/detail/curl_multi.hpp"
+#include "trio/errors.hpp"
+#include "trio/task.hpp"
+
+namespace trio::http {
+
+using namespace std::chrono_literals;
+
+/// Timeouts per phase, as httpx's (5 s each by default): connect, read (no byte received for that
+/// long), write (no byte sent for that long), pool (accepted, not enforced: curl queues requests
+/// beyond max_connections and runs them as connections free up). A zero duration turns one off.
+/// For a limit on the whole request, put it in a trio::fail_after.
+struct timeout_config {
+  trio::duration connect = 5s, read = 5s, write = 5s, pool = 5s;
+};
+
+/// The connection pool's limits, as httpx's defaults.
+struct limits {
+  std::size_t max_connections = 100;           ///< connections open at once (more requests wait)
+  std::size_t max_keepalive_connections = 20;  ///< idle connections kept for reuse
+  trio::duration keepalive_expiry = 5s;        ///< an idle connection older than this is not reused
+};
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+struct client_options {
+  std::string base_url;  ///< relative request URLs are resolved against it
+  header_list headers;   ///< sent with every request (a request's own headers of the same name win)
+  header_list params;    ///< query parameters added to every request
+  timeout_config timeout;
+  http::limits limits;
+  bool follow_redirects = false;
+  int max_redirects = 20;
+  bool http2 = false;      ///< offer HTTP/2 (over TLS by ALPN); else HTTP/1.1 only
+  std::string ca_file;     ///< trust these CAs (PEM file) instead of the system store
+  bool verify = true;      ///< false: no certificate or host name check (tests only)
+  std::string user_agent;  ///< empty: "trio-cpp-http/1"
+  std::string proxy;       ///< e.g. "http://proxy:3128"; empty: curl's environment rules
+};
+
+struct request_options {
+  header_list params;               ///< query parameters (URL-encoded and appended)
+  header_list headers;              ///< request headers
+  std::string content;              ///< the body, as is
+  std::optional<std::string> json;  ///< a JSON body the caller serialised (Content-Type: application/json)
+  std::optional<header_list> form;  ///< an urlencoded form body
+  std::optional<timeout_config> timeout;
+  std::optional<bool> follow_redirects;
+};
+
+/// Response headers: case-insensitive names, repeated names kept in order.
+class header_map {
+ public:
+  header_map() = default;
+  explicit header_map(header_list items) : items_(std::move(items)) {}
+  /// The first value of `name`, if any.
+  std::optional<std::string_view> get(std::string_view name) const {
+    for (const auto& [k, v] : items_)
+      if (same(k, name)) return std::string_view(v);
+    return std::nullopt;
+  }
+  /// Every value of `name`, in order.
+  std::vector<std::string_view> all(std::string_view name) const {
+    std::vector<std::string_view> out;
+    for (const auto& [k, v] : items_)
+      if (same(k, name)) out.emplace_back(v);
+    return out;
+  }
+  bool contains(std::string_view name) const { return get(name).has_value(); }
+  std::size_t size() const noexcept { return items_.size(); }
+  auto begin() const noexcept { return items_.begin(); }
+  auto end() const noexcept { return items_.end(); }
+
+ private:
+  static bool same(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  }
+  header_list items_;
+};
+
+class response {
+ public:
+  int status_code() const noexcept { return status_; }
+  std::string_view reason_phrase() const noexcept { return reason_; }
+  const header_map& headers() const noexcept { return headers_; }
+  /// The body (decoded if the server compressed it).
+  std::string_view content() const noexcept { return body_; }
+  std::string text() const { return body_; }
+  /// The URL of this response (after redirects).
+  const std::string& url() const noexcept { return url_; }
+  const std::string& method() const noexcept { return method_; }
+  /// "HTTP/1.0", "HTTP/1.1", "HTTP/2" or "HTTP/3".
+  std::string_view http_version() const noexcept { return version_; }
+  /// The redirect responses that led here, oldest first (follow_redirects).
+  const std::vector<response>& history() const noexcept { return history_; }
+  /// From the request's start to the end of the response.
+  std::chrono::microseconds elapsed() const noexcept { return elapsed_; }
+  bool is_success() const noexcept { return status_ >= 200 && status_ < 300; }
+  bool is_redirect() const noexcept { return status_ >= 300 && status_ < 400 && headers_.contains("location"); }
+  /// Returns *this for a 1xx/2xx/3xx response (so calls chain); else throws http_status_error.
+  const response& raise_for_status() const;
+
+ private:
+  friend class client;
+  friend class streamed_response;
+  int status_ = 0;
+  std::string reason_;
+  header_map headers_;
+  std::string body_;
+  std::string url_;
+  std::string method_;
+  std::string version_;
+  std::vector<response> history_;
+  std::chrono::microseconds elapsed_{0};
+};
+
+// ---- errors: httpx's hierarchy --------------------------------------------------------------------
+
+/// Every HTTP failure; what() names the method and URL and includes curl's own text.
+class error : public std::runtime_error {
+ public:
+  error(const std::string& what, std::string method, std::string url)
+      : std::runtime_error(what), method_(std::move(method)), url_(std::move(url)) {}
+  const std::string& method() const noexcept { return method_; }
+  const std::string& url() const noexcept { return url_; }
+
+ private:
+  std::string method_, url_;
+};
+/// Could not connect: refused, no such host, TLS handshake or certificate verification failed.
+class connect_error : public error {
+  using error::error;
+};
+/// The connection failed while receiving.
+class read_error : public error {
+  using error::error;
+};
+/// The connection failed while sending.
+class write_error : public error {
+  using error::error;
+};
+/// A phase took longer than its timeout; phase() is "connect", "read", "write" or "pool".
+class timeout_error : public error {
+ public:
+  timeout_error(const std::string& what, std::string method, std::string url, std::string phase)
+      : error(what, std::move(method), std::move(url)), phase_(std::move(phase)) {}
+  const std::string& phase() const noexcept { return phase_; }
+
+ private:
+  std::string phase_;
+};
+class too_many_redirects : public error {
+  using error::error;
+};
+/// The peer broke HTTP: closed mid-body, sent nothing, sent garbage.
+class protocol_error : public error {
+  using error::error;
+};
+/// The URL cannot be parsed, or its scheme is not supported. (Not also a std::invalid_argument:
+/// two std::exception bases would make `catch (const std::exception&)` miss it.)
+class invalid_url : public error {
+  using error::error;
+};
+/// raise_for_status() on a 4xx or 5xx response; response() is that response.
+class http_status_error : public error {
+ public:
+  http_status_error(const std::string& what, const http::response& r)
+      : error(what, r.method(), r.url()), response_(std::make_shared<http::response>(r)) {}
+  const http::response& response() const noexcept { return *response_; }
+
+ private:
+  std::shared_ptr<const http::response> response_;
+};
+
+inline const response& response::raise_for_status() const {
+  if (status_ < 400) return *this;
+  const char* kind = status_ < 500 ? "client error" : "server error";
+  throw http_status_error("trio::http: " + std::string(kind) + " '" + std::to_string(status_) + " " + reason_ +
+                              "' for " + method_ + " " + url_,
+                          *this);
+}
+
+namespace detail {
+
+inline std::string describe(const std::string& method, const std::string& url) { return method + " " + url; }
+
+/// Turns a failed transfer into the exception of httpx's hierarchy.
+[[noreturn]] inline void throw_transfer_error(const trio::detail::curl_transfer& t, const std::string& method,
+                                              const std::string& url) {
+  const std::string text = t.error_text[0] ? t.error_text : curl_easy_strerror(t.result);
+  const std::string what = "trio::http: " + describe(method, url) + " failed: " + text;
+  switch (t.result) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      throw invalid_url(what, method, url);
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+      throw connect_error(what, method, url);
+    case CURLE_OPERATION_TIMEDOUT: {
+      long connect_code = 0;
+      curl_off_t connected_at = 0;
+      curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connected_at);
+      curl_easy_getinfo(t.easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+      curl_off_t uploaded = 0, to_upload = 0;
+      curl_easy_getinfo(t.easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+      curl_easy_getinfo(t.easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &to_upload);
+      const char* phase = connected_at == 0 ? "connect" : (to_upload > 0 && uploaded < to_upload) ? "write" : "read";
+      throw timeout_error(what + " (" + phase + " timeout)", method, url, phase);
+    }
+    case CURLE_TOO_MANY_REDIRECTS:
+      throw too_many_redirects(what, method, url);
+    case CURLE_SEND_ERROR:
+    case CURLE_UPLOAD_FAILED:
+      throw write_error(what, method, url);
+    case CURLE_RECV_ERROR:
+      throw read_error(what, method, url);
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_HTTP3:
+      throw protocol_error(what, method, url);
+    default:
+      throw error(what, method, url);
+  }
+}
+
+inline std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
+  auto* t = static_cast<trio::detail::curl_transfer*>(self);
+  std::string_view line(data, size * n);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.starts_with("HTTP/")) {  // a new response: keep the one before as history
+    if (t->status != 0 && t->status >= 200 && t->keep_earlier)
+      t->earlier.push_back({t->status, std::move(t->reason), std::move(t->headers)});
+    t->headers.clear();
+    t->reason.clear();
+    const std::size_t sp = line.find(' ');
+    t->status = sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
+    const std::size_t sp2 = sp == std::string_view::npos ? sp : line.find(' ', sp + 1);
+    if (sp2 != std::string_view::npos) t->reason = std::string(line.substr(sp2 + 1));
+  } else if (const std::size_t colon = line.find(':'); colon != std::string_view::npos) {
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    t->headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+  }
+  return size * n;
+}
+
+inline std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) {
+  auto* t = static_cast<trio::detail::curl_transfer*>(self);
+  const std::size_t len = size * n;
+  if (t->streaming) {
+    if (t->body.size() - t->body_read >= t->max_buffer) {  // the reader is behind: hold curl back
+      t->paused = true;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    t->headers_ready.set();        // the final response's body has begun
+    t->body_waiters.unpark_all();  // reschedules the reader (it runs after the driver yields)
+  }
+  t->body.append(data, len);
+  return len;
+}
+
+inline std::string url_encode(CURL* e, std::string_view s) {
+  char* out = curl_easy_escape(e, s.data(), static_cast<int>(s.size()));
+  std::string r = out ? out : "";
+  curl_free(out);
+  return r;
+}
+
+/// One request's setup and ownership: the easy handle (from the multi's spares), its header list,
+/// its transfer state; taken out of the multi and given back when destroyed (also when cancelled).
+struct request_state {
+  std::shared_ptr<trio::detail::curl_multi> multi;
+  trio::detail::curl_transfer t;
+  curl_slist* header_slist = nullptr;
+  std::string method, url, body;
+  request_state() = default;
+  request_state(const request_state&) = delete;
+  request_state& operator=(const request_state&) = delete;
+  ~request_state() {
+    if (t.easy) {
+      multi->remove(t);
+      multi->give_back_easy(t.easy);
+    }
+    curl_slist_free_all(header_slist);
+  }
+};
+
+}  // namespace detail
+
+/// A response whose body is read as a trio receive stream (receive_some), with backpressure: curl
+/// is paused while the buffer (256 KiB) is full, so a large download holds a bounded amount of memory.
+/// Closing it (aclose, or destroying it) before the end aborts the transfer.
+class streamed_response {
+ public:
+  int status_code() const noexcept { return head_.status_code(); }
+  std::string_view reason_phrase() const noexcept { return head_.reason_phrase(); }
+  const header_map& headers() const noexcept { return head_.headers(); }
+  const std::string& url() const noexcept { return head_.url(); }
+  std::string_view http_version() const noexcept { return head_.http_version(); }
+  const response& raise_for_status() const { return head_.raise_for_status(); }
+
+  /// Up to buffer.size() bytes of the body; 0 at its end. Errors as client::request's.
+  task<std::size_t> receive_some(std::span<std::byte> buffer) {
+    if (!s_) throw closed_resource_error("trio::http::streamed_response::receive_some: the response was closed");
+    auto& t = s_->t;
+    for (;;) {
+      const std::size_t have = t.body.size() - t.body_read;
+      if (have > 0) {
+        const std::size_t n = std::min(have, buffer.size());
+        std::memcpy(buffer.data(), t.body.data() + t.body_read, n);
+        t.body_read += n;
+        if (t.body_read == t.body.size()) {
+          t.body.clear();
+          t.body_read = 0;
+        }
+        if (t.paused && t.body.size() - t.body_read < t.max_buffer / 2) s_->multi->unpause(t);
+        co_await checkpoint();
+        co_return n;
+      }
+      if (t.done) {
+        if (t.result != CURLE_OK) detail::throw_transfer_error(t, s_->method, s_->url);
+        co_await checkpoint();
+        co_return 0;
+      }
+      co_await t.body_waiters.park();
+    }
+  }
+  /// The rest of the body.
+  task<std::string> read_all() {
+    std::string out;
+    std::byte buf[16384];
+    for (std::size_t k; (k = co_await receive_some(buf)) != 0;) out.append(reinterpret_cast<const char*>(buf), k);
+    co_return out;
+  }
+  /// Ends the transfer (aborted if the body has not all arrived). A checkpoint.
+  task<void> aclose() {
+    s_.reset();
+    co_await checkpoint();
+  }
+
+ private:
+  friend class client;
+  std::unique_ptr<detail::request_state> s_;
+  response head_;
+};
+
+/// The client: one connection pool (a curl multi handle) for all its requests. Move-only; use one
+/// for many requests (a client per request defeats the pool). Requests may run from many tasks at
+/// once.
+class client {
+ public:
+  client() : client(client_options{}) {}
+  explicit client(client_options options)
+      : multi_(std::make_shared<trio::detail::curl_multi>()), options_(std::move(options)) {
+    CURLM* m = multi_->native();
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options_.limits.max_connections));
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.limits.max_keepalive_connections));
+    if (options_.http2) curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+  }
+  client(client&&) noexcept = default;
+  client& operator=(client&&) noexcept = default;
+
+  const client_options& options() const noexcept { return options_; }
+
+  task<response> get(std::string url) { return request("GET", std::move(url)); }
+  task<response> get(std::string url, request_options o) { return request("GET", std::move(url), std::move(o)); }
+  task<response> head(std::string url) { return request("HEAD", std::move(url)); }
+  task<response> head(std::string url, request_options o) { return request("HEAD", std::move(url), std::move(o)); }
+  task<response> post(std::string url) { return request("POST", std::move(url)); }
+  task<response> post(std::string url, request_options o) { return request("POST", std::move(url), std::move(o)); }
+  task<response> put(std::string url) { return request("PUT", std::move(url)); }
+  task<response> put(std::string url, request_options o) { return request("PUT", std::move(url), std::move(o)); }
+  task<response> patch(std::string url) { return request("PATCH", std::move(url)); }
+  task<response> patch(std::string url, request_options o) { return request("PATCH", std::move(url), std::move(o)); }
+  task<response> delete_(std::string url) { return request("DELETE", std::move(url)); }
+  task<response> delete_(std::string url, request_options o) { return request("DELETE", std::move(url), std::move(o)); }
+
+  task<response> request(std::string method, std::string url) {
+    return request(std::move(method), std::move(url), request_options{});
+  }
+  /// Sends the request and reads the whole response. Failures throw http::error's kinds; a 4xx/5xx
+  /// status is a response (see raise_for_status).
+  task<response> request(std::string method, std::string url, request_options o) {
+    auto s = prepare(std::move(method), std::move(url), o, false);
+    multi_->add(s->t);
+    co_await s->t.finished.wait();
+    co_return finish(*s);
+  }
+
+  task<streamed_response> stream(std::string method, std::string url) {
+    return stream(std::move(method), std::move(url), request_options{});
+  }
+  /// Sends the request and returns once the response's headers are in; read the body from it.
+  task<streamed_response> stream(std::string method, std::string url, request_options o) {
+    auto s = prepare(std::move(method), std::move(url), o, true);
+    multi_->add(s->t);
+    co_await s->t.headers_ready.wait();
+    if (s->t.done && s->t.result != CURLE_OK) detail::throw_transfer_error(s->t, s->method, s->url);
+    streamed_response r;
+    fill_head(*s, r.head_);
+    r.s_ = std::move(s);
+    co_return r;
+  }
+
+  /// Closes the pool's idle connections; later requests throw closed_resource_error. A checkpoint.
+  task<void> aclose() {
+    closed_ = true;
+    co_await checkpoint();
+  }
+
+ private:
+  std::unique_ptr<detail::request_state> prepare(std::string method, std::string url, const request_options& o,
+                                                 bool streaming) {
+    if (closed_ || !multi_)
+      throw closed_resource_error("trio::http::client: the client was closed (aclose); make a new one");
+    auto s = std::make_unique<detail::request_state>();
+    s->multi = multi_;
+    s->method = std::move(method);
+    s->url = resolve(url, o, s->method);
+    CURL* e = multi_->take_easy();
+    s->t.easy = e;
+    s->t.streaming = streaming;
+    s->t.keep_earlier = true;
+    curl_easy_setopt(e, CURLOPT_URL, s->url.c_str());
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->t.error_text);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &detail::on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s->t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &detail::on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &s->t);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every decoding this curl has
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_USERAGENT,
+                     options_.user_agent.empty() ? "trio-cpp-http/1" : options_.user_agent.c_str());
+    const bool follow = o.follow_redirects.value_or(options_.follow_redirects);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
+    const timeout_config& to = o.timeout ? *o.timeout : options_.timeout;
+    if (to.connect > trio::duration::zero())
+      curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(to_ms(to.connect)));
+    // read/write: no progress for that long (curl's low-speed check has a one-second grain)
+    const trio::duration idle = std::max(to.read, to.write);
+    if (idle > trio::duration::zero()) {
+      curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+      curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, std::max(1L, static_cast<long>((to_ms(idle) + 999) / 1000)));
+    }
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN,
+                     std::max(1L, static_cast<long>(to_ms(options_.limits.keepalive_expiry) / 1000)));
+    if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
+    if (!options_.verify) {
+      curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (!options_.proxy.empty()) curl_easy_setopt(e, CURLOPT_PROXY, options_.proxy.c_str());
+
+    // headers: the client's, then the request's (a request header replaces a client one of that name)
+    header_list headers;
+    for (const auto& h : options_.headers) {
+      const bool overridden = std::any_of(o.headers.begin(), o.headers.end(),
+                                          [&](const auto& r) { return header_map({r}).contains(h.first); });
+      if (!overridden) headers.push_back(h);
+    }
+    headers.insert(headers.end(), o.headers.begin(), o.headers.end());
+    // the body
+    bool has_body = false;
+    if (o.json) {
+      s->body = *o.json;
+      has_body = true;
+      if (!header_map(headers).contains("content-type")) headers.emplace_back("Content-Type", "application/json");
+    } else if (o.form) {
+      for (const auto& [k, v] : *o.form) {
+        if (!s->body.empty()) s->body += '&';
+        s->body += detail::url_encode(e, k) + "=" + detail::url_encode(e, v);
+      }
+      has_body = true;
+      if (!header_map(headers).contains("content-type"))
+        headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    } else if (!o.content.empty()) {
+      s->body = o.content;
+      has_body = true;
+    }
+    for (const auto& [k, v] : headers) {
+      const std::string line = k + ": " + v;
+      curl_slist* next = curl_slist_append(s->header_slist, line.c_str());
+      if (!next) throw std::bad_alloc();
+      s->header_slist = next;
+    }
+    if (has_body && !header_map(headers).contains("expect")) {  // no "Expect: 100-continue" round trip
+
+      curl_slist* next = curl_slist_append(s->header_slist, "Expect:");
+      if (next) s->header_slist = next;
+    }
+    if (s->header_slist) curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->header_slist);
+
+    const std::string& m = s->method;
+    if (m == "HEAD") {
+      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (m == "GET" && !has_body) {
+      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+      if (m != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m.c_str());
+      if (has_body || m == "POST" || m == "PUT" || m == "PATCH") {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body.c_str());
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(s->body.size()));
+      }
+    }
+    return s;
+  }
+
+  /// The URL to fetch: url resolved against base_url, with the client's and the request's params.
+  std::string resolve(const std::string& url, const request_options& o, const std::string& method) const {
+    struct url_free {
+      void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
+    };
+    std::unique_ptr<CURLU, url_free> u(curl_url());
+    if (!u) throw std::bad_alloc();
+    auto bad = [&](CURLUcode rc) -> std::string {
+      return "trio::http: " + detail::describe(method, url) + ": not a valid URL (" + curl_url_strerror(rc) + ")" +
+             (options_.base_url.empty() ? std::string() : " with base_url '" + options_.base_url + "'");
+    };
+    CURLUcode rc = CURLUE_OK;
+    if (!options_.base_url.empty()) {
+      rc = curl_url_set(u.get(), CURLUPART_URL, options_.base_url.c_str(), 0);
+      if (rc != CURLUE_OK) throw invalid_url(bad(rc), method, url);
+    }
+    rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0);
+    if (rc != CURLUE_OK) throw invalid_url(bad(rc), method, url);
+    char* scheme = nullptr;
+    if (curl_url_get(u.get(), CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK) {
+      const std::string sc = scheme;
+      curl_free(scheme);
+      if (sc != "http" && sc != "https")
+        throw invalid_url("trio::http: " + detail::describe(method, url) + ": the scheme '" + sc +
+                              "' is not supported (http or https)",
+                          method, url);
+    }
+    for (const header_list* ps : {&options_.params, &o.params})
+      for (const auto& [k, v] : *ps) {
+        const std::string kv = k + "=" + v;
+        curl_url_set(u.get(), CURLUPART_QUERY, kv.c_str(), CURLU_APPENDQUERY | CURLU_URLENCODE);
+      }
+    char* full = nullptr;
+    rc = curl_url_get(u.get(), CURLUPART_URL, &full, 0);
+    if (rc != CURLUE_OK) throw invalid_url(bad(rc), method, url);
+    std::string out = full;
+    curl_free(full);
+    return out;
+  }
+
+  static long long to_ms(trio::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+
+  static void fill_head(detail::request_state& s, response& r) {
+    CURL* e = s.t.easy;
+    r.status_ = s.t.status;
+    r.reason_ = s.t.reason;
+    r.headers_ = header_map(s.t.headers);
+    r.method_ = s.method;
+    char* effective = nullptr;
+    curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &effective);
+    r.url_ = effective ? effective : s.url;
+    long version = 0;
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+    r.version_ = version == CURL_HTTP_VERSION_1_0   ? "HTTP/1.0"
+                 : version == CURL_HTTP_VERSION_2_0 ? "HTTP/2"
+                 : version == CURL_HTTP_VERSION_3   ? "HTTP/3"
+                                                    : "HTTP/1.1";
+    for (auto& hop : s.t.earlier) {
+      response h;
+      h.status_ = hop.status;
+      h.reason_ = hop.reason;
+      h.headers_ = header_map(hop.headers);
+      h.method_ = s.method;
+      h.version_ = r.version_;
+      r.history_.push_back(std::move(h));
+    }
+    // the URL each redirect response came from: the first is the request's, then each Location
+    std::string at = s.url;
+    for (auto& h : r.history_) {
+      h.url_ = at;
+      if (auto loc = h.headers_.get("location")) at = resolve_location(at, *loc);
+    }
+  }
+
+  static std::string resolve_location(const std::string& from, std::string_view location) {
+    struct url_free {
+      void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
+    };
+    std::unique_ptr<CURLU, url_free> u(curl_url());
+    if (!u || curl_url_set(u.get(), CURLUPART_URL, from.c_str(), 0) != CURLUE_OK) return std::string(location);
+    if (curl_url_set(u.get(), CURLUPART_URL, std::string(location).c_str(), 0) != CURLUE_OK)
+      return std::string(location);
+    char* full = nullptr;
+    if (curl_url_get(u.get(), CURLUPART_URL, &full, 0) != CURLUE_OK) return std::string(location);
+    std::string out = full;
+    curl_free(full);
+    return out;
+  }
+
+  response finish(detail::request_state& s) {
+    if (s.t.result != CURLE_OK) detail::throw_transfer_error(s.t, s.method, s.url);
+    response r;
+    fill_head(s, r);
+    r.body_ = std::move(s.t.body);
+    curl_off_t total = 0;
+    curl_easy_getinfo(s.t.easy, CURLINFO_TOTAL_TIME_T, &total);
+    r.elapsed_ = std::chrono::microseconds(total);
+    return r;
+  }
+
+  std::shared_ptr<trio::detail::curl_multi> multi_;
+  client_options options_;
+  bool closed_ = false;
+};
+
+}  // namespace trio::http

@@ -1,0 +1,375 @@
+#include <trio/http.hpp>  // first: the header compiles on its own
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "helpers.hpp"
+
+// trio::http::client against a real server: Python's http.server (tests/http_test_server.py),
+// started by each test on loopback, stopped by closing its stdin and by its pid. Real clock: curl's
+// timers do not follow trio's mock clock.
+
+namespace http = trio::http;
+
+namespace {
+
+/// The Python server, running; base() is its "http://127.0.0.1:PORT".
+struct python_server {
+  trio::process proc;
+  std::string port;
+  std::string base() const { return "http://127.0.0.1:" + port; }
+};
+
+trio::task<python_server> start_python_server() {
+  trio::process_options o;
+  o.stdin_mode = trio::redirect::pipe;
+  o.stdout_mode = trio::redirect::pipe;
+  const std::vector<std::string> argv{"python3", TRIO_HTTP_TEST_SERVER};
+  trio::process p = co_await trio::open_process(argv, o);
+  std::string port;
+  co_await trio::fail_after(10s, [&]() -> trio::task<> {
+    std::array<std::byte, 64> buf;
+    while (port.find('\n') == std::string::npos) {
+      const std::size_t k = co_await p.stdout().receive_some(buf);
+      if (k == 0) break;
+      port.append(reinterpret_cast<const char*>(buf.data()), k);
+    }
+  });
+  REQUIRE(port.find('\n') != std::string::npos);
+  port.resize(port.find('\n'));
+  co_return python_server{std::move(p), port};
+}
+
+trio::task<void> stop(python_server& s) {
+  s.proc.kill();
+  co_await s.proc.wait();
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[32];
+  unsigned len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+int open_fds() {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d)) ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("HTTP basics: status, headers, content, text, version, url; HEAD; 404 and raise_for_status", "[http]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_python_server();
+    http::client client;
+    http::response r = co_await client.get(server.base() + "/hello");
+    CHECK(r.status_code() == 200);
+    CHECK(r.reason_phrase() == "OK");
+    CHECK(r.is_success());
+    CHECK(r.content() == "hello, world");
+    CHECK(r.text() == "hello, world");
+    CHECK(r.http_version() == "HTTP/1.1");
+    CHECK(r.url() == server.base() + "/hello");
+    CHECK(r.method() == "GET");
+    CHECK(r.headers().get("content-type") == "text/plain");  // case-insensitive
+    CHECK(r.headers().get("CONTENT-LENGTH") == "12");
+    const auto cookies = r.headers().all("set-cookie");  // repeated names kept, in order
+    REQUIRE(cookies.size() == 2);
+    CHECK(cookies[0] == "a=1");
+    CHECK(cookies[1] == "b=2");
+    CHECK(&r.raise_for_status() == &r);  // chains
+    CHECK(r.elapsed() > std::chrono::microseconds(0));
+    CHECK(r.history().empty());
+
+    http::response h = co_await client.head(server.base() + "/hello");
+    CHECK(h.status_code() == 200);
+    CHECK(h.content().empty());
+    CHECK(h.headers().get("content-length") == "12");
+
+    http::response missing = co_await client.get(server.base() + "/nothing-here");
+    CHECK(missing.status_code() == 404);
+    CHECK_FALSE(missing.is_success());
+    try {
+      missing.raise_for_status();
+      FAIL("no http_status_error");
+    } catch (const http::http_status_error& e) {
+      CHECK(e.response().status_code() == 404);
+      CHECK(std::string(e.what()) ==
+            "trio::http: client error '404 Not Found' for GET " + server.base() + "/nothing-here");
+      CHECK(e.url() == server.base() + "/nothing-here");
+    }
+    http::response failing = co_await client.get(server.base() + "/status/503");
+    CHECK(failing.status_code() == 503);
+    CHECK_THROWS_WITH(failing.raise_for_status(), Catch::Contains("server error '503 Service Unavailable'"));
+    co_await client.aclose();
+    CHECK_THROWS_AS(co_await client.get(server.base() + "/hello"), trio::closed_resource_error);
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP request bodies and options: content, json, form, params, headers, methods, base_url", "[http]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_python_server();
+    http::client_options co;
+    co.base_url = server.base() + "/";
+    co.headers = {{"X-Test", "from-client"}};
+    co.params = {{"client", "1"}};
+    co.user_agent = "trio-test/2";
+    http::client client(co);
+
+    http::request_options o;
+    o.content = "raw body";
+    http::response r = co_await client.post("echo", o);
+    CHECK(r.text() ==
+          "method=POST\npath=/echo?client=1\nx-test=from-client\ncontent-type=application/x-www-form-urlencoded\n"
+          "user-agent=trio-test/2\nbody=raw body\n");
+
+    http::request_options j;
+    j.json = R"({"a": 1})";
+    j.headers = {{"x-test", "from-request"}};  // replaces the client's (names are case-insensitive)
+    j.params = {{"q", "a b&c"}};
+    r = co_await client.put("echo", j);
+    CHECK(r.text() ==
+          "method=PUT\npath=/echo?client=1&q=a+b%26c\nx-test=from-request\ncontent-type=application/json\n"
+          "user-agent=trio-test/2\nbody={\"a\": 1}\n");
+
+    http::request_options f;
+    f.form = http::header_list{{"name", "trio cpp"}, {"x", "1&2"}};
+    r = co_await client.patch("echo", f);
+    CHECK(r.text().find("method=PATCH\n") == 0);
+    CHECK(r.text().find("body=name=trio%20cpp&x=1%262\n") != std::string::npos);
+
+    r = co_await client.delete_("echo");
+    CHECK(r.text().find("method=DELETE\npath=/echo?client=1\n") == 0);
+    r = co_await client.request("GET", server.base() + "/echo?x=y");  // absolute URLs ignore base_url
+    CHECK(r.text().find("path=/echo?x=y&client=1\n") != std::string::npos);
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP redirects: 301, 302, 307, 308 followed with history; off by default; too_many_redirects", "[http]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_python_server();
+    http::client plain;
+    http::response r = co_await plain.get(server.base() + "/redirect/302/1");
+    CHECK(r.status_code() == 302);  // follow_redirects is off by default, as httpx
+    CHECK(r.is_redirect());
+    CHECK(r.headers().get("location") == "/redirect/302/0");
+
+    http::client_options co;
+    co.follow_redirects = true;
+    http::client client(co);
+    for (int code : {301, 302, 307, 308}) {
+      INFO(code);
+      r = co_await client.get(server.base() + "/redirect/" + std::to_string(code) + "/2");
+      CHECK(r.status_code() == 200);
+      CHECK(r.text() == "hello, world");
+      CHECK(r.url() == server.base() + "/hello");
+      REQUIRE(r.history().size() == 3);
+      CHECK(r.history()[0].status_code() == code);
+      CHECK(r.history()[0].url() == server.base() + "/redirect/" + std::to_string(code) + "/2");
+      CHECK(r.history()[2].url() == server.base() + "/redirect/" + std::to_string(code) + "/0");
+    }
+    // 307 keeps the method and the body
+    http::request_options o;
+    o.content = "kept";
+    http::response post = co_await client.post(server.base() + "/redirect/307/0", o);
+    CHECK(post.status_code() == 200);  // /hello answers any method
+
+    http::client_options few = co;
+    few.max_redirects = 3;
+    http::client limited(few);
+    try {
+      co_await limited.get(server.base() + "/loop");
+      FAIL("no too_many_redirects");
+    } catch (const http::too_many_redirects& e) {
+      CHECK_THAT(e.what(), Catch::Contains("GET " + server.base() + "/loop") && Catch::Contains("redirects"));
+    }
+    // a per-request override
+    http::request_options no_follow;
+    no_follow.follow_redirects = false;
+    r = co_await client.get(server.base() + "/redirect/301/0", no_follow);
+    CHECK(r.status_code() == 301);
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP bodies: 64 MiB checked by SHA-256, chunked, and streamed with a bounded buffer", "[http]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_python_server();
+    http::client client;
+    http::response big = co_await client.get(server.base() + "/big/64");
+    REQUIRE(big.status_code() == 200);
+    CHECK(big.content().size() == 64u << 20);
+    CHECK(sha256_hex(big.content()) == big.headers().get("x-sha256"));
+
+    http::response chunked = co_await client.get(server.base() + "/chunked/100");
+    CHECK(chunked.headers().get("transfer-encoding") == "chunked");
+    std::string want;
+    for (int i = 0; i < 100; ++i) want += "chunk " + std::to_string(i) + "\n";
+    CHECK(chunked.text() == want);
+
+    // Streamed: read slowly; curl is paused while 256 KiB wait, so memory stays bounded.
+    http::streamed_response s = co_await client.stream("GET", server.base() + "/big/16");
+    CHECK(s.status_code() == 200);
+    const auto digest = std::string(*s.headers().get("x-sha256"));
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), nullptr);
+    std::array<std::byte, 65536> buf;
+    std::size_t total = 0;
+    int reads = 0;
+    for (std::size_t k; (k = co_await s.receive_some(buf)) != 0;) {
+      EVP_DigestUpdate(md, buf.data(), k);
+      total += k;
+      if (++reads % 16 == 0) co_await trio::sleep(1ms);  // a slow reader
+    }
+    unsigned char d[32];
+    unsigned len = 0;
+    EVP_DigestFinal_ex(md, d, &len);
+    EVP_MD_CTX_free(md);
+    CHECK(total == 16u << 20);
+    CHECK(sha256_hex(std::string_view()) != digest);  // (the digest is of something)
+    std::string got_hex;
+    for (unsigned i = 0; i < len; ++i) {
+      static const char* hex = "0123456789abcdef";
+      got_hex += hex[d[i] >> 4];
+      got_hex += hex[d[i] & 15];
+    }
+    CHECK(got_hex == digest);
+    CHECK(co_await s.receive_some(buf) == 0);  // the end, again
+    co_await s.aclose();
+    CHECK_THROWS_AS(co_await s.receive_some(buf), trio::closed_resource_error);
+
+    // Closing a stream early aborts the transfer; the client goes on.
+    http::streamed_response early = co_await client.stream("GET", server.base() + "/big/64");
+    CHECK(co_await early.receive_some(buf) > 0);
+    co_await early.aclose();
+    http::response after = co_await client.get(server.base() + "/hello");
+    CHECK(after.text() == "hello, world");
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP errors: refused, bad URL, unsupported scheme, truncated body, read timeout", "[http]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_python_server();
+    http::client client;
+    // connection refused: a port bound but not listening
+    const int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    REQUIRE(::bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::getsockname(holder, reinterpret_cast<sockaddr*>(&a), &alen) == 0);
+    const std::string dead = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/x";
+    try {
+      co_await client.get(dead);
+      FAIL("no connect_error");
+    } catch (const http::connect_error& e) {
+      CHECK_THAT(e.what(), Catch::Contains("GET " + dead) && Catch::Contains("Couldn't connect"));
+      CHECK(e.url() == dead);
+    }
+    CHECK_THROWS_AS(co_await client.get("http://[::1"), http::invalid_url);
+    CHECK_THROWS_WITH(co_await client.get("ftp://127.0.0.1/x"), Catch::Contains("the scheme 'ftp' is not supported"));
+    try {
+      co_await client.get(server.base() + "/truncated");
+      FAIL("a truncated body passed as a success");
+    } catch (const http::protocol_error& e) {
+      CHECK_THAT(e.what(), Catch::Contains(server.base() + "/truncated"));
+    }
+    http::request_options quick;
+    quick.timeout = http::timeout_config{5s, 1s, 1s, 5s};
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      co_await client.get(server.base() + "/stall/30", quick);
+      FAIL("no timeout_error");
+    } catch (const http::timeout_error& e) {
+      CHECK(e.phase() == "read");
+      CHECK_THAT(e.what(), Catch::Contains("/stall/30"));
+    }
+    const auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(took >= 900ms);
+    CHECK(took < 5s);
+    http::response ok = co_await client.get(server.base() + "/hello");  // the client goes on
+    CHECK(ok.status_code() == 200);
+    ::close(holder);
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP cancellation: a cancelled request ends at once; the pool survives many cancellations", "[http]") {
+  const int fds_before = open_fds();
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_python_server();
+    {
+      http::client_options co;
+      co.limits.max_connections = 10;
+      http::client client(co);
+      // A request inside a cancel scope: cancelled, it returns at once (the server still stalls).
+      const auto t0 = std::chrono::steady_clock::now();
+      const bool finished = co_await trio::move_on_after(
+          200ms, [&]() -> trio::task<> { co_await client.get(server.base() + "/stall/10"); });
+      CHECK_FALSE(finished);
+      CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+      // fail_after around a slow drip of body
+      CHECK_THROWS_AS(
+          co_await trio::fail_after(300ms, [&]() -> trio::task<> { co_await client.get(server.base() + "/drip"); }),
+          trio::too_slow_error);
+
+      // 300 requests, each cancelled at a random moment (before connecting, mid-way, after), 30 at
+      // a time against 10 connections; then 100 that must all succeed.
+      std::mt19937 rng(7);
+      int completed = 0, cancelled = 0;
+      auto one = [&](std::chrono::microseconds after, std::string path) -> trio::task<> {
+        const bool done = co_await trio::move_on_after(after, [&]() -> trio::task<> {
+          http::response r = co_await client.get(server.base() + path);
+          CHECK(r.status_code() == 200);
+        });
+        ++(done ? completed : cancelled);
+      };
+      for (int round = 0; round < 10; ++round) {
+        co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+          for (int i = 0; i < 30; ++i) {
+            const auto after = std::chrono::microseconds(rng() % 20000);
+            n.start_soon(one, after, std::string(i % 3 == 0 ? "/big/1" : i % 3 == 1 ? "/hello" : "/stall/0.01"));
+          }
+          co_return;
+        });
+      }
+      CHECK(completed + cancelled == 300);
+      CHECK(cancelled > 50);
+      int ok = 0;
+      co_await trio::fail_after(30s, [&]() -> trio::task<> {
+        co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+          for (int i = 0; i < 100; ++i)
+            n.start_soon([&]() -> trio::task<> {
+              http::response r = co_await client.get(server.base() + "/hello");
+              if (r.status_code() == 200 && r.text() == "hello, world") ++ok;
+            });
+          co_return;
+        });
+      });
+      CHECK(ok == 100);
+    }
+    co_await stop(server);
+  });
+  CHECK(open_fds() == fds_before);  // every socket curl opened is closed, every poll gone
+}
