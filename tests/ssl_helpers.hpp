@@ -1,6 +1,16 @@
 #pragma once
 // What test_ssl.cpp and test_ssl_interop.cpp share: the test certificates and contexts, stream pairs.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
 #include <trio/ssl.hpp>
 
 #include <trio/testing/ssl_certs.hpp>
@@ -65,5 +75,40 @@ trio::task<std::string> receive_exactly(S& s, std::size_t n) {
 
 inline constexpr int versions[] = {TLS1_3_VERSION, TLS1_2_VERSION};
 inline const char* version_name(int v) { return v == TLS1_3_VERSION ? "TLSv1.3" : "TLSv1.2"; }
+
+/// Writes the test certificates to a temporary folder (removed at the end).
+struct cert_files {
+  std::filesystem::path dir;
+  std::string ca, cert, key;
+  cert_files() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "trio-tls-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    dir = tmpl;
+    ca = (dir / "ca.pem").string();
+    cert = (dir / "cert.pem").string();
+    key = (dir / "key.pem").string();
+    const std::pair<std::string, std::string> items[] = {
+        {ca, certs().ca_pem}, {cert, certs().cert_pem}, {key, certs().key_pem}};
+    for (const auto& item : items) {
+      std::FILE* f = std::fopen(item.first.c_str(), "w");
+      std::fwrite(item.second.data(), 1, item.second.size(), f);
+      std::fclose(f);
+    }
+  }
+  ~cert_files() { std::filesystem::remove_all(dir); }
+};
+
+/// A port that was free a moment ago.
+inline std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 }  // namespace ssl_helpers

@@ -9,7 +9,7 @@
 
 #include <random>
 
-#include "helpers.hpp"
+#include "ssl_helpers.hpp"  // certificates made at run time (trio::ssl), helpers.hpp
 
 // trio::http::client against a real server: Python's http.server (tests/http_test_server.py),
 // started by each test on loopback, stopped by closing its stdin and by its pid. Real clock: curl's
@@ -372,4 +372,52 @@ TEST_CASE("HTTP cancellation: a cancelled request ends at once; the pool survive
     co_await stop(server);
   });
   CHECK(open_fds() == fds_before);  // every socket curl opened is closed, every poll gone
+}
+
+TEST_CASE("HTTPS against openssl s_server -www: our CA trusted; without it a verification error naming the host",
+          "[http][interop]") {
+  ssl_helpers::cert_files files;
+  test::run_real([&]() -> trio::task<> {
+    const std::uint16_t port = ssl_helpers::free_port();
+    const std::vector<std::string> argv{"openssl", "s_server", "-quiet", "-www",   "-accept", std::to_string(port),
+                                        "-cert",   files.cert, "-key",   files.key};
+    trio::process_options o;
+    o.stdin_mode = trio::redirect::pipe;  // s_server ends when its stdin closes, too
+    o.stdout_mode = trio::redirect::devnull;
+    o.stderr_mode = trio::redirect::devnull;
+    trio::process server = co_await trio::open_process(argv, o);
+    bool up = false;
+    for (int attempt = 0; attempt < 100 && !up; ++attempt) {  // bounded: 5 s
+      try {
+        trio::socket_stream probe = co_await trio::open_tcp_stream("127.0.0.1", port);
+        co_await probe.aclose();
+        up = true;
+      } catch (const std::system_error&) {  // not listening yet
+      }
+      if (!up) co_await trio::sleep(50ms);
+    }
+    REQUIRE(up);
+    const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/";
+    http::client_options trusted;
+    trusted.ca_file = files.ca;
+    http::client good(trusted);
+    http::response r = co_await good.get(url);
+    CHECK(r.status_code() == 200);
+    CHECK(r.text().find("s_server") != std::string::npos);
+
+    http::client strict;  // the system store: our throwaway CA is not in it
+    try {
+      co_await strict.get(url);
+      FAIL("an untrusted certificate was accepted");
+    } catch (const http::connect_error& e) {
+      CHECK_THAT(e.what(), Catch::Contains("GET " + url) && Catch::Contains("certificate"));
+    }
+    http::client_options lax;
+    lax.verify = false;
+    http::client unchecked(lax);
+    http::response r2 = co_await unchecked.get(url);
+    CHECK(r2.status_code() == 200);
+    server.kill();
+    co_await server.wait();
+  });
 }

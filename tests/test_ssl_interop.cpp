@@ -8,45 +8,6 @@ namespace tt = trio::testing;
 
 // ---- interop with real peers: openssl s_server, s_client, curl (loopback, bounded, stopped by pid) ----
 
-namespace {
-
-/// Writes the test certificates to a temporary folder (removed at the end).
-struct cert_files {
-  std::filesystem::path dir;
-  std::string ca, cert, key;
-  cert_files() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "trio-tls-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    dir = tmpl;
-    ca = (dir / "ca.pem").string();
-    cert = (dir / "cert.pem").string();
-    key = (dir / "key.pem").string();
-    const std::pair<std::string, std::string> items[] = {
-        {ca, certs().ca_pem}, {cert, certs().cert_pem}, {key, certs().key_pem}};
-    for (const auto& item : items) {
-      std::FILE* f = std::fopen(item.first.c_str(), "w");
-      std::fwrite(item.second.data(), 1, item.second.size(), f);
-      std::fclose(f);
-    }
-  }
-  ~cert_files() { std::filesystem::remove_all(dir); }
-};
-
-/// A port that was free a moment ago.
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-}  // namespace
-
 TEST_CASE("TLS interop: our client against openssl s_server (TLS 1.3 and 1.2)", "[ssl][interop]") {
   cert_files files;
   test::run_real([&]() -> trio::task<> {
