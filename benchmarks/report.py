@@ -58,7 +58,8 @@ def load(paths):
         ops = b.get("ops", 1.0) or 1.0
         runs[(lib, workload)].append(
             {"ns_per_op": b["real_time"] * unit / ops, "allocs": b.get("allocs_per_op", 0.0),
-             "bytes": b.get("bytes_per_task"), "server_cpu": b.get("server_user_ns_per_op")})
+             "bytes": b.get("bytes_per_task"), "server_cpu": b.get("server_user_ns_per_op"),
+             "client_cpu": b.get("client_cpu_ns_per_op")})
     out = {}
     for key, rs in runs.items():
         out[key] = {
@@ -66,6 +67,7 @@ def load(paths):
             "allocs": statistics.median(r["allocs"] for r in rs),
             "bytes": statistics.median(r["bytes"] for r in rs) if rs[0]["bytes"] is not None else None,
             "server_cpu": statistics.median(r["server_cpu"] for r in rs) if rs[0]["server_cpu"] is not None else None,
+            "client_cpu": statistics.median(r["client_cpu"] for r in rs) if rs[0]["client_cpu"] is not None else None,
         }
     return out
 
@@ -77,6 +79,26 @@ def fmt_value(workload, r):
         return f"{r['bytes']:.0f} B"
     v = r["ns_per_op"]
     return f"{v:.1f} ns" if v < 100 else f"{v:.0f} ns"
+
+
+def http_table(bench):
+    """HTTP: trio::http::client vs a bare libcurl multi loop (the floor) vs the curl program."""
+    rows = [("1,000 GETs of 1 KiB, 50 in flight, keep-alive", "http_get/0"),
+            ("the same, a new connection per request", "http_get/1")]
+    if not any(bench.get(("trio", k)) for _, k in rows):
+        return
+    us = lambda r: f"{r['client_cpu'] / 1000:.1f} µs" if r and r.get("client_cpu") is not None else "n/a"
+    print()
+    print("| HTTP client, CPU per request | trio::http | bare libcurl multi (floor) | curl --parallel (CLI) "
+          "| trio / floor | CLI / trio | trio allocs/request | trio requests/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, k in rows:
+        t, f, c = bench.get(("trio", k)), bench.get(("floor", k)), bench.get(("curlcli", k))
+        if not t:
+            continue
+        ratio = lambda a, b: f"{a['client_cpu'] / b['client_cpu']:.2f}x" if a and b else "n/a"
+        print(f"| {label} | {us(t)} | {us(f)} | {us(c)} | {ratio(t, f)} | {ratio(c, t)} | {t['allocs']:.1f} "
+              f"| {1e9 / t['ns_per_op']:.0f} |")
 
 
 def tls_table(bench, openssl_speed):
@@ -186,6 +208,7 @@ def main(argv):
                 f"{r['ns_per_op']:.1f} ns" if r["ns_per_op"] < 100 else
                 f"{r['ns_per_op'] / 1000:.1f} µs" if r["ns_per_op"] >= 10000 else f"{r['ns_per_op']:.0f} ns")
             print(f"| {label} | {value(t)} | {value(f)} | {speed} |")
+    http_table(bench)
     tls_table(bench, float(argv[argv.index("--openssl-speed") + 1].rstrip("k")) * 1000
               if "--openssl-speed" in argv else None)
     if csv_path:

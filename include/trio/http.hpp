@@ -459,7 +459,11 @@ class client {
     auto s = std::make_unique<detail::request_state>();
     s->multi = multi_;
     s->method = std::move(method);
-    s->url = resolve(url, o, s->method);
+    // Absolute http(s) URLs without parameters go to curl as they are (curl parses them anyway;
+    // a malformed one fails as invalid_url); the others are resolved and extended here.
+    const bool as_is = options_.base_url.empty() && options_.params.empty() && o.params.empty() &&
+                       (url.starts_with("http://") || url.starts_with("https://"));
+    s->url = as_is ? std::move(url) : resolve(url, o, s->method);
     CURL* e = multi_->take_easy();
     s->t.easy = e;
     s->t.streaming = streaming;

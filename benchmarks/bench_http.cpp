@@ -1,0 +1,242 @@
+// HTTP rows (issue 13): 1,000 GETs of 1 KiB, 50 in flight, against the benchmark's own server (a
+// trio serve_tcp in another thread, so the client is what is measured), with keep-alive (Arg 0) and
+// one connection per request (Arg 1). Rows: trio::http::client; the floor, libcurl's multi handle in
+// its own curl_multi_poll loop (what the wrapper adds is the difference); and the curl command line
+// (`curl --parallel --parallel-max 50`). Counters: the client's CPU per request (its thread's CPU
+// time; for the CLI, the child's), and our allocations per request (operator new: curl's malloc is
+// not counted).
+
+#include <benchmark/benchmark.h>
+#include <curl/curl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <latch>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <trio/http.hpp>
+#include <trio/trio.hpp>
+
+#include "bench_common.hpp"
+
+namespace {
+
+using bench::in_trio;
+using bench::loopback_listener_fd;
+using bench::scaled;
+
+constexpr int http_in_flight = 50;
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+/// The server: answers every request with 1 KiB; "Connection: close" requests get it and a close.
+class http_server {
+ public:
+  http_server() {
+    const int lfd = loopback_listener_fd(port_);
+    std::latch ready(1);
+    thread_ = std::thread([this, lfd, &ready] {
+      in_trio([&]() -> trio::task<> {
+        trio::socket_listener listener(trio::socket::adopt(lfd, AF_INET, SOCK_STREAM));
+        co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+          token_ = trio::lowlevel::current_trio_token();
+          scope_ = &n.cancel_scope();
+          ready.count_down();
+          for (;;) n.start_soon(&http_server::serve, co_await listener.accept());
+        });
+      });
+    });
+    ready.wait();
+  }
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+  ~http_server() {
+    token_->run_sync_soon([this] { scope_->cancel(); });
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/1k"; }
+
+ private:
+  static trio::task<> serve(trio::socket_stream s) {
+    static const std::string body(1024, 'x');
+    static const std::string keep = "HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n" + body;
+    static const std::string close = "HTTP/1.1 200 OK\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n" + body;
+    std::string buf;
+    std::array<std::byte, 4096> chunk;
+    for (;;) {
+      std::size_t end;
+      while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+        const std::size_t k = co_await s.receive_some(chunk);
+        if (k == 0) co_return;
+        buf.append(reinterpret_cast<const char*>(chunk.data()), k);
+      }
+      const bool closing = buf.find("onnection: close") < end;
+      buf.erase(0, end + 4);
+      co_await s.send_all(std::string_view(closing ? close : keep));
+      if (closing) co_return;
+    }
+  }
+
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  std::optional<trio::lowlevel::trio_token> token_;
+  trio::cancel_scope* scope_ = nullptr;
+};
+
+void trio_http_get(benchmark::State& state) {
+  const bool close = state.range(0) == 1;
+  const int n = scaled(1000);
+  http_server server;
+  const std::string url = server.url();
+  double cpu = 0;
+  std::size_t allocs = 0;
+  for (auto _ : state) {
+    in_trio([&]() -> trio::task<> {
+      trio::http::client_options co;
+      co.limits.max_keepalive_connections = http_in_flight;  // keep every connection, as the floor does
+      trio::http::client client(co);
+      trio::http::request_options o;
+      if (close) o.headers = {{"Connection", "close"}};
+      co_await client.get(url, o);  // warm: the pool's first connection, curl's caches
+      const double c0 = thread_cpu_seconds();
+      const std::size_t a0 = bench::allocations.load(std::memory_order_relaxed);
+      const auto t0 = std::chrono::steady_clock::now();
+      int next = 0;
+      auto worker = [&]() -> trio::task<> {
+        while (next < n) {
+          ++next;
+          trio::http::response r = co_await client.get(url, o);
+          if (r.status_code() != 200 || r.content().size() != 1024) std::abort();
+        }
+      };
+      co_await trio::open_nursery([&](trio::nursery& nursery) -> trio::task<> {
+        for (int i = 0; i < http_in_flight; ++i) nursery.start_soon(worker);
+        co_return;
+      });
+      state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      cpu += thread_cpu_seconds() - c0;
+      allocs += bench::allocations.load(std::memory_order_relaxed) - a0;
+    });
+  }
+  const double all = double(n) * double(state.iterations());
+  state.counters["ops"] = n;
+  state.counters["client_cpu_ns_per_op"] = cpu * 1e9 / all;
+  state.counters["allocs_per_op"] = double(allocs) / all;
+}
+
+/// The floor: the same GETs on a bare libcurl multi handle in a curl_multi_poll loop.
+void floor_http_get(benchmark::State& state) {
+  const bool close = state.range(0) == 1;
+  const int n = scaled(1000);
+  http_server server;
+  const std::string url = server.url();
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURLM* multi = curl_multi_init();
+  curl_slist* headers = close ? curl_slist_append(nullptr, "Connection: close") : nullptr;
+  auto discard = +[](char*, std::size_t size, std::size_t count, void*) -> std::size_t { return size * count; };
+  std::vector<CURL*> easies(http_in_flight);
+  for (auto& e : easies) {
+    e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    if (headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+  }
+  double cpu = 0;
+  for (auto _ : state) {
+    const double c0 = thread_cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    int started = 0, done = 0, running = 0;
+    for (auto* e : easies)
+      if (started < n) {
+        curl_multi_add_handle(multi, e);
+        ++started;
+      }
+    while (done < n) {
+      curl_multi_perform(multi, &running);
+      int left = 0;
+      while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+        if (m->msg != CURLMSG_DONE) continue;
+        if (m->data.result != CURLE_OK) std::abort();
+        ++done;
+        CURL* e = m->easy_handle;
+        curl_multi_remove_handle(multi, e);
+        if (started < n) {
+          curl_multi_add_handle(multi, e);
+          ++started;
+        }
+      }
+      if (done < n) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    }
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    cpu += thread_cpu_seconds() - c0;
+  }
+  for (auto* e : easies) curl_easy_cleanup(e);
+  curl_slist_free_all(headers);
+  curl_multi_cleanup(multi);
+  const double all = double(n) * double(state.iterations());
+  state.counters["ops"] = n;
+  state.counters["client_cpu_ns_per_op"] = cpu * 1e9 / all;
+  state.counters["allocs_per_op"] = 0;
+}
+
+/// The curl command line: `curl --parallel --parallel-max 50 -o /dev/null URL ...` (its CPU: the child's).
+void curlcli_http_get(benchmark::State& state) {
+  const bool close = state.range(0) == 1;
+  const int n = scaled(1000);
+  http_server server;
+  const std::string url = server.url();
+  std::string config;  // a config file: 1,000 URLs would not fit a command line comfortably
+  for (int i = 0; i < n; ++i) config += "url = \"" + url + "\"\noutput = \"/dev/null\"\n";
+  char path[] = "/tmp/trio-bench-curl-XXXXXX";
+  const int fd = ::mkstemp(path);
+  if (fd < 0 || ::write(fd, config.data(), config.size()) != static_cast<ssize_t>(config.size())) std::abort();
+  ::close(fd);
+  double cpu = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (close) {
+        ::execlp("curl", "curl", "--silent", "--no-progress-meter", "--parallel", "--parallel-max", "50", "--http1.1",
+                 "-H", "Connection: close", "-K", path, static_cast<char*>(nullptr));
+      } else {
+        ::execlp("curl", "curl", "--silent", "--no-progress-meter", "--parallel", "--parallel-max", "50", "--http1.1",
+                 "-K", path, static_cast<char*>(nullptr));
+      }
+      ::_exit(127);
+    }
+    int status = 0;
+    rusage ru{};
+    if (::wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      state.SkipWithError("curl failed (is the curl program installed?)");
+      break;
+    }
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    cpu += double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+  }
+  ::unlink(path);
+  const double all = double(n) * double(state.iterations());
+  state.counters["ops"] = n;
+  state.counters["client_cpu_ns_per_op"] = cpu * 1e9 / all;
+  state.counters["allocs_per_op"] = 0;
+}
+
+}  // namespace
+
+BENCHMARK(trio_http_get)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(floor_http_get)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(curlcli_http_get)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
