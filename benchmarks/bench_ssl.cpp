@@ -11,6 +11,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +65,8 @@ struct blocking_tls {
   int fd;
   SSL* ssl;
   blocking_tls(SSL_CTX* ctx, int fd_, bool server) : fd(fd_), ssl(SSL_new(ctx)) {
+    int one = 1;  // as trio's and Asio's sockets: no Nagle delay on the last small record
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     SSL_set_fd(ssl, fd);
     if (server) {
       if (SSL_accept(ssl) != 1) std::abort();
