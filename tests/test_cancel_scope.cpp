@@ -6,7 +6,7 @@ namespace {
 using trio::cancel_scope;
 }
 
-TRIO_TEST_CASE("CS-01 cancellation is level-triggered; CS-02 cancel is idempotent", "[cancel]") {
+TRIO_TEST_CASE("CS-01 cancellation is level-triggered / CS-02 cancel is idempotent", "[cancel]") {
   cancel_scope cs;
   int caught = 0;
   co_await cs.enter([&]() -> trio::task<> {
@@ -180,7 +180,7 @@ TRIO_TEST_CASE("CS-09 unshielding wakes a sleeping task at once", "[cancel]") {
   CHECK(rec.entries == std::vector<std::string>{"sleeping", "--unshield--", "cancelled"});
 }
 
-TRIO_TEST_CASE("CS-13 an abort that fails: the cancel does not wake; a manual reschedule does", "[cancel][lowlevel]") {
+TRIO_TEST_CASE("CS-13 an abort that fails: the cancel does not wake / a manual reschedule does", "[cancel][lowlevel]") {
   test::event_log rec;
   cancel_scope scope;
   trio::lowlevel::task_info* child = nullptr;

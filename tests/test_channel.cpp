@@ -64,7 +64,7 @@ TRIO_TEST_CASE("CH-04 closing the receive side breaks senders and drops the buff
   CHECK_THROWS_AS(s.send_nowait(4), trio::broken_resource_error);
 }
 
-TRIO_TEST_CASE("CH-05 closing a handle wakes only the tasks blocked on it; CH-06 clones", "[channel]") {
+TRIO_TEST_CASE("CH-05 closing a handle wakes only the tasks blocked on it / CH-06 clones", "[channel]") {
   auto ch = trio::open_memory_channel<std::string>(0);
   auto& s1 = ch.first;
   auto& r = ch.second;
@@ -236,7 +236,7 @@ TRIO_TEST_CASE("CH-11 a cancelled receive leaves no ghost", "[channel]") {
   CHECK(ch.second.receive_nowait() == "x");
 }
 
-TRIO_TEST_CASE("CP-03 channel operations are checkpoints; end of channel is a cancel point only",
+TRIO_TEST_CASE("CP-03 channel operations are checkpoints / end of channel is a cancel point only",
                "[channel][checkpoint]") {
   auto ch = trio::open_memory_channel<int>(4);
   trio::cancel_scope cs;

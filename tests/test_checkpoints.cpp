@@ -43,7 +43,7 @@ using both = std::pair<bool, bool>;
 
 }  // namespace
 
-TRIO_TEST_CASE("CP-01 a checkpoint is a cancel point and a schedule point; either half alone is not", "[checkpoint]") {
+TRIO_TEST_CASE("CP-01 a checkpoint is a cancel point and a schedule point / either half alone is not", "[checkpoint]") {
   CHECK(co_await points_of([]() -> trio::task<> { co_await trio::checkpoint(); }) == both{true, true});
   CHECK(co_await points_of([]() -> trio::task<> {
           co_await trio::checkpoint_if_cancelled();

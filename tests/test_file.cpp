@@ -49,7 +49,7 @@ trio::task<std::vector<std::string>> all_lines(std::string path) {
 
 }  // namespace
 
-TRIO_TEST_CASE("FILE-01 open_file writes, reads back and closes; read_line iterates lines", "[file][FILE-01]") {
+TRIO_TEST_CASE("FILE-01 open_file writes, reads back and closes / read_line iterates lines", "[file][FILE-01]") {
   temp_dir dir;
   const auto fds = test::open_fds();
   auto f = co_await trio::open_file(dir / "a.txt", "w");
@@ -98,7 +98,7 @@ TRIO_TEST_CASE("FILE-01 in a cancelled scope write raises cancelled and aclose r
   CHECK(slurp(dir / "c.txt") == "kept\n");  // the close was shielded and wrote the buffer out
 }
 
-TRIO_TEST_CASE("open_file modes: r, w, a, x, +, b; bad modes are invalid_argument", "[file]") {
+TRIO_TEST_CASE("open_file modes: r, w, a, x, +, b / bad modes are invalid_argument", "[file]") {
   temp_dir dir;
   const std::string p = dir / "m.txt";
   co_await trio::write_file(p, "one\n");
@@ -152,7 +152,7 @@ TRIO_TEST_CASE("open_file modes: r, w, a, x, +, b; bad modes are invalid_argumen
   }
 }
 
-TRIO_TEST_CASE("open_file errors name the path and the operation; no fd is leaked", "[file]") {
+TRIO_TEST_CASE("open_file errors name the path and the operation / no fd is leaked", "[file]") {
   temp_dir dir;
   const auto fds = test::open_fds();
   auto message_of = [](auto&& awaitable) -> trio::task<std::string> {
@@ -268,7 +268,7 @@ TRIO_TEST_CASE("a 256 MiB file written and read back identical", "[file]") {
   CHECK(same);
 }
 
-TRIO_TEST_CASE("read_at from 64 tasks at once; write_at; the position does not move", "[file]") {
+TRIO_TEST_CASE("read_at from 64 tasks at once / write_at / the position does not move", "[file]") {
   temp_dir dir;
   std::string data;
   for (int i = 0; i < 64 * 4096 / 8; ++i) {
@@ -296,7 +296,7 @@ TRIO_TEST_CASE("read_at from 64 tasks at once; write_at; the position does not m
   co_await f.aclose();
 }
 
-TRIO_TEST_CASE("two tasks using one file: busy_resource_error; a closed file: closed_resource_error", "[file]") {
+TRIO_TEST_CASE("two tasks using one file: busy_resource_error / a closed file: closed_resource_error", "[file]") {
   temp_dir dir;
   spit(dir / "b", "line\n");
   auto f = co_await trio::open_file(dir / "b");
@@ -328,7 +328,7 @@ TRIO_TEST_CASE("two tasks using one file: busy_resource_error; a closed file: cl
   co_await w.aclose();
 }
 
-TRIO_TEST_CASE("a destroyed file writes out its buffer and closes; sync and flush", "[file]") {
+TRIO_TEST_CASE("a destroyed file writes out its buffer and closes / sync and flush", "[file]") {
   temp_dir dir;
   const auto fds = test::open_fds();
   {

@@ -75,7 +75,7 @@ int open_fds() {
 
 }  // namespace
 
-TEST_CASE("HTTP basics: status, headers, content, text, version, url; HEAD; 404 and raise_for_status", "[http]") {
+TEST_CASE("HTTP basics: status, headers, content, text, version, url / HEAD / 404 and raise_for_status", "[http]") {
   test::run_real([&]() -> trio::task<> {
     python_server server = co_await start_python_server();
     http::client client;
@@ -164,7 +164,7 @@ TEST_CASE("HTTP request bodies and options: content, json, form, params, headers
   });
 }
 
-TEST_CASE("HTTP redirects: 301, 302, 307, 308 followed with history; off by default; too_many_redirects", "[http]") {
+TEST_CASE("HTTP redirects: 301, 302, 307, 308 followed with history / off by default / too_many_redirects", "[http]") {
   test::run_real([&]() -> trio::task<> {
     python_server server = co_await start_python_server();
     http::client plain;
@@ -315,7 +315,7 @@ TEST_CASE("HTTP errors: refused, bad URL, unsupported scheme, truncated body, re
   });
 }
 
-TEST_CASE("HTTP cancellation: a cancelled request ends at once; the pool survives many cancellations", "[http]") {
+TEST_CASE("HTTP cancellation: a cancelled request ends at once / the pool survives many cancellations", "[http]") {
   const int fds_before = open_fds();
   test::run_real([&]() -> trio::task<> {
     python_server server = co_await start_python_server();
@@ -374,7 +374,7 @@ TEST_CASE("HTTP cancellation: a cancelled request ends at once; the pool survive
   CHECK(open_fds() == fds_before);  // every socket curl opened is closed, every poll gone
 }
 
-TEST_CASE("HTTPS against openssl s_server -www: our CA trusted; without it a verification error naming the host",
+TEST_CASE("HTTPS against openssl s_server -www: our CA trusted / without it a verification error naming the host",
           "[http][interop]") {
   ssl_helpers::cert_files files;
   test::run_real([&]() -> trio::task<> {

@@ -23,7 +23,7 @@ TRIO_TEST_CASE("MISUSE a cancel scope entered twice", "[misuse]") {
                     Catch::Contains("only be entered once") && Catch::Contains("create a new cancel_scope"));
 }
 
-TRIO_TEST_CASE("MISUSE start: returning without started(); started() twice", "[misuse]") {
+TRIO_TEST_CASE("MISUSE start: returning without started() / started() twice", "[misuse]") {
   co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
     CHECK_THROWS_WITH(co_await n.start([](trio::task_status<int>) -> trio::task<> { co_return; }),
                       Catch::Contains("without calling task_status.started()"));

@@ -398,7 +398,7 @@ rlim_t raise_fd_limit(rlim_t want) {
 }
 }  // namespace
 
-TEST_CASE("10,000 concurrent loopback connections: opened, echoed, closed; fds return, memory stays flat",
+TEST_CASE("10,000 concurrent loopback connections: opened, echoed, closed / fds return, memory stays flat",
           "[net][reliability]") {
   const rlim_t limit = raise_fd_limit(25'000);
   const std::size_t conns = std::min<std::size_t>(10'000, (limit - test::open_fds() - 100) / 2);
@@ -515,7 +515,7 @@ TEST_CASE("Two runners in two threads share a port through SO_REUSEPORT, and bot
   t1.join();
 }
 
-TRIO_TEST_CASE("NET-10 every family unsupported: one error naming the wildcard, chained to each; other errors as is",
+TRIO_TEST_CASE("NET-10 every family unsupported: one error naming the wildcard, chained to each / other errors as is",
                "[net][NET-10]") {
   struct refusing : trio::socket_factory {
     int err = EAFNOSUPPORT;

@@ -38,7 +38,7 @@ std::vector<std::string> kinds(const trio::exception_group& g) {
 
 }  // namespace
 
-TRIO_TEST_CASE("NUR-01 the nursery waits for its children; the body finishes first", "[nursery]") {
+TRIO_TEST_CASE("NUR-01 the nursery waits for its children / the body finishes first", "[nursery]") {
   test::event_log rec;
   const double t0 = test::now_s();
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
@@ -156,7 +156,7 @@ TRIO_TEST_CASE("NUR-06 a child's crash wakes a body blocked in sleep_forever", "
   CHECK(rec.entries == std::vector<std::string>{"body got cancelled", "value_error out"});
 }
 
-TEST_CASE("NUR-07 start_soon from a child while the parent waits succeeds; once closed it throws", "[nursery]") {
+TEST_CASE("NUR-07 start_soon from a child while the parent waits succeeds / once closed it throws", "[nursery]") {
   // FIFO scheduling makes the interleaving exact: X runs after the nursery closed, before its parent resumed.
   test::event_log rec;
   test::run_mock(
@@ -241,7 +241,7 @@ TRIO_TEST_CASE("NUR-09 cancelling a nursery reaches the whole subtree and is abs
   CHECK(leaves_cancelled == 4);
 }
 
-TRIO_TEST_CASE("NUR-11 cancelled is stripped by the outermost cancelled scope; other errors survive (CS-12)",
+TRIO_TEST_CASE("NUR-11 cancelled is stripped by the outermost cancelled scope / other errors survive (CS-12)",
                "[nursery][exc]") {
   trio::cancel_scope outer;
   bool inner_group_seen = false;
@@ -310,7 +310,7 @@ TRIO_TEST_CASE("NUR-12 strict_exception_groups per nursery wraps even one error"
   }
 }
 
-TEST_CASE("NUR-12 strict_exception_groups per run; the nursery's own setting wins", "[nursery][exc]") {
+TEST_CASE("NUR-12 strict_exception_groups per run / the nursery's own setting wins", "[nursery][exc]") {
   trio::run_options o;
   o.strict_exception_groups = true;
   o.handle_sigint = false;
@@ -329,7 +329,7 @@ TEST_CASE("NUR-12 strict_exception_groups per run; the nursery's own setting win
                   std::runtime_error);
 }
 
-TRIO_TEST_CASE("NUR-13 loose groups collapse after cancelled is stripped; strict ones do not", "[nursery][exc]") {
+TRIO_TEST_CASE("NUR-13 loose groups collapse after cancelled is stripped / strict ones do not", "[nursery][exc]") {
   for (bool strict : {false, true}) {
     try {
       co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
@@ -358,7 +358,7 @@ TRIO_TEST_CASE("NUR-13 loose groups collapse after cancelled is stripped; strict
   }
 }
 
-TRIO_TEST_CASE("NUR start_soon copies fn and args into the child; std::ref passes a reference", "[nursery]") {
+TRIO_TEST_CASE("NUR start_soon copies fn and args into the child / std::ref passes a reference", "[nursery]") {
   int counter = 0;
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
     {

@@ -55,7 +55,7 @@ TRIO_TEST_CASE("PROC-01 stdin_data is fed and stdout/stderr captured: 256 KiB th
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("PROC-01 a child that closes stdin early is not an error; stdin is at EOF by default",
+TRIO_TEST_CASE("PROC-01 a child that closes stdin early is not an error / stdin is at EOF by default",
                "[process][PROC-01]") {
   trio::process_options o;
   o.stdin_data = std::string(4 << 20, 'x');  // more than a pipe holds
@@ -72,7 +72,7 @@ TRIO_TEST_CASE("PROC-01 a child that closes stdin early is not an error; stdin i
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("PROC-01 invalid combinations are invalid_argument; a missing program is system_error naming it",
+TRIO_TEST_CASE("PROC-01 invalid combinations are invalid_argument / a missing program is system_error naming it",
                "[process][PROC-01]") {
   const argv_t cat{"cat"};
   trio::process_options a;
@@ -106,7 +106,7 @@ TRIO_TEST_CASE("PROC-01 invalid combinations are invalid_argument; a missing pro
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("PROC-02 check: a non-zero exit is called_process_error with the output; check=false returns it",
+TRIO_TEST_CASE("PROC-02 check: a non-zero exit is called_process_error with the output / check=false returns it",
                "[process][PROC-02]") {
   const auto cmd = sh("printf 'test\\n' >&2; exit 1");
   trio::process_options o;
@@ -131,7 +131,7 @@ TRIO_TEST_CASE("PROC-02 check: a non-zero exit is called_process_error with the 
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("PROC-04 open_process: returncode while running, kill -9, terminate -15, SIGUSR1 -10; to_string",
+TRIO_TEST_CASE("PROC-04 open_process: returncode while running, kill -9, terminate -15, SIGUSR1 -10 / to_string",
                "[process][PROC-04]") {
   const argv_t sleeper{"sleep", "9999"};
   for (int sig : {SIGKILL, SIGTERM, SIGUSR1}) {
@@ -159,7 +159,7 @@ TRIO_TEST_CASE("PROC-04 open_process: returncode while running, kill -9, termina
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("PROC-04 several tasks wait at once and all wake at the exit; waits are cancellable",
+TRIO_TEST_CASE("PROC-04 several tasks wait at once and all wake at the exit / waits are cancellable",
                "[process][PROC-04]") {
   const argv_t sleeper{"sleep", "9999"};
   trio::process p = co_await trio::open_process(sleeper);
@@ -184,7 +184,7 @@ TRIO_TEST_CASE("PROC-04 several tasks wait at once and all wake at the exit; wai
 }
 
 TRIO_TEST_CASE(
-    "PROC-07 n.start(run_process) returns the process; its pipes are streams; check errors leave the nursery",
+    "PROC-07 n.start(run_process) returns the process / its pipes are streams / check errors leave the nursery",
     "[process][PROC-07]") {
   const argv_t cat{"cat"};
   trio::process_options o;
@@ -242,7 +242,7 @@ TRIO_TEST_CASE("PROC-05 a custom deliver_cancel runs shielded and is cancelled o
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("PROC-06 default deliver_cancel: SIGTERM, 5 s, a warning, SIGKILL; the nursery exits at t=5",
+TRIO_TEST_CASE("PROC-06 default deliver_cancel: SIGTERM, 5 s, a warning, SIGKILL / the nursery exits at t=5",
                "[process][PROC-06]") {
   test::stderr_capture err;
   const auto stubborn = sh("trap '' TERM; echo ready; exec sleep 9999");
@@ -302,7 +302,7 @@ TRIO_TEST_CASE("1,000 concurrent run_process calls of /bin/true with a capacity_
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("a process whose last handle goes while the child runs: killed and reaped; cwd and env", "[process]") {
+TRIO_TEST_CASE("a process whose last handle goes while the child runs: killed and reaped / cwd and env", "[process]") {
   pid_t pid = 0;
   {
     const argv_t sleeper{"sleep", "9999"};
@@ -326,7 +326,7 @@ TRIO_TEST_CASE("a process whose last handle goes while the child runs: killed an
   CHECK(no_children());
 }
 
-TRIO_TEST_CASE("stderr to_stdout; redirect::fd; devnull", "[process]") {
+TRIO_TEST_CASE("stderr to_stdout / redirect::fd / devnull", "[process]") {
   trio::process_options o;
   o.capture_stdout = true;
   o.stderr_mode = trio::redirect::to_stdout;

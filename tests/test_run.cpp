@@ -230,7 +230,7 @@ namespace {
 using test::default_sigint;
 }  // namespace
 
-TEST_CASE("SIG-04 Ctrl-C cancels the run; run throws keyboard_interrupt after every task unwound", "[run][signals]") {
+TEST_CASE("SIG-04 Ctrl-C cancels the run / run throws keyboard_interrupt after every task unwound", "[run][signals]") {
   default_sigint dfl;
   std::vector<std::string> log;
   try {
@@ -555,7 +555,7 @@ TEST_CASE("SCHED-07 a child's hooks: (before, sched, after) x5 then before, afte
   CHECK(ins.log == expected);
 }
 
-TEST_CASE("SCHED-07 add_instrument is idempotent; removing an absent one throws; a raising hook is removed",
+TEST_CASE("SCHED-07 add_instrument is idempotent / removing an absent one throws / a raising hook is removed",
           "[instruments]") {
   throwing_instrument bad;
   recording_instrument good;

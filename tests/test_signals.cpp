@@ -41,7 +41,7 @@ bool blocked(int sig) {
 
 }  // namespace
 
-TRIO_TEST_CASE("SIG-01 signals coalesce; the mask and the previous handler come back", "[signals]") {
+TRIO_TEST_CASE("SIG-01 signals coalesce / the mask and the previous handler come back", "[signals]") {
   counting_handlers h;
   {
     auto rx = trio::open_signal_receiver({SIGUSR1, SIGUSR1});  // duplicates are fine
@@ -76,7 +76,7 @@ TRIO_TEST_CASE("SIG-01 next() waits for a signal sent later, and is a checkpoint
   CHECK(co_await rx.next() == SIGUSR2);
 }
 
-TRIO_TEST_CASE("SIG-01 bad arguments: no signals, an invalid number, SIGKILL; nothing is left blocked", "[signals]") {
+TRIO_TEST_CASE("SIG-01 bad arguments: no signals, an invalid number, SIGKILL / nothing is left blocked", "[signals]") {
   CHECK_THROWS_WITH(trio::open_signal_receiver({}), Catch::Contains("no signals"));
   CHECK_THROWS_AS(trio::open_signal_receiver({SIGUSR1, 1000}), std::invalid_argument);
   CHECK_THROWS_AS(trio::open_signal_receiver({SIGKILL}), std::invalid_argument);
@@ -84,7 +84,7 @@ TRIO_TEST_CASE("SIG-01 bad arguments: no signals, an invalid number, SIGKILL; no
   co_return;
 }
 
-TRIO_TEST_CASE("SIG-02 two tasks on one receiver: busy_resource_error; another thread: logic_error", "[signals]") {
+TRIO_TEST_CASE("SIG-02 two tasks on one receiver: busy_resource_error / another thread: logic_error", "[signals]") {
   auto rx = trio::open_signal_receiver({SIGUSR1});
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
     n.start_soon([&]() -> trio::task<> { CHECK(co_await rx.next() == SIGUSR1); });

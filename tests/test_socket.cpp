@@ -63,7 +63,7 @@ TRIO_TEST_CASE("socket send and recv over a socketpair are io_uring operations a
   CHECK_THROWS_AS(co_await a.send(std::string_view("x")), trio::closed_resource_error);
 }
 
-TRIO_TEST_CASE("STR-13 socket ops in a cancelled scope throw cancelled; a cancelled connect closes the socket",
+TRIO_TEST_CASE("STR-13 socket ops in a cancelled scope throw cancelled / a cancelled connect closes the socket",
                "[socket][STR-13]") {
   auto ab = trio::socket::pair();
   [[maybe_unused]] auto& a = ab.first;
@@ -108,7 +108,7 @@ TEST_CASE("STR-13 connect refused names the address", "[socket][STR-13]") {
   });
 }
 
-TRIO_TEST_CASE("STR-13 a second receiver on the same socket is busy; closing wakes the waiter", "[socket][STR-13]") {
+TRIO_TEST_CASE("STR-13 a second receiver on the same socket is busy / closing wakes the waiter", "[socket][STR-13]") {
   auto ab = trio::socket::pair();
   [[maybe_unused]] auto& a = ab.first;
   auto& b = ab.second;
@@ -190,7 +190,7 @@ TRIO_TEST_CASE("STR-10 socket_stream: 10 MB send_all is delivered whole, then se
   CHECK(co_await a.receive_some() == "back");
 }
 
-TRIO_TEST_CASE("STR-10 socket_stream needs a stream socket; TCP_NODELAY is on", "[socket_stream][STR-10]") {
+TRIO_TEST_CASE("STR-10 socket_stream needs a stream socket / TCP_NODELAY is on", "[socket_stream][STR-10]") {
   CHECK_THROWS_AS(trio::socket_stream(trio::socket::create(AF_INET, SOCK_DGRAM)), std::invalid_argument);
   CHECK_THROWS_AS(trio::socket_stream(trio::socket()), std::invalid_argument);
   trio::socket_stream s(trio::socket::create(AF_INET, SOCK_STREAM));
@@ -323,7 +323,7 @@ TRIO_TEST_CASE("receive_some cancelled while data arrives: every byte arrives ex
   CHECK(checksum_received == checksum_sent);
 }
 
-TEST_CASE("STR-11 socket_listener: needs a listening stream socket; accept after aclose is closed_resource_error",
+TEST_CASE("STR-11 socket_listener: needs a listening stream socket / accept after aclose is closed_resource_error",
           "[socket_listener][STR-11]") {
   CHECK_THROWS_WITH(trio::socket_listener(trio::socket::create(AF_INET, SOCK_STREAM)),
                     Catch::Contains("not listening"));
@@ -341,7 +341,7 @@ TEST_CASE("STR-11 socket_listener: needs a listening stream socket; accept after
   });
 }
 
-TEST_CASE("STR-12 accept errno sequence: ECONNABORTED, EPERM, EPROTO skipped; EMFILE, EFAULT, ENOBUFS raised",
+TEST_CASE("STR-12 accept errno sequence: ECONNABORTED, EPERM, EPROTO skipped / EMFILE, EFAULT, ENOBUFS raised",
           "[socket_listener][STR-12]") {
   // The listener sees ECONNABORTED, EPERM, EPROTO, ok, EMFILE, EFAULT, ENOBUFS, ok (Trio's fake socket).
   static std::vector<int> faults;

@@ -146,7 +146,7 @@ TRIO_TEST_CASE("TLS test_full_duplex_basics: one sender and one receiver at once
   }
 }
 
-TRIO_TEST_CASE("TLS test_resource_busy_errors: send+send, receive+receive, send+wait; test_send_all_empty_string",
+TRIO_TEST_CASE("TLS test_resource_busy_errors: send+send, receive+receive, send+wait / test_send_all_empty_string",
                "[ssl]") {
   int busy = 0;
   // Runs a and b at once for a second; counts the busy_resource_errors.
@@ -200,7 +200,7 @@ TRIO_TEST_CASE("TLS test_resource_busy_errors: send+send, receive+receive, send+
   CHECK(got == "after");
 }
 
-TRIO_TEST_CASE("TLS test_unwrap: both sides unwrap; raw bytes after it arrive as the trailing bytes", "[ssl]") {
+TRIO_TEST_CASE("TLS test_unwrap: both sides unwrap / raw bytes after it arrive as the trailing bytes", "[ssl]") {
   for (int v : versions) {
     auto p = ssl_memory_pair(v);
     auto& client = p.first;
@@ -223,8 +223,9 @@ TRIO_TEST_CASE("TLS test_unwrap: both sides unwrap; raw bytes after it arrive as
   }
 }
 
-TRIO_TEST_CASE("TLS test_closing_nice_case: aclose with a concurrent receive; closed afterwards; before the handshake",
-               "[ssl]") {
+TRIO_TEST_CASE(
+    "TLS test_closing_nice_case: aclose with a concurrent receive / closed afterwards / before the handshake",
+    "[ssl]") {
   for (int v : versions) {
     auto p = ssl_memory_pair(v);
     auto& client = p.first;
@@ -284,7 +285,7 @@ TRIO_TEST_CASE("TLS test_ssl_bad_shutdown(_but_its_ok): a transport closed witho
   }
 }
 
-TRIO_TEST_CASE("TLS test_send_all_fails_in_the_middle; test_ssl_only_closes_stream_once", "[ssl]") {
+TRIO_TEST_CASE("TLS test_send_all_fails_in_the_middle / test_ssl_only_closes_stream_once", "[ssl]") {
   auto p = ssl_memory_pair(TLS1_3_VERSION);
   auto& client = p.first;
   auto& server = p.second;
@@ -314,7 +315,7 @@ TRIO_TEST_CASE("TLS test_send_all_fails_in_the_middle; test_ssl_only_closes_stre
   co_await server.aclose();
 }
 
-TRIO_TEST_CASE("TLS test_ssl_over_ssl; test_ssl_https_compatibility_disagreement", "[ssl]") {
+TRIO_TEST_CASE("TLS test_ssl_over_ssl / test_ssl_https_compatibility_disagreement", "[ssl]") {
   auto outer = ssl_memory_pair(TLS1_3_VERSION);
   trio::ssl_stream<mem_ssl> inner_client(std::move(outer.first), client_ctx(TLS1_2_VERSION), host);
   trio::ssl_stream<mem_ssl> inner_server(std::move(outer.second), server_ctx(), server_opts());
@@ -407,7 +408,8 @@ TRIO_TEST_CASE("TLS test_checkpoints: do_handshake, send_all, receive_some (buff
   CHECK(co_await receive_exactly(client, 8) == "buffered");  // the cancelled receive lost nothing
 }
 
-TRIO_TEST_CASE("TLS test_wait_writable_calls_underlying_wait_writable; test_https_mode_eof_before_handshake", "[ssl]") {
+TRIO_TEST_CASE("TLS test_wait_writable_calls_underlying_wait_writable / test_https_mode_eof_before_handshake",
+               "[ssl]") {
   auto p = ssl_memory_pair(TLS1_3_VERSION);
   int calls = 0;
   p.first.transport_stream().send_stream().wait_send_all_might_not_block_hook() = [&]() -> trio::task<> {
@@ -481,7 +483,7 @@ TRIO_TEST_CASE(
 // Trio's tests make their PyOpenSSL echo server do; our retry loop must carry the new handshake along
 // inside receive_some and send_all on both sides.
 
-TRIO_TEST_CASE("TLS test_renegotiation_simple: the server renegotiates mid-stream; data flows on", "[ssl]") {
+TRIO_TEST_CASE("TLS test_renegotiation_simple: the server renegotiates mid-stream / data flows on", "[ssl]") {
   auto p = ssl_memory_pair(TLS1_2_VERSION);
   auto& client = p.first;
   auto& server = p.second;

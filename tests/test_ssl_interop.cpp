@@ -57,7 +57,7 @@ TEST_CASE("TLS interop: our client against openssl s_server (TLS 1.3 and 1.2)", 
   });
 }
 
-TEST_CASE("TLS interop: our server against openssl s_client and curl; a wrong CA fails there too", "[ssl][interop]") {
+TEST_CASE("TLS interop: our server against openssl s_client and curl / a wrong CA fails there too", "[ssl][interop]") {
   cert_files files;
   test::run_real([&]() -> trio::task<> {
     auto listeners = co_await trio::open_tcp_listeners(0, "127.0.0.1");
@@ -130,7 +130,7 @@ TEST_CASE("TLS interop: our server against openssl s_client and curl; a wrong CA
   });
 }
 
-TEST_CASE("TLS test_SSLListener; serve_ssl_over_tcp with n.start and open_ssl_over_tcp_stream", "[ssl]") {
+TEST_CASE("TLS test_SSLListener / serve_ssl_over_tcp with n.start and open_ssl_over_tcp_stream", "[ssl]") {
   test::run_real([]() -> trio::task<> {
     // ssl_listener: accept gives the server side; the handshake works; aclose closes the listening socket
     auto listeners = co_await trio::open_ssl_over_tcp_listeners(0, server_ctx(), "127.0.0.1", true);

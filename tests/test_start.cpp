@@ -18,7 +18,7 @@ struct key_error : std::runtime_error {
 
 }  // namespace
 
-TRIO_TEST_CASE("START-01 start returns the started() value; the task moves into the nursery", "[start]") {
+TRIO_TEST_CASE("START-01 start returns the started() value / the task moves into the nursery", "[start]") {
   std::vector<std::string> rec;
   for (int s : {1, 2}) {
     const double t0 = test::now_s();
@@ -124,7 +124,7 @@ TRIO_TEST_CASE("START-04 a pending start keeps the target nursery open", "[start
   });
 }
 
-TRIO_TEST_CASE("START-04 a start that fails before started() raises to its caller; the nursery closes", "[start]") {
+TRIO_TEST_CASE("START-04 a start that fails before started() raises to its caller / the nursery closes", "[start]") {
   const double t0 = test::now_s();
   bool caught = false;
   co_await trio::open_nursery([&](trio::nursery& n1) -> trio::task<> {

@@ -114,7 +114,8 @@ TRIO_TEST_CASE("STR-08 memory send and receive streams: get_data, put_data, put_
   CHECK(co_await b.receive_some() == "mp");
 }
 
-TRIO_TEST_CASE("STR-09 stapled_stream delegates; send_eof closes a send stream without send_eof", "[streams][STR-09]") {
+TRIO_TEST_CASE("STR-09 stapled_stream delegates / send_eof closes a send stream without send_eof",
+               "[streams][STR-09]") {
   tt::memory_send_stream out;
   tt::memory_receive_stream in;
   in.put_data("in");
@@ -137,7 +138,7 @@ TRIO_TEST_CASE("STR-09 stapled_stream delegates; send_eof closes a send stream w
   CHECK(st2.receive_stream().closed());
 }
 
-TRIO_TEST_CASE("TEST-05 sequencer runs blocks in order; reuse is an error; a cancelled waiter breaks it",
+TRIO_TEST_CASE("TEST-05 sequencer runs blocks in order / reuse is an error / a cancelled waiter breaks it",
                "[testing][TEST-05]") {
   tt::sequencer seq;
   std::vector<int> order;

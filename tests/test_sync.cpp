@@ -344,7 +344,7 @@ TRIO_TEST_CASE("SYNC-13 parking_lot: FIFO, counts, repark, cancelled waiters lea
   CHECK(rec == std::vector<std::string>{"sleep 0", "sleep 1", "sleep 2", "cancelled 1", "wake 0", "wake 2"});
 }
 
-TRIO_TEST_CASE("CP-03 uncontended acquires are checkpoints; CP-04 nowait and release are not", "[sync][checkpoint]") {
+TRIO_TEST_CASE("CP-03 uncontended acquires are checkpoints / CP-04 nowait and release are not", "[sync][checkpoint]") {
   trio::lock l;
   trio::semaphore s(1);
   trio::capacity_limiter c(1);

@@ -62,7 +62,7 @@ TRIO_TEST_CASE("THR-01 run_sync returns the value, runs in another thread, rethr
   CHECK(trio::to_thread::current_default_thread_limiter().borrowed_tokens() == 0);
 }
 
-TRIO_TEST_CASE("THR-01 the loop keeps running while a thread blocks; threads are reused", "[threads]") {
+TRIO_TEST_CASE("THR-01 the loop keeps running while a thread blocks / threads are reused", "[threads]") {
   int ticks = 0;
   std::atomic<bool> stop{false};
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
@@ -234,7 +234,7 @@ TEST_CASE("THR randomized cancellation of 1,000 calls in both modes: no lost res
   }
 }
 
-TEST_CASE("THR an abandoned thread still running at exit: run waits for it; nothing touches freed memory",
+TEST_CASE("THR an abandoned thread still running at exit: run waits for it / nothing touches freed memory",
           "[threads]") {
   std::atomic<bool> finished{false};
   const auto t0 = std::chrono::steady_clock::now();
@@ -251,7 +251,7 @@ TEST_CASE("THR an abandoned thread still running at exit: run waits for it; noth
   CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(200));
 }
 
-TRIO_TEST_CASE("THR-04 from_thread::run_sync and run from a worker; exceptions go back to the thread", "[threads]") {
+TRIO_TEST_CASE("THR-04 from_thread::run_sync and run from a worker / exceptions go back to the thread", "[threads]") {
   const auto loop_thread = std::this_thread::get_id();
   int in_loop = 0;
   trio::event ev;
@@ -343,7 +343,7 @@ TRIO_TEST_CASE("THR-04 from_thread::check_cancelled raises in the worker once th
   CHECK(cs.cancelled_caught());
 }
 
-TEST_CASE("THR-06 from_thread::run at shutdown: the system task is cancelled; after the run, run_finished_error",
+TEST_CASE("THR-06 from_thread::run at shutdown: the system task is cancelled / after the run, run_finished_error",
           "[threads]") {
   std::optional<trio::lowlevel::trio_token> token;
   std::atomic<bool> thread_saw_cancelled{false};

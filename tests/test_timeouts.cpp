@@ -388,7 +388,7 @@ TRIO_TEST_CASE("TO the body of move_on_after/fail_after/move_on_at/fail_at/shiel
   CHECK(outer.cancelled_caught());
 }
 
-TRIO_TEST_CASE("TO a named scope body is used in place; a temporary is kept until the scope ends", "[timeouts]") {
+TRIO_TEST_CASE("TO a named scope body is used in place / a temporary is kept until the scope ends", "[timeouts]") {
   int runs = 0;
   auto body = [&runs, count = 0]() mutable -> trio::task<> {
     runs = ++count;

@@ -54,7 +54,7 @@ TEST_CASE("TRAP a task that swallows trio::cancelled 1000 times in one scope get
                        Catch::Contains("stop retrying") && Catch::Contains("warn_swallowed_cancellation"));
 }
 
-TEST_CASE("TRAP the warning needs 1000 deliveries in a row; 999 stay silent", "[traps]") {
+TEST_CASE("TRAP the warning needs 1000 deliveries in a row / 999 stay silent", "[traps]") {
   test::stderr_capture err;
   std::string name;
   test::run_mock([&] { return swallow_in_cancelled_scope(999, &name); }, true, false);
@@ -79,7 +79,7 @@ TEST_CASE("TRAP no warning when many tasks or many scopes are each cancelled onc
   CHECK(err.text().find(swallow_warning) == std::string::npos);
 }
 
-TEST_CASE("TRAP a deadline passing inside a swallowing loop warns too; run_options can silence it", "[traps]") {
+TEST_CASE("TRAP a deadline passing inside a swallowing loop warns too / run_options can silence it", "[traps]") {
   {
     test::stderr_capture err;
     test::run_mock([] { return under_passed_deadline(1500); });
