@@ -483,6 +483,18 @@ TRIO_TEST_CASE(
 // Trio's tests make their PyOpenSSL echo server do; our retry loop must carry the new handshake along
 // inside receive_some and send_all on both sides.
 
+namespace {
+/// The echo server of the renegotiation tests: byte by byte until the peer's close_notify, then closes.
+trio::task<> echo_bytes(mem_ssl& server) {
+  for (;;) {
+    std::string got = co_await server.receive_some(1);
+    if (got.empty()) break;
+    co_await server.send_all(std::string_view(got));
+  }
+  co_await server.aclose();
+}
+}  // namespace
+
 TRIO_TEST_CASE("TLS test_renegotiation_simple: the server renegotiates mid-stream / data flows on", "[ssl]") {
   auto p = ssl_memory_pair(TLS1_2_VERSION);
   auto& client = p.first;
@@ -492,12 +504,7 @@ TRIO_TEST_CASE("TLS test_renegotiation_simple: the server renegotiates mid-strea
     n.start_soon([&]() -> trio::task<> {  // the echo server
       co_await server.do_handshake();
       REQUIRE(SSL_renegotiate(server.native()) == 1);
-      for (;;) {
-        std::string got = co_await server.receive_some(1);
-        if (got.empty()) break;
-        co_await server.send_all(std::string_view(got));
-      }
-      co_await server.aclose();
+      co_await echo_bytes(server);
     });
     co_await client.do_handshake();
     for (const char* b : {"a", "b", "c"}) {
@@ -578,12 +585,7 @@ TRIO_TEST_CASE("TLS test_renegotiation_randomized: 100 renegotiations among send
     n.start_soon([&]() -> trio::task<> {  // the echo server
       co_await server.do_handshake();
       handshaken.set();
-      for (;;) {
-        std::string got = co_await server.receive_some(1);
-        if (got.empty()) break;
-        co_await server.send_all(std::string_view(got));
-      }
-      co_await server.aclose();
+      co_await echo_bytes(server);
     });
     co_await client.do_handshake();
     co_await handshaken.wait();

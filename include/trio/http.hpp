@@ -302,6 +302,24 @@ inline std::size_t on_body(char* data, std::size_t size, std::size_t n, void* se
   return len;
 }
 
+struct curl_url_free {
+  void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
+};
+using curl_url_ptr = std::unique_ptr<CURLU, curl_url_free>;
+inline curl_url_ptr new_curl_url() {
+  curl_url_ptr u(curl_url());
+  if (!u) throw std::bad_alloc();
+  return u;
+}
+/// One part of a parsed URL (nullopt: absent, or curl could not give it).
+inline std::optional<std::string> curl_url_part(CURLU* u, CURLUPart part) {
+  char* p = nullptr;
+  if (curl_url_get(u, part, &p, 0) != CURLUE_OK) return std::nullopt;
+  std::string out = p;
+  curl_free(p);
+  return out;
+}
+
 inline std::string url_encode(CURL* e, std::string_view s) {
   char* out = curl_easy_escape(e, s.data(), static_cast<int>(s.size()));
   std::string r = out ? out : "";
@@ -555,11 +573,7 @@ class client {
 
   /// The URL to fetch: url resolved against base_url, with the client's and the request's params.
   std::string resolve(const std::string& url, const request_options& o, const std::string& method) const {
-    struct url_free {
-      void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
-    };
-    std::unique_ptr<CURLU, url_free> u(curl_url());
-    if (!u) throw std::bad_alloc();
+    detail::curl_url_ptr u = detail::new_curl_url();
     auto bad = [&](CURLUcode rc) -> std::string {
       return "trio::http: " + detail::describe(method, url) + ": not a valid URL (" + curl_url_strerror(rc) + ")" +
              (options_.base_url.empty() ? std::string() : " with base_url '" + options_.base_url + "'");
@@ -571,26 +585,18 @@ class client {
     }
     rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0);
     if (rc != CURLUE_OK) throw invalid_url(bad(rc), method, url);
-    char* scheme = nullptr;
-    if (curl_url_get(u.get(), CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK) {
-      const std::string sc = scheme;
-      curl_free(scheme);
-      if (sc != "http" && sc != "https")
-        throw invalid_url("trio::http: " + detail::describe(method, url) + ": the scheme '" + sc +
-                              "' is not supported (http or https)",
-                          method, url);
-    }
+    if (auto sc = detail::curl_url_part(u.get(), CURLUPART_SCHEME); sc && *sc != "http" && *sc != "https")
+      throw invalid_url("trio::http: " + detail::describe(method, url) + ": the scheme '" + *sc +
+                            "' is not supported (http or https)",
+                        method, url);
     for (const header_list* ps : {&options_.params, &o.params})
       for (const auto& [k, v] : *ps) {
         const std::string kv = k + "=" + v;
         curl_url_set(u.get(), CURLUPART_QUERY, kv.c_str(), CURLU_APPENDQUERY | CURLU_URLENCODE);
       }
-    char* full = nullptr;
-    rc = curl_url_get(u.get(), CURLUPART_URL, &full, 0);
-    if (rc != CURLUE_OK) throw invalid_url(bad(rc), method, url);
-    std::string out = full;
-    curl_free(full);
-    return out;
+    std::optional<std::string> full = detail::curl_url_part(u.get(), CURLUPART_URL);
+    if (!full) throw invalid_url(bad(CURLUE_MALFORMED_INPUT), method, url);
+    return std::move(*full);
   }
 
   static long long to_ms(trio::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
@@ -628,18 +634,11 @@ class client {
   }
 
   static std::string resolve_location(const std::string& from, std::string_view location) {
-    struct url_free {
-      void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
-    };
-    std::unique_ptr<CURLU, url_free> u(curl_url());
-    if (!u || curl_url_set(u.get(), CURLUPART_URL, from.c_str(), 0) != CURLUE_OK) return std::string(location);
-    if (curl_url_set(u.get(), CURLUPART_URL, std::string(location).c_str(), 0) != CURLUE_OK)
+    detail::curl_url_ptr u = detail::new_curl_url();
+    if (curl_url_set(u.get(), CURLUPART_URL, from.c_str(), 0) != CURLUE_OK ||
+        curl_url_set(u.get(), CURLUPART_URL, std::string(location).c_str(), 0) != CURLUE_OK)
       return std::string(location);
-    char* full = nullptr;
-    if (curl_url_get(u.get(), CURLUPART_URL, &full, 0) != CURLUE_OK) return std::string(location);
-    std::string out = full;
-    curl_free(full);
-    return out;
+    return detail::curl_url_part(u.get(), CURLUPART_URL).value_or(std::string(location));
   }
 
   response finish(detail::request_state& s) {

@@ -20,7 +20,8 @@ trio::task<> reply(trio::socket_stream s) {
 trio::task<int> main_task() {
   int rc = 1;
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
-    std::vector<trio::socket_address> at = co_await n.start(trio::serve_tcp, reply, 0, "127.0.0.1", trio::serve_options{});
+    std::vector<trio::socket_address> at =
+        co_await n.start(trio::serve_tcp, reply, 0, "127.0.0.1", trio::serve_options{});
     trio::http::client client;
     trio::http::response r = co_await client.get("http://127.0.0.1:" + std::to_string(at[0].port()) + "/");
     rc = r.status_code() == 200 && r.text() == "ok" ? 0 : 1;
