@@ -184,7 +184,7 @@ TRIO_TEST_CASE("open_file errors name the path and the operation / no fd is leak
   CHECK(test::open_fds() == fds);
 }
 
-TRIO_TEST_CASE("read_line: no trailing newline, empty lines, \\r\\n, lines longer than the buffer", "[file]") {
+TRIO_TEST_CASE("read_line: no trailing newline, empty lines, CRLF, lines longer than the buffer", "[file]") {
   temp_dir dir;
   spit(dir / "a", "a\n\nb\r\n\r\nlast");
   const std::vector<std::string> want2{"a", "", "b", "", "last"};

@@ -179,7 +179,7 @@ TRIO_TEST_CASE("TEST-05 sequencer runs blocks in order / reuse is an error / a c
   CHECK_THROWS_AS(co_await broken(3), std::runtime_error);
 }
 
-TRIO_TEST_CASE("line_reader: lines without their newline, \\r\\n, a last line without newline, empty lines",
+TRIO_TEST_CASE("line_reader: lines without their newline, CRLF, a last line without newline, empty lines",
                "[line_reader]") {
   tt::memory_receive_stream in;
   in.put_data("one\r\ntwo\n\nthr");
