@@ -236,10 +236,8 @@ inline std::string describe(const std::string& method, const std::string& url) {
     case CURLE_SSL_CERTPROBLEM:
       throw connect_error(what, method, url);
     case CURLE_OPERATION_TIMEDOUT: {
-      long connect_code = 0;
       curl_off_t connected_at = 0;
       curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connected_at);
-      curl_easy_getinfo(t.easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
       curl_off_t uploaded = 0, to_upload = 0;
       curl_easy_getinfo(t.easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
       curl_easy_getinfo(t.easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &to_upload);
@@ -271,7 +269,7 @@ inline std::size_t on_header(char* data, std::size_t size, std::size_t n, void* 
   std::string_view line(data, size * n);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   if (line.starts_with("HTTP/")) {  // a new response: keep the one before as history
-    if (t->status != 0 && t->status >= 200 && t->keep_earlier)
+    if (t->status >= 200)           // (1xx interim responses are not history)
       t->earlier.push_back({t->status, std::move(t->reason), std::move(t->headers)});
     t->headers.clear();
     t->reason.clear();
@@ -485,7 +483,6 @@ class client {
     CURL* e = multi_->take_easy();
     s->t.easy = e;
     s->t.streaming = streaming;
-    s->t.keep_earlier = true;
     curl_easy_setopt(e, CURLOPT_URL, s->url.c_str());
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->t.error_text);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &detail::on_body);

@@ -26,16 +26,13 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "trio/detail/uring_op.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
 #include "trio/nursery.hpp"
@@ -65,7 +62,6 @@ struct curl_transfer {
     std::vector<std::pair<std::string, std::string>> headers;
   };
   std::vector<hop> earlier;  // responses before the last one (redirects, 100 Continue skipped)
-  bool keep_earlier = false;
   // Streaming (body as a receive stream): a bounded buffer, curl paused while it is full.
   bool streaming = false;
   std::size_t max_buffer = 256 * 1024;
