@@ -6,5 +6,6 @@
 #include <cstddef>
 
 namespace bench {
-extern std::atomic<std::size_t> allocations;
-}
+extern std::atomic<std::size_t> allocations;         // by every thread
+extern thread_local std::size_t thread_allocations;  // by this thread (a server in another one is not counted)
+}  // namespace bench

@@ -14,6 +14,7 @@ Paths:
   /stall/S               sleeps S seconds before answering
   /drip                  headers, then a few bytes every 0.2 s for a long time
   /truncated             Content-Length 1000, sends 10 bytes, closes
+  http://ANY/...         (an absolute URL: a request sent to a proxy) 200 "proxied METHOD URL", Via header
 """
 import hashlib
 import http.server
@@ -54,6 +55,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def handle_any(self):
+        if self.path.startswith("http://"):  # the client was told this server is its proxy
+            self.send_text(200, f"proxied {self.command} {self.path}", [("Via", "1.1 trio-test-proxy")])
+            return
         path, _, query = self.path.partition("?")
         parts = path.strip("/").split("/")
         data = self.body()

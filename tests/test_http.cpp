@@ -164,6 +164,68 @@ TEST_CASE("HTTP request bodies and options: content, json, form, params, headers
   });
 }
 
+TEST_CASE("HTTP: one pooled handle carries nothing from one request to the next (method, body, headers)", "[http]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_python_server();
+    http::client client;  // one request at a time: every request reuses the same easy handle
+    const std::string echo = server.base() + "/echo";
+    http::request_options post;
+    post.content = "first";
+    post.headers = {{"X-Test", "once"}, {"Content-Type", "text/x-once"}};
+    http::response r = co_await client.post(echo, post);
+    CHECK(r.text() ==
+          "method=POST\npath=/echo\nx-test=once\ncontent-type=text/x-once\nuser-agent=trio-cpp-http/1\n"
+          "body=first\n");
+    r = co_await client.get(echo);
+    CHECK(r.text() == "method=GET\npath=/echo\nx-test=\ncontent-type=\nuser-agent=trio-cpp-http/1\nbody=\n");
+    r = co_await client.head(echo);
+    CHECK(r.status_code() == 200);
+    CHECK(r.content().empty());
+    CHECK(r.headers().contains("content-length"));
+    r = co_await client.get(echo);  // a body again after the HEAD
+    CHECK(r.text().starts_with("method=GET\n"));
+    r = co_await client.delete_(echo);
+    CHECK(r.text().starts_with("method=DELETE\npath=/echo\nx-test=\n"));
+    http::request_options json;
+    json.json = "[1]";
+    r = co_await client.patch(echo, json);
+    CHECK(r.text() ==
+          "method=PATCH\npath=/echo\nx-test=\ncontent-type=application/json\nuser-agent=trio-cpp-http/1\n"
+          "body=[1]\n");
+    r = co_await client.post(echo);  // POST without a body: an empty one, not the last request's
+    CHECK(r.text().starts_with("method=POST\n"));
+    CHECK(r.text().ends_with("\nbody=\n"));
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP header_map: case-insensitive lookups, repeated names in order, iteration, odd input", "[http]") {
+  const http::header_map h(http::header_list{
+      {"Content-Type", "text/plain"}, {"Set-Cookie", "a=1"}, {"set-cookie", "b=2"}, {"X-Multi", "one\ntwo"}});
+  CHECK(h.size() == 4);
+  CHECK_FALSE(h.empty());
+  CHECK(h.get("content-type") == "text/plain");
+  CHECK(h.get("CONTENT-TYPE") == "text/plain");
+  CHECK_FALSE(h.get("content").has_value());
+  CHECK_FALSE(h.contains("Content-Typ"));
+  const std::vector<std::string_view> cookies = h.all("Set-Cookie");
+  REQUIRE(cookies.size() == 2);
+  CHECK(cookies[0] == "a=1");
+  CHECK(cookies[1] == "b=2");
+  CHECK(h.get("x-multi") == "one two");  // a line break cannot split a header
+  std::vector<std::string> seen;
+  for (const auto [name, value] : h) seen.push_back(std::string(name) + "=" + std::string(value));
+  CHECK(seen ==
+        std::vector<std::string>{"Content-Type=text/plain", "Set-Cookie=a=1", "set-cookie=b=2", "X-Multi=one two"});
+  const http::header_map copy = h;  // copies own their text
+  CHECK(copy.get("set-cookie") == "a=1");
+  CHECK(std::distance(copy.begin(), copy.end()) == 4);
+  const http::header_map none;
+  CHECK(none.size() == 0);
+  CHECK(none.begin() == none.end());
+  CHECK_FALSE(none.get("x").has_value());
+}
+
 TEST_CASE("HTTP redirects: 301, 302, 307, 308 followed with history / off by default / too_many_redirects", "[http]") {
   test::run_real([&]() -> trio::task<> {
     python_server server = co_await start_python_server();
@@ -417,6 +479,83 @@ TEST_CASE("HTTPS against openssl s_server -www: our CA trusted / without it a ve
     http::client unchecked(lax);
     http::response r2 = co_await unchecked.get(url);
     CHECK(r2.status_code() == 200);
+    server.kill();
+    co_await server.wait();
+  });
+}
+
+TEST_CASE("HTTP through a proxy: the request goes to the proxy, with the absolute URL", "[http]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_python_server();  // it answers absolute-URL requests as a proxy
+    http::client_options co;
+    co.proxy = server.base();
+    http::client client(co);
+    http::response r = co_await client.get("http://example.invalid/some/path?x=1");
+    CHECK(r.status_code() == 200);
+    CHECK(r.text() == "proxied GET http://example.invalid/some/path?x=1");
+    CHECK(r.headers().get("via") == "1.1 trio-test-proxy");
+    CHECK(r.url() == "http://example.invalid/some/path?x=1");
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 20 requests at once multiplexed, a 404", "[http][interop]") {
+  ssl_helpers::cert_files files;
+  const std::filesystem::path docs = files.dir / "htdocs";
+  std::filesystem::create_directory(docs);
+  std::string page;
+  for (int i = 0; i < 2000; ++i) page += "line " + std::to_string(i) + "\n";
+  {
+    std::FILE* f = std::fopen((docs / "page.txt").c_str(), "w");
+    REQUIRE(f);
+    std::fwrite(page.data(), 1, page.size(), f);
+    std::fclose(f);
+  }
+  test::run_real([&]() -> trio::task<> {
+    const std::uint16_t port = ssl_helpers::free_port();
+    const std::vector<std::string> argv{"nghttpd", "-a",      "127.0.0.1", "-d", docs.string(), std::to_string(port),
+                                        files.key, files.cert};
+    trio::process_options o;
+    o.stdout_mode = trio::redirect::devnull;
+    o.stderr_mode = trio::redirect::devnull;
+    trio::process server = co_await trio::open_process(argv, o);
+    bool up = false;
+    for (int attempt = 0; attempt < 100 && !up; ++attempt) {  // bounded: 5 s
+      try {
+        trio::socket_stream probe = co_await trio::open_tcp_stream("127.0.0.1", port);
+        co_await probe.aclose();
+        up = true;
+      } catch (const std::system_error&) {  // not listening yet
+      }
+      if (!up) co_await trio::sleep(50ms);
+    }
+    REQUIRE(up);
+    const std::string base = "https://127.0.0.1:" + std::to_string(port);
+    http::client_options co;
+    co.ca_file = files.ca;
+    co.http2 = true;
+    http::client client(co);
+    http::response first = co_await client.get(base + "/page.txt");
+    CHECK(first.status_code() == 200);
+    CHECK(first.http_version() == "HTTP/2");
+    CHECK(first.content() == page);
+    CHECK(first.headers().get("content-length") == std::to_string(page.size()));
+    int ok = 0;
+    auto fetch = [&]() -> trio::task<> {
+      http::response r = co_await client.get(base + "/page.txt");
+      if (r.status_code() == 200 && r.http_version() == "HTTP/2" && r.content() == page) ++ok;
+    };
+    auto twenty = [&](trio::nursery& n) -> trio::task<> {
+      for (int i = 0; i < 20; ++i) n.start_soon(fetch);
+      co_return;
+    };
+    co_await trio::open_nursery(twenty);
+    CHECK(ok == 20);
+    http::response missing = co_await client.get(base + "/nothing");
+    CHECK(missing.status_code() == 404);
+    CHECK(missing.http_version() == "HTTP/2");
+    CHECK(missing.reason_phrase().empty());  // HTTP/2 has no reason phrase
+    CHECK_THROWS_AS(missing.raise_for_status(), http::http_status_error);
     server.kill();
     co_await server.wait();
   });

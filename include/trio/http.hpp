@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -80,36 +81,93 @@ struct request_options {
   std::optional<bool> follow_redirects;
 };
 
-/// Response headers: case-insensitive names, repeated names kept in order.
+namespace detail {
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+inline bool has_header(const header_list& h, std::string_view name) noexcept {
+  return std::any_of(h.begin(), h.end(), [&](const auto& kv) { return iequals(kv.first, name); });
+}
+}  // namespace detail
+
+/// Response headers: case-insensitive names, repeated names kept in order. Iterating gives
+/// (name, value) pairs of string_views into the map. The headers are kept as one block of text
+/// ("name:value\n" lines) that a response shares with its body, so a response is one allocation.
 class header_map {
  public:
+  using value_type = std::pair<std::string_view, std::string_view>;
+  class iterator {
+   public:
+    using iterator_concept = std::forward_iterator_tag;
+    using iterator_category = std::input_iterator_tag;  // operator* returns a value
+    using value_type = header_map::value_type;
+    using difference_type = std::ptrdiff_t;
+    using reference = value_type;
+    iterator() = default;
+    value_type operator*() const noexcept {
+      const std::string_view line = rest_.substr(0, rest_.find('\n'));
+      const std::size_t colon = line.find(':');
+      return {line.substr(0, colon), line.substr(colon + 1)};
+    }
+    iterator& operator++() noexcept {
+      rest_.remove_prefix(std::min(rest_.size(), rest_.find('\n') + 1));
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator before = *this;
+      ++*this;
+      return before;
+    }
+    bool operator==(const iterator& o) const noexcept { return rest_.data() == o.rest_.data(); }
+
+   private:
+    friend class header_map;
+    explicit iterator(std::string_view rest) noexcept : rest_(rest) {}
+    std::string_view rest_;
+  };
+
   header_map() = default;
-  explicit header_map(header_list items) : items_(std::move(items)) {}
+  explicit header_map(const header_list& items) {
+    for (const auto& [k, v] : items) append(k, v);
+    head_ = text_.size();
+  }
   /// The first value of `name`, if any.
   std::optional<std::string_view> get(std::string_view name) const {
-    for (const auto& [k, v] : items_)
-      if (same(k, name)) return std::string_view(v);
+    for (const auto [k, v] : *this)
+      if (detail::iequals(k, name)) return v;
     return std::nullopt;
   }
   /// Every value of `name`, in order.
   std::vector<std::string_view> all(std::string_view name) const {
     std::vector<std::string_view> out;
-    for (const auto& [k, v] : items_)
-      if (same(k, name)) out.emplace_back(v);
+    for (const auto [k, v] : *this)
+      if (detail::iequals(k, name)) out.push_back(v);
     return out;
   }
   bool contains(std::string_view name) const { return get(name).has_value(); }
-  std::size_t size() const noexcept { return items_.size(); }
-  auto begin() const noexcept { return items_.begin(); }
-  auto end() const noexcept { return items_.end(); }
+  std::size_t size() const noexcept { return count_; }
+  bool empty() const noexcept { return count_ == 0; }
+  iterator begin() const noexcept { return iterator(std::string_view(text_).substr(0, head_)); }
+  iterator end() const noexcept { return iterator(std::string_view(text_.data() + head_, 0)); }
 
  private:
-  static bool same(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
+  friend class response;
+  friend class client;
+  friend class streamed_response;
+  /// Adopts text whose first `head` bytes are `count` header lines (the rest: a response's body).
+  header_map(std::string text, std::size_t head, std::size_t count) noexcept
+      : text_(std::move(text)), head_(head), count_(count) {}
+  void append(std::string_view name, std::string_view value) {  // (a line break would split the line)
+    for (char c : name) text_ += c == ':' || c == '\n' || c == '\r' ? '-' : c;
+    text_ += ':';
+    for (char c : value) text_ += c == '\n' || c == '\r' ? ' ' : c;
+    text_ += '\n';
+    ++count_;
   }
-  header_list items_;
+  std::string text_;
+  std::size_t head_ = 0, count_ = 0;
 };
 
 class response {
@@ -118,8 +176,8 @@ class response {
   std::string_view reason_phrase() const noexcept { return reason_; }
   const header_map& headers() const noexcept { return headers_; }
   /// The body (decoded if the server compressed it).
-  std::string_view content() const noexcept { return body_; }
-  std::string text() const { return body_; }
+  std::string_view content() const noexcept { return std::string_view(headers_.text_).substr(headers_.head_); }
+  std::string text() const { return std::string(content()); }
   /// The URL of this response (after redirects).
   const std::string& url() const noexcept { return url_; }
   const std::string& method() const noexcept { return method_; }
@@ -139,11 +197,10 @@ class response {
   friend class streamed_response;
   int status_ = 0;
   std::string reason_;
-  header_map headers_;
-  std::string body_;
+  header_map headers_;  // (and the body, after the header lines)
   std::string url_;
   std::string method_;
-  std::string version_;
+  std::string_view version_ = "HTTP/1.1";  // (a literal)
   std::vector<response> history_;
   std::chrono::microseconds elapsed_{0};
 };
@@ -270,17 +327,28 @@ inline std::size_t on_header(char* data, std::size_t size, std::size_t n, void* 
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   if (line.starts_with("HTTP/")) {  // a new response: keep the one before as history
     if (t->status >= 200)           // (1xx interim responses are not history)
-      t->earlier.push_back({t->status, std::move(t->reason), std::move(t->headers)});
-    t->headers.clear();
+      t->earlier.push_back({t->status, std::move(t->reason), t->head, t->head_lines});
+    t->head.clear();
+    t->head_lines = 0;
     t->reason.clear();
+    if (!t->streaming) {
+      t->body.clear();
+      t->head_size = std::string::npos;
+    }
+    t->status = 0;
     const std::size_t sp = line.find(' ');
-    t->status = sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
-    const std::size_t sp2 = sp == std::string_view::npos ? sp : line.find(' ', sp + 1);
-    if (sp2 != std::string_view::npos) t->reason = std::string(line.substr(sp2 + 1));
+    if (sp != std::string_view::npos) {
+      const std::string_view code = line.substr(sp + 1, 3);
+      std::from_chars(code.data(), code.data() + code.size(), t->status);
+      if (const std::size_t sp2 = line.find(' ', sp + 1); sp2 != std::string_view::npos)
+        t->reason.assign(line.substr(sp2 + 1));
+    }
   } else if (const std::size_t colon = line.find(':'); colon != std::string_view::npos) {
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    t->headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    t->head.append(line.substr(0, colon)).append(1, ':').append(value).append(1, '\n');
+    ++t->head_lines;
   }
   return size * n;
 }
@@ -295,6 +363,17 @@ inline std::size_t on_body(char* data, std::size_t size, std::size_t n, void* se
     }
     t->headers_ready.set();        // the final response's body has begun
     t->body_waiters.unpark_all();  // reschedules the reader (it runs after the driver yields)
+  } else if (t->head_size == std::string::npos) {
+    // The first byte: the response's one buffer, header lines then the body, sized by
+    // Content-Length when there is one (a decoded body may still grow it).
+    curl_off_t expected = -1;
+    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
+    constexpr curl_off_t most = curl_off_t(64) << 20;  // (a Content-Length is not a promise)
+    const std::size_t body = expected > 0 ? static_cast<std::size_t>(std::min(expected, most)) : len;
+    t->body.clear();
+    t->body.reserve(t->head.size() + std::max(body, len));
+    t->body.append(t->head);
+    t->head_size = t->head.size();
   }
   t->body.append(data, len);
   return len;
@@ -327,18 +406,26 @@ inline std::string url_encode(CURL* e, std::string_view s) {
 
 /// One request's setup and ownership: the easy handle (from the multi's spares), its header list,
 /// its transfer state; taken out of the multi and given back when destroyed (also when cancelled).
+/// A request keeps it in its coroutine frame; a streamed response owns it.
 struct request_state {
   std::shared_ptr<trio::detail::curl_multi> multi;
   trio::detail::curl_transfer t;
   curl_slist* header_slist = nullptr;
   std::string method, url, body;
-  request_state() = default;
+  explicit request_state(std::shared_ptr<trio::detail::curl_multi> m) noexcept : multi(std::move(m)) {}
   request_state(const request_state&) = delete;
   request_state& operator=(const request_state&) = delete;
   ~request_state() {
     if (t.easy) {
       multi->remove(t);
-      multi->give_back_easy(t.easy);
+      // The handle is reused as it is: nothing in it may point into this state any more.
+      curl_easy_setopt(t.easy, CURLOPT_ERRORBUFFER, nullptr);
+      curl_easy_setopt(t.easy, CURLOPT_WRITEDATA, nullptr);
+      curl_easy_setopt(t.easy, CURLOPT_HEADERDATA, nullptr);
+      curl_easy_setopt(t.easy, CURLOPT_PRIVATE, nullptr);
+      curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, nullptr);
+      curl_easy_setopt(t.easy, CURLOPT_POSTFIELDS, nullptr);
+      multi->give_back_easy(t.easy, std::move(t.head));
     }
     curl_slist_free_all(header_slist);
   }
@@ -440,10 +527,12 @@ class client {
   /// Sends the request and reads the whole response. Failures throw http::error's kinds; a 4xx/5xx
   /// status is a response (see raise_for_status).
   task<response> request(std::string method, std::string url, request_options o) {
-    auto s = prepare(std::move(method), std::move(url), o, false);
-    multi_->add(s->t);
-    co_await s->t.finished.wait();
-    co_return finish(*s);
+    if (closed_ || !multi_) throw_closed();
+    detail::request_state s(multi_);  // in this frame (trio's frame pool): no allocation
+    prepare(s, std::move(method), std::move(url), o, false);
+    multi_->add(s.t);
+    co_await s.t.finished.wait();
+    co_return finish(s);
   }
 
   task<streamed_response> stream(std::string method, std::string url) {
@@ -451,12 +540,14 @@ class client {
   }
   /// Sends the request and returns once the response's headers are in; read the body from it.
   task<streamed_response> stream(std::string method, std::string url, request_options o) {
-    auto s = prepare(std::move(method), std::move(url), o, true);
+    if (closed_ || !multi_) throw_closed();
+    auto s = std::make_unique<detail::request_state>(multi_);
+    prepare(*s, std::move(method), std::move(url), o, true);
     multi_->add(s->t);
     co_await s->t.headers_ready.wait();
     if (s->t.done && s->t.result != CURLE_OK) detail::throw_transfer_error(s->t, s->method, s->url);
     streamed_response r;
-    fill_head(*s, r.head_);
+    fill_head(*s, r.head_, header_map(s->t.head, s->t.head.size(), s->t.head_lines), false);
     r.s_ = std::move(s);
     co_return r;
   }
@@ -468,43 +559,20 @@ class client {
   }
 
  private:
-  std::unique_ptr<detail::request_state> prepare(std::string method, std::string url, const request_options& o,
-                                                 bool streaming) {
-    if (closed_ || !multi_)
-      throw closed_resource_error("trio::http::client: the client was closed (aclose); make a new one");
-    auto s = std::make_unique<detail::request_state>();
-    s->multi = multi_;
-    s->method = std::move(method);
-    // Absolute http(s) URLs without parameters go to curl as they are (curl parses them anyway;
-    // a malformed one fails as invalid_url); the others are resolved and extended here.
-    const bool as_is = options_.base_url.empty() && options_.params.empty() && o.params.empty() &&
-                       (url.starts_with("http://") || url.starts_with("https://"));
-    s->url = as_is ? std::move(url) : resolve(url, o, s->method);
-    CURL* e = multi_->take_easy();
-    s->t.easy = e;
-    s->t.streaming = streaming;
-    curl_easy_setopt(e, CURLOPT_URL, s->url.c_str());
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->t.error_text);
+  [[noreturn]] static void throw_closed() {
+    throw closed_resource_error("trio::http::client: the client was closed (aclose); make a new one");
+  }
+
+  /// The options every request of this client has: set once per easy handle (handles are reused
+  /// without a reset, see curl_multi::take_easy).
+  void configure(CURL* e) const {
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &detail::on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s->t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &detail::on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &s->t);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every decoding this curl has
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_USERAGENT,
                      options_.user_agent.empty() ? "trio-cpp-http/1" : options_.user_agent.c_str());
-    const bool follow = o.follow_redirects.value_or(options_.follow_redirects);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
-    const timeout_config& to = o.timeout ? *o.timeout : options_.timeout;
-    if (to.connect > trio::duration::zero())
-      curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(to_ms(to.connect)));
-    // read/write: no progress for that long (curl's low-speed check has a one-second grain)
-    const trio::duration idle = std::max(to.read, to.write);
-    if (idle > trio::duration::zero()) {
-      curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-      curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, std::max(1L, static_cast<long>((to_ms(idle) + 999) / 1000)));
-    }
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN,
                      std::max(1L, static_cast<long>(to_ms(options_.limits.keepalive_expiry) / 1000)));
     if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
@@ -513,59 +581,91 @@ class client {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     if (!options_.proxy.empty()) curl_easy_setopt(e, CURLOPT_PROXY, options_.proxy.c_str());
+  }
 
-    // headers: the client's, then the request's (a request header replaces a client one of that name)
-    header_list headers;
-    for (const auto& h : options_.headers) {
-      const bool overridden = std::any_of(o.headers.begin(), o.headers.end(),
-                                          [&](const auto& r) { return header_map({r}).contains(h.first); });
-      if (!overridden) headers.push_back(h);
-    }
-    headers.insert(headers.end(), o.headers.begin(), o.headers.end());
+  /// Sets every per-request option (all of them, each time: the handle keeps the last request's).
+  void prepare(detail::request_state& s, std::string method, std::string url, const request_options& o,
+               bool streaming) {
+    s.method = std::move(method);
+    // Absolute http(s) URLs without parameters go to curl as they are (curl parses them anyway;
+    // a malformed one fails as invalid_url); the others are resolved and extended here.
+    const bool as_is = options_.base_url.empty() && options_.params.empty() && o.params.empty() &&
+                       (url.starts_with("http://") || url.starts_with("https://"));
+    s.url = as_is ? std::move(url) : resolve(url, o, s.method);
+    const auto [e, fresh] = multi_->take_easy(s.t.head);
+    s.t.easy = e;
+    if (fresh) configure(e);
+    s.t.streaming = streaming;
+    curl_easy_setopt(e, CURLOPT_URL, s.url.c_str());
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s.t.error_text);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s.t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &s.t);
+    const bool follow = o.follow_redirects.value_or(options_.follow_redirects);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
+    const timeout_config& to = o.timeout ? *o.timeout : options_.timeout;
+    // (0: curl's default, 300 s)
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::max(0LL, to_ms(to.connect))));
+    // read/write: no progress for that long (curl's low-speed check has a one-second grain)
+    const trio::duration idle = std::max(to.read, to.write);
+    const bool check_idle = idle > trio::duration::zero();
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, check_idle ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+                     check_idle ? std::max(1L, static_cast<long>((to_ms(idle) + 999) / 1000)) : 0L);
+
     // the body
+    const auto has = [&](std::string_view name) {
+      return detail::has_header(o.headers, name) || detail::has_header(options_.headers, name);
+    };
     bool has_body = false;
+    const char* content_type = nullptr;
     if (o.json) {
-      s->body = *o.json;
+      s.body = *o.json;
       has_body = true;
-      if (!header_map(headers).contains("content-type")) headers.emplace_back("Content-Type", "application/json");
+      if (!has("content-type")) content_type = "Content-Type: application/json";
     } else if (o.form) {
       for (const auto& [k, v] : *o.form) {
-        if (!s->body.empty()) s->body += '&';
-        s->body += detail::url_encode(e, k) + "=" + detail::url_encode(e, v);
+        if (!s.body.empty()) s.body += '&';
+        s.body += detail::url_encode(e, k) + "=" + detail::url_encode(e, v);
       }
       has_body = true;
-      if (!header_map(headers).contains("content-type"))
-        headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+      if (!has("content-type")) content_type = "Content-Type: application/x-www-form-urlencoded";
     } else if (!o.content.empty()) {
-      s->body = o.content;
+      s.body = o.content;
       has_body = true;
     }
-    for (const auto& [k, v] : headers) {
-      const std::string line = k + ": " + v;
-      curl_slist* next = curl_slist_append(s->header_slist, line.c_str());
+    // headers: the client's, then the request's (a request header replaces a client one of that
+    // name). Each "name: value" line is built in the header buffer, empty until the response.
+    const auto add_line = [&s](const char* line) {
+      curl_slist* next = curl_slist_append(s.header_slist, line);
       if (!next) throw std::bad_alloc();
-      s->header_slist = next;
-    }
-    if (has_body && !header_map(headers).contains("expect")) {  // no "Expect: 100-continue" round trip
-
-      curl_slist* next = curl_slist_append(s->header_slist, "Expect:");
-      if (next) s->header_slist = next;
-    }
-    if (s->header_slist) curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->header_slist);
-
-    const std::string& m = s->method;
-    if (m == "HEAD") {
-      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else if (m == "GET" && !has_body) {
-      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else {
-      if (m != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m.c_str());
-      if (has_body || m == "POST" || m == "PUT" || m == "PATCH") {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body.c_str());
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(s->body.size()));
+      s.header_slist = next;
+    };
+    std::string& line = s.t.head;
+    const header_list* const lists[] = {&options_.headers, &o.headers};
+    for (const header_list* hs : lists)
+      for (const auto& [k, v] : *hs) {
+        if (hs == &options_.headers && detail::has_header(o.headers, k)) continue;
+        line.assign(k).append(": ").append(v);
+        add_line(line.c_str());
       }
+    line.clear();
+    if (content_type) add_line(content_type);
+    if (has_body && !has("expect")) add_line("Expect:");  // no "Expect: 100-continue" round trip
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s.header_slist);
+
+    const std::string& m = s.method;
+    const bool sends_body = has_body || m == "POST" || m == "PUT" || m == "PATCH";
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, nullptr);
+    if (sends_body) {
+      curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);  // (clears the last request's NOBODY)
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, s.body.c_str());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(s.body.size()));
+    } else {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, nullptr);
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(-1));
+      curl_easy_setopt(e, m == "HEAD" ? CURLOPT_NOBODY : CURLOPT_HTTPGET, 1L);
     }
-    return s;
+    if (m != "GET" && m != "HEAD" && m != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m.c_str());
   }
 
   /// The URL to fetch: url resolved against base_url, with the client's and the request's params.
@@ -598,15 +698,14 @@ class client {
 
   static long long to_ms(trio::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
-  static void fill_head(detail::request_state& s, response& r) {
+  /// The response's status line, headers, URL, version and history. take_url: the state's URL is
+  /// not needed any more (it becomes the response's when curl did not go elsewhere).
+  static void fill_head(detail::request_state& s, response& r, header_map&& headers, bool take_url) {
     CURL* e = s.t.easy;
     r.status_ = s.t.status;
     r.reason_ = s.t.reason;
-    r.headers_ = header_map(s.t.headers);
+    r.headers_ = std::move(headers);
     r.method_ = s.method;
-    char* effective = nullptr;
-    curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &effective);
-    r.url_ = effective ? effective : s.url;
     long version = 0;
     curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
     r.version_ = version == CURL_HTTP_VERSION_1_0   ? "HTTP/1.0"
@@ -617,16 +716,25 @@ class client {
       response h;
       h.status_ = hop.status;
       h.reason_ = hop.reason;
-      h.headers_ = header_map(hop.headers);
+      h.headers_ = header_map(hop.head, hop.head.size(), hop.head_lines);
       h.method_ = s.method;
       h.version_ = r.version_;
       r.history_.push_back(std::move(h));
     }
     // the URL each redirect response came from: the first is the request's, then each Location
-    std::string at = s.url;
+    std::string at = r.history_.empty() ? std::string() : s.url;
     for (auto& h : r.history_) {
       h.url_ = at;
       if (auto loc = h.headers_.get("location")) at = resolve_location(at, *loc);
+    }
+    char* effective = nullptr;
+    curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &effective);
+    if (effective && s.url != effective) {
+      r.url_ = effective;
+    } else if (take_url) {
+      r.url_ = std::move(s.url);
+    } else {
+      r.url_ = s.url;
     }
   }
 
@@ -641,8 +749,11 @@ class client {
   response finish(detail::request_state& s) {
     if (s.t.result != CURLE_OK) detail::throw_transfer_error(s.t, s.method, s.url);
     response r;
-    fill_head(s, r);
-    r.body_ = std::move(s.t.body);
+    auto& t = s.t;
+    fill_head(s, r,
+              t.head_size == std::string::npos ? header_map(t.head, t.head.size(), t.head_lines)  // no body
+                                               : header_map(std::move(t.body), t.head_size, t.head_lines),
+              true);
     curl_off_t total = 0;
     curl_easy_getinfo(s.t.easy, CURLINFO_TOTAL_TIME_T, &total);
     r.elapsed_ = std::chrono::microseconds(total);

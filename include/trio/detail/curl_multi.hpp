@@ -10,9 +10,11 @@
 ///    set is readable (one io_uring poll, the one every lowlevel::wait_readable uses), or curl's
 ///    deadline passes, or a task pokes it (a transfer added, removed or unpaused); then it takes every
 ///    ready socket from epoll_wait at once, calls socket_action for each and for the timer, and reads
-///    the finished transfers. Level-triggered epoll needs no re-arming; a REMOVE, or curl closing a
-///    socket (CURLOPT_CLOSESOCKETFUNCTION, which also covers the REMOVEs curl forgets), takes the
-///    socket out of the set at once, so nothing stale can fire for a reused fd number.
+///    the finished transfers. Level-triggered epoll needs no re-arming. Connection sockets are opened
+///    and closed through our callbacks (CURLOPT_OPENSOCKETFUNCTION, CURLOPT_CLOSESOCKETFUNCTION, which
+///    also covers the REMOVEs curl forgets), so their registration can be kept across a REMOVE (see
+///    fd_state) and still leaves the set when the socket closes: nothing stale can fire for a reused
+///    fd number.
 ///  - A transfer whose task stops waiting (cancelled) is removed from the multi by that task, outside
 ///    any callback; curl sends no DONE for it, and nothing touches the task's frame afterwards.
 ///
@@ -23,8 +25,10 @@
 #include <curl/curl.h>
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -51,17 +55,23 @@ struct curl_transfer {
   bool done = false;   // curl reported DONE (result is set)
   event finished;
   char error_text[CURL_ERROR_SIZE] = {};
-  // Filled by the callbacks:
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // of the last response
+  // The response being received, filled by the callbacks:
   int status = 0;
   std::string reason;
+  std::string head;  // its header lines, "name:value\n" each (the buffer travels with the easy handle)
+  std::size_t head_lines = 0;
+  // The body. Not streaming: the head's lines are copied in front of it at its first byte (one
+  // allocation, sized by Content-Length), so a response owns one buffer; head_size says where the
+  // body begins (npos: not copied yet). Streaming: the body only, read from body_read on.
+  std::string body;
+  std::size_t head_size = std::string::npos;
   struct hop {
     int status;
     std::string reason;
-    std::vector<std::pair<std::string, std::string>> headers;
+    std::string head;
+    std::size_t head_lines;
   };
-  std::vector<hop> earlier;  // responses before the last one (redirects, 100 Continue skipped)
+  std::vector<hop> earlier;  // responses before the last one (redirects; 1xx interim ones are skipped)
   // Streaming (body as a receive stream): a bounded buffer, curl paused while it is full.
   bool streaming = false;
   std::size_t max_buffer = 256 * 1024;
@@ -93,32 +103,43 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     curl_multi_setopt(m_, CURLMOPT_SOCKETFUNCTION, nullptr);
     curl_multi_setopt(m_, CURLMOPT_TIMERFUNCTION, nullptr);
     curl_multi_cleanup(m_);
-    for (CURL* e : spare_easies_) curl_easy_cleanup(e);
+    for (spare& s : spare_easies_) curl_easy_cleanup(s.easy);
     ::close(epfd_);
   }
 
   CURLM* native() const noexcept { return m_; }
 
-  /// An easy handle, reset, from the spares (or new), with the options every transfer has.
-  CURL* take_easy() {
-    CURL* e = nullptr;
+  /// An easy handle from the spares (as the last transfer left it: the caller sets every per-request
+  /// option again), or a new one with the options every transfer has (fresh: the caller adds the
+  /// client's own). Not reset between transfers: curl_easy_reset and setting a dozen constant options
+  /// again cost more than the per-request ones. The spare's header buffer comes with it.
+  struct easy_handle {
+    CURL* easy;
+    bool fresh;
+  };
+  easy_handle take_easy(std::string& head_buffer) {
     if (!spare_easies_.empty()) {
-      e = spare_easies_.back();
+      spare& s = spare_easies_.back();
+      const easy_handle h{s.easy, false};
+      head_buffer = std::move(s.head_buffer);
+      head_buffer.clear();
       spare_easies_.pop_back();
-      curl_easy_reset(e);
-    } else {
-      e = curl_easy_init();
-      if (!e) throw std::runtime_error("trio::http: curl_easy_init failed");
+      return h;
     }
+    CURL* e = curl_easy_init();
+    if (!e) throw std::runtime_error("trio::http: curl_easy_init failed");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);  // never join a resolver thread on removal
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &curl_multi::on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &curl_multi::on_close_socket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
-    return e;
+    return {e, true};
   }
-  void give_back_easy(CURL* e) noexcept {
+  void give_back_easy(CURL* e, std::string&& head_buffer) noexcept {
     if (spare_easies_.size() < 64) {
-      spare_easies_.push_back(e);
+      if (head_buffer.capacity() > 64 * 1024) head_buffer = std::string();
+      spare_easies_.push_back(spare{e, std::move(head_buffer)});
     } else {
       curl_easy_cleanup(e);
     }
@@ -164,22 +185,52 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
       throw std::runtime_error(std::string("trio::http: curl_global_init failed: ") + curl_easy_strerror(rc));
   }
 
-  static int on_socket(CURL*, curl_socket_t fd, int what, void* self, void* known) {
+  /// The epoll registration of one fd curl uses. For connection sockets (opened by on_open_socket,
+  /// closed by on_close_socket) it is kept lazily: when curl stops watching one (CURL_POLL_REMOVE, as
+  /// for every keep-alive connection going back to the pool after each response) it stays in the
+  /// set, and is narrowed only if it fires; when curl watches it again for the same events, nothing
+  /// is done. That saves two epoll_ctl calls per keep-alive request. Other fds (the threaded
+  /// resolver's socketpair) may be closed by curl without our callback, so they are added and
+  /// removed eagerly, as curl says.
+  struct fd_state {
+    std::uint8_t registered = 0;  // EPOLLIN | EPOLLOUT in the kernel's set
+    std::uint8_t wanted = 0;      // what curl wants now
+    bool ours = false;            // opened by on_open_socket, closed by on_close_socket
+  };
+  fd_state* state_of(int fd) noexcept {
+    return fd >= 0 && static_cast<std::size_t>(fd) < fds_.size() ? &fds_[static_cast<std::size_t>(fd)] : nullptr;
+  }
+  fd_state& state_for(int fd) {
+    if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
+    return fds_[static_cast<std::size_t>(fd)];
+  }
+  /// Makes the kernel's registration of fd `events` (0: out of the set).
+  void watch(int fd, fd_state& st, std::uint8_t events) noexcept {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    if (events == 0) {
+      ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);  // (fails harmlessly if already out)
+    } else if (st.registered == 0) {
+      if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+        ::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev);
+    } else if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) {
+      ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+    }
+    st.registered = events;
+  }
+
+  static int on_socket(CURL*, curl_socket_t fd, int what, void* self, void*) {
     auto* m = static_cast<curl_multi*>(self);
+    fd_state& st = m->state_for(fd);
     if (what == CURL_POLL_REMOVE) {
-      ::epoll_ctl(m->epfd_, EPOLL_CTL_DEL, fd, nullptr);  // (fails harmlessly if already out)
-      curl_multi_assign(m->m_, fd, nullptr);
+      st.wanted = 0;
+      if (!st.ours) m->watch(fd, st, 0);
       return 0;
     }
-    epoll_event ev{};
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-    ev.data.fd = fd;
-    if (known) {
-      ::epoll_ctl(m->epfd_, EPOLL_CTL_MOD, fd, &ev);
-    } else if (::epoll_ctl(m->epfd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST) {
-      ::epoll_ctl(m->epfd_, EPOLL_CTL_MOD, fd, &ev);
-    }
-    curl_multi_assign(m->m_, fd, m);  // any non-null pointer: "in the set"
+    st.wanted =
+        static_cast<std::uint8_t>((what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u));
+    if (!st.ours || st.registered != st.wanted) m->watch(fd, st, st.wanted);
     return 0;
   }
   static int on_timer(CURLM*, long timeout_ms, void* self) {
@@ -191,9 +242,28 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     }
     return 0;
   }
+  static curl_socket_t on_open_socket(void* self, curlsocktype, curl_sockaddr* address) {
+    auto* m = static_cast<curl_multi*>(self);
+    const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd < 0) return CURL_SOCKET_BAD;
+    try {
+      fd_state& st = m->state_for(fd);
+      if (st.registered) m->watch(fd, st, 0);  // a number some closed fd left in the table
+      st = fd_state{0, 0, true};
+    } catch (...) {
+      ::close(fd);
+      return CURL_SOCKET_BAD;
+    }
+    return fd;
+  }
   static int on_close_socket(void* self, curl_socket_t fd) {
     auto* m = static_cast<curl_multi*>(self);
-    ::epoll_ctl(m->epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    if (fd_state* st = m->state_of(fd)) {
+      if (st->registered) m->watch(fd, *st, 0);
+      *st = fd_state{};
+    } else {
+      ::epoll_ctl(m->epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    }
     return ::close(fd);
   }
 
@@ -209,10 +279,18 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     for (int n = 64; n == 64;) {
       n = ::epoll_wait(epfd_, evs, 64, 0);
       for (int i = 0; i < n; ++i) {
-        const int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                         (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                         (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-        curl_multi_socket_action(m_, evs[i].data.fd, mask, &running);
+        const int fd = evs[i].data.fd;
+        std::uint32_t ready = evs[i].events;
+        if (fd_state* st = state_of(fd); st && st->ours) {
+          // Registered for more than curl wants now (lazily kept, see on_socket): narrow it, so an
+          // idle pooled connection or an always-writable socket does not wake the driver again.
+          if (ready & st->registered & ~std::uint32_t(st->wanted)) watch(fd, *st, st->wanted);
+          if (st->wanted == 0) continue;  // idle in curl's pool: curl checks it before reuse
+          ready &= st->wanted | EPOLLERR | EPOLLHUP;
+        }
+        const int mask = (ready & EPOLLIN ? CURL_CSELECT_IN : 0) | (ready & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                         (ready & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(m_, fd, mask, &running);
       }
     }
     if (timer_ && current_time() >= *timer_) {
@@ -261,7 +339,12 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   cancel_scope* waiting_ = nullptr;  // the driver's wait, while it waits
   std::size_t active_ = 0;
   bool driving_ = false;
-  std::vector<CURL*> spare_easies_;
+  struct spare {
+    CURL* easy;
+    std::string head_buffer;
+  };
+  std::vector<spare> spare_easies_;
+  std::vector<fd_state> fds_;  // by fd number
 };
 
 }  // namespace trio::detail
