@@ -44,7 +44,18 @@ void in_trio(F&& f) {
   trio::run(o, std::forward<F>(f));
 }
 
-/// This thread's user CPU time so far (RUSAGE_THREAD).
+/// This thread's CPU time so far, user and kernel (CLOCK_THREAD_CPUTIME_ID: exact).
+inline long thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1'000'000'000L + ts.tv_nsec;
+}
+
+/// This thread's user CPU time so far (RUSAGE_THREAD). Beware: with tick-based accounting (this
+/// VM's kernel: CONFIG_TICK_CPU_ACCOUNTING, HZ=250) the kernel splits a thread's exact run time into
+/// user and system by which mode each 4 ms tick found it in, so a thread that spends 1% of its time
+/// in user space gets its user time in 4 ms steps (200 ns per round trip over 20,000 round trips).
+/// benchmarks/user_cpu.py measures the user share by sampling instead.
 inline long thread_user_ns() {
   rusage ru{};
   ::getrusage(RUSAGE_THREAD, &ru);

@@ -9,11 +9,13 @@
 
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -236,6 +238,126 @@ void floor_http_get(benchmark::State& state) {
   state.counters["allocs_per_op"] = 0;
 }
 
+/// The floor in the multi-socket API's own shape (the API trio::http drives, and the raw prototype's):
+/// curl_multi_socket_action for each ready socket from a blocking epoll_wait, curl's timer kept here.
+/// What trio::http costs over the API it wraps is the difference to this row.
+void floorsock_http_get(benchmark::State& state) {
+  const bool close = state.range(0) == 1;
+  const int n = scaled(1000);
+  http_server server;
+  const std::string url = server.url();
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  struct loop_state {
+    int epfd = ::epoll_create1(EPOLL_CLOEXEC);
+    long timeout_ms = -1;  // curl's timer, from when it was set
+    std::chrono::steady_clock::time_point set_at;
+  } L;
+  CURLM* multi = curl_multi_init();
+  auto on_socket = +[](CURL*, curl_socket_t fd, int what, void* self, void* known) -> int {
+    auto* l = static_cast<loop_state*>(self);
+    if (what == CURL_POLL_REMOVE) {
+      ::epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.data.fd = fd;
+    if (::epoll_ctl(l->epfd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)
+      ::epoll_ctl(l->epfd, known ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev);
+    return 0;
+  };
+  auto on_timer = +[](CURLM*, long timeout_ms, void* self) -> int {
+    auto* l = static_cast<loop_state*>(self);
+    l->timeout_ms = timeout_ms;
+    l->set_at = std::chrono::steady_clock::now();
+    return 0;
+  };
+  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, &L);
+  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, &L);
+  curl_slist* headers = close ? curl_slist_append(nullptr, "Connection: close") : nullptr;
+  auto keep = +[](char* data, std::size_t size, std::size_t count, void* body) -> std::size_t {
+    static_cast<std::string*>(body)->append(data, size * count);
+    return size * count;
+  };
+  std::vector<CURL*> easies(http_in_flight);
+  std::vector<std::string> bodies(http_in_flight);
+  for (std::size_t i = 0; i < easies.size(); ++i) {
+    CURL*& e = easies[i];
+    e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &bodies[i]);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &bodies[i]);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    if (headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+  }
+  double cpu = 0;
+  long switches = 0;
+  auto round = [&](int count) {
+    int started = 0, done = 0, running = 0;
+    auto start = [&](CURL* e) {
+      curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+      curl_multi_add_handle(multi, e);
+      ++started;
+    };
+    for (auto* e : easies)
+      if (started < count) start(e);
+    epoll_event evs[64];
+    while (done < count) {
+      int wait_ms = -1;
+      if (L.timeout_ms >= 0) {
+        const auto left = std::chrono::milliseconds(L.timeout_ms) - (std::chrono::steady_clock::now() - L.set_at);
+        wait_ms = std::max(0, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count()));
+      }
+      const int k = ::epoll_wait(L.epfd, evs, 64, wait_ms);
+      for (int i = 0; i < k; ++i) {
+        const int mask = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                         (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                         (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(multi, evs[i].data.fd, mask, &running);
+      }
+      if (L.timeout_ms >= 0 && std::chrono::steady_clock::now() - L.set_at >= std::chrono::milliseconds(L.timeout_ms)) {
+        L.timeout_ms = -1;
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      int left = 0;
+      while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+        if (m->msg != CURLMSG_DONE) continue;
+        if (m->data.result != CURLE_OK) std::abort();
+        ++done;
+        CURL* e = m->easy_handle;
+        std::string* body = nullptr;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, reinterpret_cast<char**>(&body));
+        if (body->size() != 1024) std::abort();
+        body->clear();
+        curl_multi_remove_handle(multi, e);
+        if (started < count) start(e);
+      }
+    }
+  };
+  round(http_in_flight);  // warm: the pool's connections
+  for (auto _ : state) {
+    const long w0 = thread_switches();
+    const double c0 = thread_cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    round(n);
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    cpu += thread_cpu_seconds() - c0;
+    switches += thread_switches() - w0;
+  }
+  for (auto* e : easies) curl_easy_cleanup(e);
+  curl_slist_free_all(headers);
+  curl_multi_cleanup(multi);
+  ::close(L.epfd);
+  const double all = double(n) * double(state.iterations());
+  state.counters["ops"] = n;
+  state.counters["client_cpu_ns_per_op"] = cpu * 1e9 / all;
+  state.counters["client_switches_per_op"] = double(switches) / all;
+  state.counters["allocs_per_op"] = 0;
+}
+
 /// The curl command line: `curl --parallel --parallel-max 50 -o /dev/null URL ...` (its CPU: the child's).
 void curlcli_http_get(benchmark::State& state) {
   const bool close = state.range(0) == 1;
@@ -282,4 +404,5 @@ void curlcli_http_get(benchmark::State& state) {
 
 BENCHMARK(trio_http_get)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(floor_http_get)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(floorsock_http_get)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(curlcli_http_get)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMillisecond);

@@ -42,6 +42,7 @@ using bench::g_divisor;
 using bench::in_trio;
 using bench::loopback_listener_fd;
 using bench::scaled;
+using bench::thread_cpu_ns;
 using bench::thread_user_ns;
 
 long rss_bytes() {
@@ -584,9 +585,14 @@ double echo_client(std::uint16_t port, int conns, int rounds) {
   return secs;
 }
 
-void trio_echo_server(int lfd, int conns, long& user_ns) {
+/// The server thread's CPU over its run: user (tick-sampled, coarse) and user + kernel (exact).
+struct server_cpu {
+  long user_ns = 0, total_ns = 0;
+};
+
+void trio_echo_server(int lfd, int conns, server_cpu& cpu) {
   in_trio([&]() -> trio::task<> {
-    const long t0 = thread_user_ns();
+    const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
     trio::socket_listener listener(trio::socket::adopt(lfd, AF_INET, SOCK_STREAM));
     auto echo = [](trio::socket_stream s) -> trio::task<> {
       std::array<std::byte, echo_message> buf;
@@ -599,12 +605,12 @@ void trio_echo_server(int lfd, int conns, long& user_ns) {
     co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
       for (int i = 0; i < conns; ++i) n.start_soon(echo, co_await listener.accept());
     });
-    user_ns = thread_user_ns() - t0;
+    cpu = {thread_user_ns() - t0, thread_cpu_ns() - c0};
   });
 }
 
-void asio_echo_server(int lfd, int conns, long& user_ns) {
-  const long t0 = thread_user_ns();
+void asio_echo_server(int lfd, int conns, server_cpu& cpu) {
+  const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
   asio::io_context ctx(1);
   asio::ip::tcp::acceptor acceptor(ctx, asio::ip::tcp::v4(), lfd);
   auto echo = [](asio::ip::tcp::socket s) -> asio::awaitable<void> {
@@ -628,12 +634,12 @@ void asio_echo_server(int lfd, int conns, long& user_ns) {
       },
       asio::detached);
   ctx.run();
-  user_ns = thread_user_ns() - t0;
+  cpu = {thread_user_ns() - t0, thread_cpu_ns() - c0};
 }
 
 /// The floor: the same server as a bare liburing loop (one recv or send in flight per connection).
-void uring_echo_server(int lfd, int conns, long& user_ns) {
-  const long t0 = thread_user_ns();
+void uring_echo_server(int lfd, int conns, server_cpu& cpu) {
+  const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
   io_uring ring;
   io_uring_params p{};
   p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
@@ -678,7 +684,7 @@ void uring_echo_server(int lfd, int conns, long& user_ns) {
   }
   io_uring_queue_exit(&ring);
   ::close(lfd);
-  user_ns = thread_user_ns() - t0;
+  cpu = {thread_user_ns() - t0, thread_cpu_ns() - c0};
 }
 
 template <class Server>
@@ -686,18 +692,20 @@ void run_echo(benchmark::State& state, Server server) {
   const int conns = static_cast<int>(state.range(0));
   const int rounds = scaled(conns == 1 ? 20'000 : 2'000);
   const double ops = double(conns) * rounds;
-  double server_cpu_ns = 0;
+  double server_user_ns = 0, server_cpu_ns = 0;
   alloc_scope a{state, ops};
   for (auto _ : state) {
     std::uint16_t port = 0;
     const int lfd = loopback_listener_fd(port);
-    long user_ns = 0;
-    std::thread t([&] { server(lfd, conns, user_ns); });
+    server_cpu cpu;
+    std::thread t([&] { server(lfd, conns, cpu); });
     state.SetIterationTime(echo_client(port, conns, rounds));
     t.join();
-    server_cpu_ns += double(user_ns);
+    server_user_ns += double(cpu.user_ns);
+    server_cpu_ns += double(cpu.total_ns);
   }
-  state.counters["server_user_ns_per_op"] = server_cpu_ns / (ops * double(state.iterations()));
+  state.counters["server_user_ns_per_op"] = server_user_ns / (ops * double(state.iterations()));
+  state.counters["server_cpu_ns_per_op"] = server_cpu_ns / (ops * double(state.iterations()));
 }
 void trio_tcp_echo(benchmark::State& state) { run_echo(state, trio_echo_server); }
 
@@ -708,7 +716,7 @@ void trio_tcp_echo_2runners(benchmark::State& state) {
   const int conns = static_cast<int>(state.range(0));
   const int rounds = scaled(2'000);
   const double ops = double(conns) * rounds;
-  double server_cpu_ns = 0;
+  double server_user_ns = 0, server_cpu_ns = 0;
   alloc_scope a{state, ops};
   for (auto _ : state) {
     std::uint16_t port = 0;
@@ -731,13 +739,13 @@ void trio_tcp_echo_2runners(benchmark::State& state) {
     std::optional<trio::lowlevel::trio_token> tokens[2];
     trio::cancel_scope* scopes[2] = {nullptr, nullptr};
     std::latch ready(2);
-    long user_ns[2] = {0, 0};
+    server_cpu cpus[2];
     auto stop_all = [&] {
       for (int i = 0; i < 2; ++i) tokens[i]->run_sync_soon([&scopes, i] { scopes[i]->cancel(); });
     };
     auto server = [&](int idx) {
       in_trio([&]() -> trio::task<> {
-        const long t0 = thread_user_ns();
+        const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
         trio::socket_listener listener(trio::socket::adopt(lfds[idx], AF_INET, SOCK_STREAM));
         auto echo = [&](trio::socket_stream s) -> trio::task<> {
           std::array<std::byte, echo_message> buf;
@@ -754,7 +762,7 @@ void trio_tcp_echo_2runners(benchmark::State& state) {
           ready.count_down();
           for (;;) n.start_soon(echo, co_await listener.accept());
         });
-        user_ns[idx] = thread_user_ns() - t0;
+        cpus[idx] = {thread_user_ns() - t0, thread_cpu_ns() - c0};
       });
     };
     std::thread t1([&] { server(0); });
@@ -763,9 +771,11 @@ void trio_tcp_echo_2runners(benchmark::State& state) {
     state.SetIterationTime(echo_client(port, conns, rounds));
     t1.join();
     t2.join();
-    server_cpu_ns += double(user_ns[0] + user_ns[1]);
+    server_user_ns += double(cpus[0].user_ns + cpus[1].user_ns);
+    server_cpu_ns += double(cpus[0].total_ns + cpus[1].total_ns);
   }
-  state.counters["server_user_ns_per_op"] = server_cpu_ns / (ops * double(state.iterations()));
+  state.counters["server_user_ns_per_op"] = server_user_ns / (ops * double(state.iterations()));
+  state.counters["server_cpu_ns_per_op"] = server_cpu_ns / (ops * double(state.iterations()));
 }
 void asio_tcp_echo(benchmark::State& state) { run_echo(state, asio_echo_server); }
 void uring_tcp_echo(benchmark::State& state) { run_echo(state, uring_echo_server); }
