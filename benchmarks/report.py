@@ -6,6 +6,7 @@ usage: report.py BENCH.json [MORE.json ...] [--trio-python TRIO.json] [--csv OUT
 ns/op = median real time per iteration / operations per iteration.
 """
 import json
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -52,7 +53,7 @@ def load(paths):
     for b in benchmarks:
         if b.get("run_type") == "aggregate":
             continue
-        name = b["run_name"].split("/manual_time")[0].replace("/iterations:1", "")
+        name = re.sub(r"/iterations:\d+", "", b["run_name"].split("/manual_time")[0])
         lib, _, workload = name.partition("_")
         unit = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b["time_unit"]]
         ops = b.get("ops", 1.0) or 1.0
@@ -90,16 +91,16 @@ def http_table(bench):
     us = lambda r: f"{r['client_cpu'] / 1000:.1f} µs" if r and r.get("client_cpu") is not None else "n/a"
     print()
     print("| HTTP client, CPU per request | trio::http | bare multi-socket loop (floor) | bare curl_multi_perform loop "
-          "| curl --parallel (CLI) | trio / multi-socket floor | trio / perform loop | CLI / trio "
-          "| trio allocs/request | trio requests/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| curl --parallel (CLI) | Python httpx on Trio | trio / multi-socket floor | trio / perform loop | CLI / trio "
+          "| httpx / trio | trio allocs/request | trio requests/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for label, k in rows:
-        t, fs, f, c = (bench.get((lib, k)) for lib in ("trio", "floorsock", "floor", "curlcli"))
+        t, fs, f, c, hx = (bench.get((lib, k)) for lib in ("trio", "floorsock", "floor", "curlcli", "httpx"))
         if not t:
             continue
         ratio = lambda a, b: f"{a['client_cpu'] / b['client_cpu']:.2f}x" if a and b else "n/a"
-        print(f"| {label} | {us(t)} | {us(fs)} | {us(f)} | {us(c)} | {ratio(t, fs)} | {ratio(t, f)} | {ratio(c, t)} "
-              f"| {t['allocs']:.1f} | {1e9 / t['ns_per_op']:.0f} |")
+        print(f"| {label} | {us(t)} | {us(fs)} | {us(f)} | {us(c)} | {us(hx)} | {ratio(t, fs)} | {ratio(t, f)} "
+              f"| {ratio(c, t)} | {ratio(hx, t)} | {t['allocs']:.1f} | {1e9 / t['ns_per_op']:.0f} |")
 
 
 def tls_table(bench, openssl_speed):
