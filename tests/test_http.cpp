@@ -560,3 +560,92 @@ TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 20 requests at once multi
     co_await server.wait();
   });
 }
+
+TRIO_TEST_CASE("HTTP transport seam: a mock_transport gets the resolved request and its response is returned",
+               "[http]") {
+  std::vector<http::request> seen;
+  http::client_options co;
+  co.base_url = "https://api.example.test/v1/";
+  co.headers = {{"X-Client", "1"}, {"Accept", "text/plain"}};
+  co.params = {{"key", "k"}};
+  co.transport = std::make_shared<http::mock_transport>([&](const http::request& r) {
+    seen.push_back(r);
+    if (r.url.find("/missing") != std::string::npos) return http::response(404, "nope");
+    const http::header_list headers{{"Content-Type", "text/plain"}, {"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}};
+    return http::response(200, headers, "hello " + r.method);
+  });
+  http::client client(co);
+  http::request_options o;
+  o.json = R"({"x": 1})";
+  o.headers = {{"accept", "application/json"}};  // replaces the client's Accept
+  o.params = {{"q", "a b"}};
+  http::response r = co_await client.post("items", o);
+  CHECK(r.status_code() == 200);
+  CHECK(r.reason_phrase() == "OK");
+  CHECK(r.text() == "hello POST");
+  CHECK(r.headers().get("content-type") == "text/plain");
+  CHECK(r.headers().all("set-cookie").size() == 2);
+  CHECK(r.method() == "POST");  // filled in by the client
+  CHECK(r.url() == "https://api.example.test/v1/items?key=k&q=a+b");
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].method == "POST");
+  CHECK(seen[0].url == "https://api.example.test/v1/items?key=k&q=a+b");
+  CHECK(seen[0].content == R"({"x": 1})");
+  CHECK(seen[0].headers ==
+        http::header_list{{"X-Client", "1"}, {"accept", "application/json"}, {"Content-Type", "application/json"}});
+  CHECK(seen[0].timeout.read == 5s);
+  CHECK_FALSE(seen[0].follow_redirects);
+
+  http::response missing = co_await client.get("missing");
+  CHECK(missing.status_code() == 404);
+  CHECK(missing.reason_phrase() == "Not Found");
+  CHECK_THROWS_WITH(missing.raise_for_status(),
+                    "trio::http: client error '404 Not Found' for GET https://api.example.test/v1/missing?key=k");
+
+  http::request_options f;
+  f.form = http::header_list{{"name", "trio cpp"}};
+  co_await client.put("form", f);
+  CHECK(seen.back().content == "name=trio%20cpp");
+  CHECK(seen.back().headers.back() ==
+        std::pair<std::string, std::string>("Content-Type", "application/x-www-form-urlencoded"));
+
+  // streaming over a transport: the body comes out of receive_some in pieces, then 0
+  auto s = co_await client.stream("GET", "thing");
+  CHECK(s.status_code() == 200);
+  std::string body;
+  std::array<std::byte, 4> piece;
+  for (std::size_t k; (k = co_await s.receive_some(piece)) != 0;)
+    body.append(reinterpret_cast<const char*>(piece.data()), k);
+  CHECK(body == "hello GET");
+  co_await s.aclose();
+  CHECK_THROWS_AS(co_await s.receive_some(piece), trio::closed_resource_error);
+  co_await client.aclose();
+  CHECK_THROWS_AS(co_await client.get("again"), trio::closed_resource_error);
+}
+
+TRIO_TEST_CASE("HTTP transport seam: an async handler obeys cancel scopes; its errors reach the caller", "[http]") {
+  int started = 0, finished = 0;
+  http::client_options co;
+  co.transport = std::make_shared<http::mock_transport>([&](http::request r) -> trio::task<http::response> {
+    ++started;
+    if (r.url.ends_with("/refused"))
+      throw http::connect_error("trio::http: GET " + r.url + " failed: refused", r.method, r.url);
+    co_await trio::sleep(10s);  // a slow server
+    ++finished;
+    co_return http::response(204);
+  });
+  http::client client(co);
+  const double t0 = test::now_s();
+  auto slow = [&]() -> trio::task<> { co_await client.get("http://slow.example.test/"); };
+  const bool done = co_await trio::move_on_after(3s, slow);
+  CHECK_FALSE(done);
+  CHECK(test::now_s() - t0 == 3.0);  // the request ended at the deadline
+  CHECK(started == 1);
+  CHECK(finished == 0);
+  http::response r = co_await client.get("http://slow.example.test/");
+  CHECK(r.status_code() == 204);
+  CHECK(r.reason_phrase() == "No Content");
+  CHECK(test::now_s() - t0 == 13.0);
+  CHECK(r.elapsed() == 10s);  // trio's clock: the mock clock's virtual time
+  CHECK_THROWS_AS(co_await client.get("http://x.example.test/refused"), http::connect_error);
+}

@@ -21,6 +21,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -56,6 +57,8 @@ struct limits {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
+class transport;
+
 struct client_options {
   std::string base_url;  ///< relative request URLs are resolved against it
   header_list headers;   ///< sent with every request (a request's own headers of the same name win)
@@ -69,6 +72,8 @@ struct client_options {
   bool verify = true;      ///< false: no certificate or host name check (tests only)
   std::string user_agent;  ///< empty: "trio-cpp-http/1"
   std::string proxy;       ///< e.g. "http://proxy:3128"; empty: curl's environment rules
+  /// Sends the requests instead of libcurl (e.g. a mock_transport in tests); empty: libcurl.
+  std::shared_ptr<http::transport> transport;
 };
 
 struct request_options {
@@ -172,6 +177,16 @@ class header_map {
 
 class response {
  public:
+  response() = default;
+  /// A response made by hand: by a transport other than libcurl, or a test's mock_transport
+  /// (httpx.Response(200, content=...)). The reason phrase is the status's standard one; the client
+  /// fills in the method and URL (of the request) when the transport leaves them empty.
+  explicit response(int status) : response(status, header_list{}, std::string()) {}
+  response(int status, std::string content) : response(status, header_list{}, std::move(content)) {}
+  response(int status, const header_list& headers, std::string content)
+      : status_(status), reason_(standard_reason(status)), headers_(headers) {
+    headers_.text_ += content;
+  }
   int status_code() const noexcept { return status_; }
   std::string_view reason_phrase() const noexcept { return reason_; }
   const header_map& headers() const noexcept { return headers_; }
@@ -185,12 +200,77 @@ class response {
   std::string_view http_version() const noexcept { return version_; }
   /// The redirect responses that led here, oldest first (follow_redirects).
   const std::vector<response>& history() const noexcept { return history_; }
-  /// From the request's start to the end of the response.
+  /// From the request's start to the end of the response (libcurl's measure; through a transport,
+  /// trio::current_time's, so a mock clock's in tests).
   std::chrono::microseconds elapsed() const noexcept { return elapsed_; }
   bool is_success() const noexcept { return status_ >= 200 && status_ < 300; }
   bool is_redirect() const noexcept { return status_ >= 300 && status_ < 400 && headers_.contains("location"); }
   /// Returns *this for a 1xx/2xx/3xx response (so calls chain); else throws http_status_error.
   const response& raise_for_status() const;
+
+  /// The standard reason phrase of a status code ("" for one it does not know).
+  static std::string_view standard_reason(int status) noexcept {
+    switch (status) {
+      case 100:
+        return "Continue";
+      case 200:
+        return "OK";
+      case 201:
+        return "Created";
+      case 202:
+        return "Accepted";
+      case 204:
+        return "No Content";
+      case 206:
+        return "Partial Content";
+      case 301:
+        return "Moved Permanently";
+      case 302:
+        return "Found";
+      case 303:
+        return "See Other";
+      case 304:
+        return "Not Modified";
+      case 307:
+        return "Temporary Redirect";
+      case 308:
+        return "Permanent Redirect";
+      case 400:
+        return "Bad Request";
+      case 401:
+        return "Unauthorized";
+      case 403:
+        return "Forbidden";
+      case 404:
+        return "Not Found";
+      case 405:
+        return "Method Not Allowed";
+      case 408:
+        return "Request Timeout";
+      case 409:
+        return "Conflict";
+      case 410:
+        return "Gone";
+      case 413:
+        return "Content Too Large";
+      case 415:
+        return "Unsupported Media Type";
+      case 429:
+        return "Too Many Requests";
+      case 500:
+        return "Internal Server Error";
+      case 501:
+        return "Not Implemented";
+      case 502:
+        return "Bad Gateway";
+      case 503:
+        return "Service Unavailable";
+      case 504:
+        return "Gateway Timeout";
+      default:
+        return "";
+    }
+  }
 
  private:
   friend class client;
@@ -270,6 +350,51 @@ inline const response& response::raise_for_status() const {
                               "' for " + method_ + " " + url_,
                           *this);
 }
+
+// ---- the transport seam (httpx's transport=) ------------------------------------------------------
+
+/// A request as the client hands it to a transport: the URL resolved (base_url, params), the client's
+/// and the request's headers merged, the body serialised (content, json or form, with its
+/// Content-Type), and the options that apply to it.
+struct request {
+  std::string method;
+  std::string url;
+  header_list headers;
+  std::string content;
+  timeout_config timeout;
+  bool follow_redirects = false;
+  int max_redirects = 20;
+};
+
+/// What sends the client's requests when client_options::transport is set, instead of libcurl (the
+/// built-in default, which no transport object stands for: its requests keep their state in their
+/// own coroutine frames). A transport follows redirects itself if it wants to (the request says
+/// whether); errors it throws reach the caller as they are (use http::error's kinds).
+class transport {
+ public:
+  virtual ~transport() = default;
+  virtual task<response> handle_request(request r) = 0;
+  /// Called by client::aclose.
+  virtual task<void> aclose() { co_return; }
+};
+
+/// A transport that answers every request with a function of yours (httpx.MockTransport): for
+/// tests that need no server. The function either returns the response, or is a coroutine (it may
+/// sleep, wait on events, be cancelled); each request is a checkpoint either way.
+class mock_transport final : public transport {
+ public:
+  explicit mock_transport(std::function<response(const request&)> handler) : plain_(std::move(handler)) {}
+  explicit mock_transport(std::function<task<response>(request)> handler) : async_(std::move(handler)) {}
+  task<response> handle_request(request r) override {
+    if (async_) co_return co_await async_(std::move(r));
+    co_await checkpoint();
+    co_return plain_(r);
+  }
+
+ private:
+  std::function<response(const request&)> plain_;
+  std::function<task<response>(request)> async_;
+};
 
 namespace detail {
 
@@ -447,6 +572,14 @@ class streamed_response {
 
   /// Up to buffer.size() bytes of the body; 0 at its end. Errors as client::request's.
   task<std::size_t> receive_some(std::span<std::byte> buffer) {
+    if (buffered_) {  // a transport's response: its body is all here
+      const std::string_view body = head_.content().substr(std::min(buffered_read_, head_.content().size()));
+      const std::size_t n = std::min(body.size(), buffer.size());
+      std::memcpy(buffer.data(), body.data(), n);
+      buffered_read_ += n;
+      co_await checkpoint();
+      co_return n;
+    }
     if (!s_) throw closed_resource_error("trio::http::streamed_response::receive_some: the response was closed");
     auto& t = s_->t;
     for (;;) {
@@ -481,6 +614,7 @@ class streamed_response {
   /// Ends the transfer (aborted if the body has not all arrived). A checkpoint.
   task<void> aclose() {
     s_.reset();
+    buffered_ = false;
     co_await checkpoint();
   }
 
@@ -488,6 +622,8 @@ class streamed_response {
   friend class client;
   std::unique_ptr<detail::request_state> s_;
   response head_;
+  bool buffered_ = false;  // the body is head_'s content (a transport's response)
+  std::size_t buffered_read_ = 0;
 };
 
 /// The client: one connection pool (a curl multi handle) for all its requests. Move-only; use one
@@ -528,6 +664,7 @@ class client {
   /// status is a response (see raise_for_status).
   task<response> request(std::string method, std::string url, request_options o) {
     if (closed_ || !multi_) throw_closed();
+    if (options_.transport) co_return co_await via_transport(std::move(method), std::move(url), o);
     detail::request_state s(multi_);  // in this frame (trio's frame pool): no allocation
     prepare(s, std::move(method), std::move(url), o, false);
     multi_->add(s.t);
@@ -541,6 +678,12 @@ class client {
   /// Sends the request and returns once the response's headers are in; read the body from it.
   task<streamed_response> stream(std::string method, std::string url, request_options o) {
     if (closed_ || !multi_) throw_closed();
+    if (options_.transport) {
+      streamed_response r;
+      r.head_ = co_await via_transport(std::move(method), std::move(url), o);
+      r.buffered_ = true;
+      co_return r;
+    }
     auto s = std::make_unique<detail::request_state>(multi_);
     prepare(*s, std::move(method), std::move(url), o, true);
     multi_->add(s->t);
@@ -552,13 +695,59 @@ class client {
     co_return r;
   }
 
-  /// Closes the pool's idle connections; later requests throw closed_resource_error. A checkpoint.
+  /// Closes the pool's idle connections (or the transport); later requests throw
+  /// closed_resource_error. A checkpoint.
   task<void> aclose() {
-    closed_ = true;
+    const bool was_closed = std::exchange(closed_, true);
+    if (options_.transport && !was_closed) co_await options_.transport->aclose();
     co_await checkpoint();
   }
 
  private:
+  /// The request as a transport gets it (the same resolution, merging and encoding as libcurl's).
+  http::request make_request(std::string method, std::string url, const request_options& o) const {
+    http::request r;
+    r.method = std::move(method);
+    const bool as_is = options_.base_url.empty() && options_.params.empty() && o.params.empty() &&
+                       (url.starts_with("http://") || url.starts_with("https://"));
+    r.url = as_is ? std::move(url) : resolve(url, o, r.method);
+    for (const auto& h : options_.headers)
+      if (!detail::has_header(o.headers, h.first)) r.headers.push_back(h);
+    r.headers.insert(r.headers.end(), o.headers.begin(), o.headers.end());
+    const char* content_type = nullptr;
+    if (o.json) {
+      r.content = *o.json;
+      content_type = "application/json";
+    } else if (o.form) {
+      for (const auto& [k, v] : *o.form) {
+        if (!r.content.empty()) r.content += '&';
+        r.content += detail::url_encode(nullptr, k) + "=" + detail::url_encode(nullptr, v);
+      }
+      content_type = "application/x-www-form-urlencoded";
+    } else {
+      r.content = o.content;
+    }
+    if (content_type && !detail::has_header(r.headers, "content-type"))
+      r.headers.emplace_back("Content-Type", content_type);
+    r.timeout = o.timeout ? *o.timeout : options_.timeout;
+    r.follow_redirects = o.follow_redirects.value_or(options_.follow_redirects);
+    r.max_redirects = options_.max_redirects;
+    return r;
+  }
+
+  task<response> via_transport(std::string method, std::string url, const request_options& o) {
+    http::request r = make_request(std::move(method), std::move(url), o);
+    std::string m = r.method, u = r.url;                      // (the transport takes the request)
+    const trio::time_point t0 = trio::current_time();         // (trio's clock: a mock clock's time in tests)
+    std::shared_ptr<http::transport> t = options_.transport;  // alive while it runs
+    response out = co_await t->handle_request(std::move(r));
+    if (out.method_.empty()) out.method_ = std::move(m);
+    if (out.url_.empty()) out.url_ = std::move(u);
+    if (out.elapsed_ == std::chrono::microseconds(0))
+      out.elapsed_ = std::chrono::duration_cast<std::chrono::microseconds>(trio::current_time() - t0);
+    co_return out;
+  }
+
   [[noreturn]] static void throw_closed() {
     throw closed_resource_error("trio::http::client: the client was closed (aclose); make a new one");
   }
