@@ -161,96 +161,126 @@ void trio_http_get(benchmark::State& state) {
   state.counters["allocs_per_op"] = double(allocs) / all;
 }
 
-/// The floor: the same GETs on a bare libcurl multi handle in a curl_multi_poll loop.
-void floor_http_get(benchmark::State& state) {
-  const bool close = state.range(0) == 1;
-  const int n = scaled(1000);
-  http_server server;
-  const std::string url = server.url();
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  CURLM* multi = curl_multi_init();
-  curl_slist* headers = close ? curl_slist_append(nullptr, "Connection: close") : nullptr;
-  // As the raw prototype in the notes does: each body kept (in its handle's buffer, reused), the URL
-  // set for each request.
-  auto keep = +[](char* data, std::size_t size, std::size_t count, void* body) -> std::size_t {
-    static_cast<std::string*>(body)->append(data, size * count);
-    return size * count;
-  };
-  std::vector<CURL*> easies(http_in_flight);
-  std::vector<std::string> bodies(http_in_flight);
-  for (std::size_t i = 0; i < easies.size(); ++i) {
-    CURL*& e = easies[i];
-    e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &bodies[i]);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, &bodies[i]);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    if (headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-  }
-  double cpu = 0;
-  long switches = 0;
-  // n GETs, http_in_flight at a time.
-  auto round = [&](int count) {
-    int started = 0, done = 0, running = 0;
-    auto start = [&](CURL* e) {
-      curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-      curl_multi_add_handle(multi, e);
-      ++started;
+/// What both bare-libcurl floors share: 50 easy handles on one multi handle, each keeping its body in
+/// its own buffer (reused) and getting its URL set per request, as the raw prototype in the notes
+/// does; rounds of `count` GETs, 50 at a time; the clock and the counters.
+struct bare_curl {
+  CURLM* multi;
+  curl_slist* headers;
+  std::string url;
+  std::vector<CURL*> easies;
+  std::vector<std::string> bodies;
+  int started = 0, done = 0, count = 0;
+
+  bare_curl(CURLM* m, bool close, std::string u)
+      : multi(m),
+        headers(close ? curl_slist_append(nullptr, "Connection: close") : nullptr),
+        url(std::move(u)),
+        easies(http_in_flight),
+        bodies(http_in_flight) {
+    auto keep = +[](char* data, std::size_t size, std::size_t n, void* body) -> std::size_t {
+      static_cast<std::string*>(body)->append(data, size * n);
+      return size * n;
     };
+    for (std::size_t i = 0; i < easies.size(); ++i) {
+      CURL*& e = easies[i];
+      e = curl_easy_init();
+      curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
+      curl_easy_setopt(e, CURLOPT_WRITEDATA, &bodies[i]);
+      curl_easy_setopt(e, CURLOPT_PRIVATE, &bodies[i]);
+      curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+      if (headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    }
+  }
+  bare_curl(const bare_curl&) = delete;
+  bare_curl& operator=(const bare_curl&) = delete;
+  ~bare_curl() {
+    for (auto* e : easies) curl_easy_cleanup(e);
+    curl_slist_free_all(headers);
+    curl_multi_cleanup(multi);
+  }
+
+  void start(CURL* e) {
+    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+    curl_multi_add_handle(multi, e);
+    ++started;
+  }
+  /// Begins a round of n GETs.
+  void begin(int n) {
+    started = done = 0;
+    count = n;
     for (auto* e : easies)
       if (started < count) start(e);
-    while (done < count) {
-      curl_multi_perform(multi, &running);
-      int left = 0;
-      while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
-        if (m->msg != CURLMSG_DONE) continue;
-        if (m->data.result != CURLE_OK) std::abort();
-        ++done;
-        CURL* e = m->easy_handle;
-        std::string* body = nullptr;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, reinterpret_cast<char**>(&body));
-        if (body->size() != 1024) std::abort();
-        body->clear();
-        curl_multi_remove_handle(multi, e);
-        if (started < count) start(e);
-      }
-      if (done < count) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
-    }
-  };
-  round(http_in_flight);  // warm: the pool's connections
-  for (auto _ : state) {
-    const long w0 = thread_switches();
-    const double c0 = thread_cpu_seconds();
-    const auto t0 = std::chrono::steady_clock::now();
-    round(n);
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    cpu += thread_cpu_seconds() - c0;
-    switches += thread_switches() - w0;
   }
-  for (auto* e : easies) curl_easy_cleanup(e);
-  curl_slist_free_all(headers);
-  curl_multi_cleanup(multi);
-  const double all = double(n) * double(state.iterations());
-  state.counters["ops"] = n;
-  state.counters["client_cpu_ns_per_op"] = cpu * 1e9 / all;
-  state.counters["client_switches_per_op"] = double(switches) / all;
-  state.counters["allocs_per_op"] = 0;
+  bool finished() const { return done == count; }
+  /// Takes the finished transfers out (checking each body) and starts the next ones on their handles.
+  void reap() {
+    int left = 0;
+    while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      if (m->data.result != CURLE_OK) std::abort();
+      ++done;
+      CURL* e = m->easy_handle;
+      std::string* body = nullptr;
+      curl_easy_getinfo(e, CURLINFO_PRIVATE, reinterpret_cast<char**>(&body));
+      if (body->size() != 1024) std::abort();
+      body->clear();
+      curl_multi_remove_handle(multi, e);
+      if (started < count) start(e);
+    }
+  }
+  /// A warm round (the pool's connections), then `round(n)` once per benchmark iteration, timed.
+  template <class Round>
+  void measure(benchmark::State& state, int n, Round round) {
+    round(http_in_flight);
+    double cpu = 0;
+    long switches = 0;
+    for (auto _ : state) {
+      const long w0 = thread_switches();
+      const double c0 = thread_cpu_seconds();
+      const auto t0 = std::chrono::steady_clock::now();
+      round(n);
+      state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      cpu += thread_cpu_seconds() - c0;
+      switches += thread_switches() - w0;
+    }
+    const double all = double(n) * double(state.iterations());
+    state.counters["ops"] = n;
+    state.counters["client_cpu_ns_per_op"] = cpu * 1e9 / all;
+    state.counters["client_switches_per_op"] = double(switches) / all;
+    state.counters["allocs_per_op"] = 0;
+  }
+};
+
+/// The floor: the same GETs on a bare libcurl multi handle in a curl_multi_perform / curl_multi_poll
+/// loop, the cheapest way to drive curl here.
+void floor_http_get(benchmark::State& state) {
+  http_server server;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  bare_curl b(curl_multi_init(), state.range(0) == 1, server.url());
+  b.measure(state, scaled(1000), [&](int count) {
+    b.begin(count);
+    int running = 0;
+    while (!b.finished()) {
+      curl_multi_perform(b.multi, &running);
+      b.reap();
+      if (!b.finished()) curl_multi_poll(b.multi, nullptr, 0, 1000, nullptr);
+    }
+  });
 }
 
 /// The floor in the multi-socket API's own shape (the API trio::http drives, and the raw prototype's):
 /// curl_multi_socket_action for each ready socket from a blocking epoll_wait, curl's timer kept here.
 /// What trio::http costs over the API it wraps is the difference to this row.
 void floorsock_http_get(benchmark::State& state) {
-  const bool close = state.range(0) == 1;
-  const int n = scaled(1000);
   http_server server;
-  const std::string url = server.url();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   struct loop_state {
     int epfd = ::epoll_create1(EPOLL_CLOEXEC);
     long timeout_ms = -1;  // curl's timer, from when it was set
     std::chrono::steady_clock::time_point set_at;
+    ~loop_state() { ::close(epfd); }
   } L;
   CURLM* multi = curl_multi_init();
   auto on_socket = +[](CURL*, curl_socket_t fd, int what, void* self, void* known) -> int {
@@ -276,36 +306,12 @@ void floorsock_http_get(benchmark::State& state) {
   curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, &L);
   curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(multi, CURLMOPT_TIMERDATA, &L);
-  curl_slist* headers = close ? curl_slist_append(nullptr, "Connection: close") : nullptr;
-  auto keep = +[](char* data, std::size_t size, std::size_t count, void* body) -> std::size_t {
-    static_cast<std::string*>(body)->append(data, size * count);
-    return size * count;
-  };
-  std::vector<CURL*> easies(http_in_flight);
-  std::vector<std::string> bodies(http_in_flight);
-  for (std::size_t i = 0; i < easies.size(); ++i) {
-    CURL*& e = easies[i];
-    e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &bodies[i]);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, &bodies[i]);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    if (headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-  }
-  double cpu = 0;
-  long switches = 0;
-  auto round = [&](int count) {
-    int started = 0, done = 0, running = 0;
-    auto start = [&](CURL* e) {
-      curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-      curl_multi_add_handle(multi, e);
-      ++started;
-    };
-    for (auto* e : easies)
-      if (started < count) start(e);
+  bare_curl b(multi, state.range(0) == 1, server.url());
+  b.measure(state, scaled(1000), [&](int count) {
+    b.begin(count);
+    int running = 0;
     epoll_event evs[64];
-    while (done < count) {
+    while (!b.finished()) {
       int wait_ms = -1;
       if (L.timeout_ms >= 0) {
         const auto left = std::chrono::milliseconds(L.timeout_ms) - (std::chrono::steady_clock::now() - L.set_at);
@@ -322,40 +328,9 @@ void floorsock_http_get(benchmark::State& state) {
         L.timeout_ms = -1;
         curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
       }
-      int left = 0;
-      while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
-        if (m->msg != CURLMSG_DONE) continue;
-        if (m->data.result != CURLE_OK) std::abort();
-        ++done;
-        CURL* e = m->easy_handle;
-        std::string* body = nullptr;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, reinterpret_cast<char**>(&body));
-        if (body->size() != 1024) std::abort();
-        body->clear();
-        curl_multi_remove_handle(multi, e);
-        if (started < count) start(e);
-      }
+      b.reap();
     }
-  };
-  round(http_in_flight);  // warm: the pool's connections
-  for (auto _ : state) {
-    const long w0 = thread_switches();
-    const double c0 = thread_cpu_seconds();
-    const auto t0 = std::chrono::steady_clock::now();
-    round(n);
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    cpu += thread_cpu_seconds() - c0;
-    switches += thread_switches() - w0;
-  }
-  for (auto* e : easies) curl_easy_cleanup(e);
-  curl_slist_free_all(headers);
-  curl_multi_cleanup(multi);
-  ::close(L.epfd);
-  const double all = double(n) * double(state.iterations());
-  state.counters["ops"] = n;
-  state.counters["client_cpu_ns_per_op"] = cpu * 1e9 / all;
-  state.counters["client_switches_per_op"] = double(switches) / all;
-  state.counters["allocs_per_op"] = 0;
+  });
 }
 
 /// The curl command line: `curl --parallel --parallel-max 50 -o /dev/null URL ...` (its CPU: the child's).

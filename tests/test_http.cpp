@@ -73,6 +73,22 @@ int open_fds() {
   return n;
 }
 
+/// Whether something listens on 127.0.0.1:port within 5 s (a server process just started).
+trio::task<bool> listening(std::uint16_t port) {
+  for (int attempt = 0; attempt < 100; ++attempt) {  // bounded: 5 s
+    bool up = false;
+    try {
+      trio::socket_stream probe = co_await trio::open_tcp_stream("127.0.0.1", port);
+      co_await probe.aclose();
+      up = true;
+    } catch (const std::system_error&) {  // not listening yet
+    }
+    if (up) co_return true;
+    co_await trio::sleep(50ms);
+  }
+  co_return false;
+}
+
 }  // namespace
 
 TEST_CASE("HTTP basics: status, headers, content, text, version, url / HEAD / 404 and raise_for_status", "[http]") {
@@ -448,16 +464,7 @@ TEST_CASE("HTTPS against openssl s_server -www: our CA trusted / without it a ve
     o.stdout_mode = trio::redirect::devnull;
     o.stderr_mode = trio::redirect::devnull;
     trio::process server = co_await trio::open_process(argv, o);
-    bool up = false;
-    for (int attempt = 0; attempt < 100 && !up; ++attempt) {  // bounded: 5 s
-      try {
-        trio::socket_stream probe = co_await trio::open_tcp_stream("127.0.0.1", port);
-        co_await probe.aclose();
-        up = true;
-      } catch (const std::system_error&) {  // not listening yet
-      }
-      if (!up) co_await trio::sleep(50ms);
-    }
+    const bool up = co_await listening(port);
     REQUIRE(up);
     const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/";
     http::client_options trusted;
@@ -519,16 +526,7 @@ TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 20 requests at once multi
     o.stdout_mode = trio::redirect::devnull;
     o.stderr_mode = trio::redirect::devnull;
     trio::process server = co_await trio::open_process(argv, o);
-    bool up = false;
-    for (int attempt = 0; attempt < 100 && !up; ++attempt) {  // bounded: 5 s
-      try {
-        trio::socket_stream probe = co_await trio::open_tcp_stream("127.0.0.1", port);
-        co_await probe.aclose();
-        up = true;
-      } catch (const std::system_error&) {  // not listening yet
-      }
-      if (!up) co_await trio::sleep(50ms);
-    }
+    const bool up = co_await listening(port);
     REQUIRE(up);
     const std::string base = "https://127.0.0.1:" + std::to_string(port);
     http::client_options co;
