@@ -621,7 +621,7 @@ TRIO_TEST_CASE("HTTP transport seam: a mock_transport gets the resolved request 
   CHECK_THROWS_AS(co_await client.get("again"), trio::closed_resource_error);
 }
 
-TRIO_TEST_CASE("HTTP transport seam: an async handler obeys cancel scopes; its errors reach the caller", "[http]") {
+TRIO_TEST_CASE("HTTP transport seam: an async handler obeys cancel scopes, its errors reach the caller", "[http]") {
   int started = 0, finished = 0;
   http::client_options co;
   co.transport = std::make_shared<http::mock_transport>([&](http::request r) -> trio::task<http::response> {
