@@ -532,6 +532,9 @@ TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 20 requests at once multi
     http::client_options co;
     co.ca_file = files.ca;
     co.http2 = true;
+    // nghttpd is one thread; on a CI machine busy with the other tests (compilers) it has been seen
+    // to leave streams unanswered for 5 s, the default read timeout: allow it 30 s here.
+    co.timeout.read = co.timeout.connect = 30s;
     http::client client(co);
     http::response first = co_await client.get(base + "/page.txt");
     CHECK(first.status_code() == 200);

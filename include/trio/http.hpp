@@ -759,6 +759,9 @@ class client {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &detail::on_header);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every decoding this curl has
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+    // HTTP/2: a request started while the host's first connection is still being set up waits for
+    // it and multiplexes on it, instead of opening a connection of its own (as httpx does).
+    if (options_.http2) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT,
                      options_.user_agent.empty() ? "trio-cpp-http/1" : options_.user_agent.c_str());
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
