@@ -269,6 +269,7 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
 
   /// Wakes the driver if it waits (a transfer was added, removed or unpaused by another task).
   void poke() noexcept {
+    poked_ = true;
     if (waiting_) waiting_->cancel();
   }
 
@@ -322,21 +323,46 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     co_await lowlevel::wait_readable(epfd_);
   }
 
-  /// The driver: runs while transfers are in flight.
+  /// The driver: runs while transfers are in flight. A safety net: when nothing at all happened for
+  /// rescue_interval (no socket event, no timer, no poke) while transfers are in flight, every socket
+  /// curl watches gets a socket_action with an empty event mask ("find out yourself"): libcurl 7.88's
+  /// multi-socket HTTP/2 path can leave a stream's data buffered with nothing due to wake it (seen:
+  /// a few of 20 multiplexed streams unanswered until the read timeout, in 1 of 2 full test runs).
+  static constexpr duration rescue_interval = std::chrono::milliseconds(250);
   static task<void> drive(std::shared_ptr<curl_multi> m) {
     auto wait = [&m](cancel_scope& scope) -> task<void> { co_await m->wait_for_work(scope); };
     while (m->active_ > 0) {
-      if (!(m->timer_ && current_time() >= *m->timer_))
-        co_await move_on_at(m->timer_ ? *m->timer_ : current_time() + std::chrono::hours(24), wait);
+      bool rescue = false;
+      if (!(m->timer_ && current_time() >= *m->timer_)) {
+        const time_point cap = current_time() + rescue_interval;
+        const bool capped = !m->timer_ || cap < *m->timer_;
+        m->poked_ = false;
+        const bool woke = co_await move_on_at(capped ? cap : *m->timer_, wait);
+        rescue = !woke && capped && !m->poked_;
+      }
       m->process();
+      if (rescue && m->active_ > 0) m->rescue();
     }
     m->driving_ = false;
+  }
+
+  /// socket_action(fd, 0) for every socket curl watches (see drive).
+  void rescue() {
+    int running = 0;
+    for (std::size_t fd = 0; fd < fds_.size(); ++fd)
+      if (fds_[fd].wanted != 0) curl_multi_socket_action(m_, static_cast<curl_socket_t>(fd), 0, &running);
+    if (timer_ && current_time() >= *timer_) {
+      timer_.reset();
+      curl_multi_socket_action(m_, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    process();
   }
 
   CURLM* m_;
   int epfd_ = -1;
   std::optional<time_point> timer_;
   cancel_scope* waiting_ = nullptr;  // the driver's wait, while it waits
+  bool poked_ = false;               // a poke since the driver began its wait
   std::size_t active_ = 0;
   bool driving_ = false;
   struct spare {
