@@ -9,7 +9,8 @@
 
 #include <random>
 
-#include "ssl_helpers.hpp"  // certificates made at run time (trio::ssl), helpers.hpp
+#include "http_helpers.hpp"  // the Python servers
+#include "ssl_helpers.hpp"   // certificates made at run time (trio::ssl), helpers.hpp
 
 // trio::http::client against a real server: Python's http.server (tests/http_test_server.py),
 // started by each test on loopback, stopped by closing its stdin and by its pid. Real clock: curl's
@@ -18,51 +19,6 @@
 namespace http = trio::http;
 
 namespace {
-
-/// The Python server, running; base() is its "http://127.0.0.1:PORT".
-struct python_server {
-  trio::process proc;
-  std::string port;
-  std::string base() const { return "http://127.0.0.1:" + port; }
-};
-
-trio::task<python_server> start_python_server() {
-  trio::process_options o;
-  o.stdin_mode = trio::redirect::pipe;
-  o.stdout_mode = trio::redirect::pipe;
-  const std::vector<std::string> argv{"python3", TRIO_HTTP_TEST_SERVER};
-  trio::process p = co_await trio::open_process(argv, o);
-  std::string port;
-  co_await trio::fail_after(10s, [&]() -> trio::task<> {
-    std::array<std::byte, 64> buf;
-    while (port.find('\n') == std::string::npos) {
-      const std::size_t k = co_await p.stdout().receive_some(buf);
-      if (k == 0) break;
-      port.append(reinterpret_cast<const char*>(buf.data()), k);
-    }
-  });
-  REQUIRE(port.find('\n') != std::string::npos);
-  port.resize(port.find('\n'));
-  co_return python_server{std::move(p), port};
-}
-
-trio::task<void> stop(python_server& s) {
-  s.proc.kill();
-  co_await s.proc.wait();
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[32];
-  unsigned len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
 
 int open_fds() {
   int n = 0;

@@ -72,6 +72,11 @@ struct client_options {
   bool verify = true;      ///< false: no certificate or host name check (tests only)
   std::string user_agent;  ///< empty: "trio-cpp-http/1"
   std::string proxy;       ///< e.g. "http://proxy:3128"; empty: curl's environment rules
+  /// The most decoded body bytes get()/request() keep in memory (256 MiB by default; 0: no limit). A
+  /// response over it fails with response_too_large as soon as its Content-Length or its decoded
+  /// bytes say so (a gzip bomb is stopped after max_response_size bytes of output). Bigger bodies:
+  /// stream() them, which holds a bounded buffer whatever the size.
+  std::size_t max_response_size = std::size_t(256) << 20;
   /// Sends the requests instead of libcurl (e.g. a mock_transport in tests); empty: libcurl.
   std::shared_ptr<http::transport> transport;
 };
@@ -84,6 +89,7 @@ struct request_options {
   std::optional<header_list> form;  ///< an urlencoded form body
   std::optional<timeout_config> timeout;
   std::optional<bool> follow_redirects;
+  std::optional<std::size_t> max_response_size;  ///< this request's limit (see client_options)
 };
 
 namespace detail {
@@ -323,9 +329,22 @@ class timeout_error : public error {
 class too_many_redirects : public error {
   using error::error;
 };
-/// The peer broke HTTP: closed mid-body, sent nothing, sent garbage.
+/// The peer broke HTTP: closed mid-body, sent nothing, sent garbage, a status line or header curl
+/// cannot read, a header too large, chunked framing errors, conflicting Content-Length values, a
+/// broken content encoding (httpx's RemoteProtocolError). what() includes curl's own text.
 class protocol_error : public error {
   using error::error;
+};
+/// The response body is larger than max_response_size (client_options or request_options); what()
+/// names the limit. The transfer was stopped there: nothing beyond the limit was kept or decoded.
+class response_too_large : public error {
+ public:
+  response_too_large(const std::string& what, std::string method, std::string url, std::size_t limit)
+      : error(what, std::move(method), std::move(url)), limit_(limit) {}
+  std::size_t limit() const noexcept { return limit_; }
+
+ private:
+  std::size_t limit_;
 };
 /// The URL cannot be parsed, or its scheme is not supported. (Not also a std::invalid_argument:
 /// two std::exception bases would make `catch (const std::exception&)` miss it.)
@@ -405,8 +424,29 @@ inline std::string describe(const std::string& method, const std::string& url) {
                                               const std::string& url) {
   const std::string text = t.error_text[0] ? t.error_text : curl_easy_strerror(t.result);
   const std::string what = "trio::http: " + describe(method, url) + " failed: " + text;
+  if (t.too_large)
+    throw response_too_large("trio::http: " + describe(method, url) + ": the response body is larger than " +
+                                 "max_response_size (" + std::to_string(t.max_body) +
+                                 " bytes); raise client_options::max_response_size or "
+                                 "request_options::max_response_size, or read the body with stream()",
+                             method, url, t.max_body);
+  if (!t.violation.empty())
+    throw protocol_error("trio::http: " + describe(method, url) + " failed: " + t.violation, method, url);
+  curl_off_t connected_at = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connected_at);
   switch (t.result) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_UNSUPPORTED_PROTOCOL: {
+      // Either the URL (or a redirect's Location) names a scheme we do not speak, or the server's
+      // answer is not HTTP at all (curl: "Received HTTP/0.9", "Unsupported HTTP version").
+      char* at = nullptr;
+      curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &at);
+      const std::string_view now = at ? at : "";
+      if (connected_at > 0 && (now.starts_with("http://") || now.starts_with("https://")))
+        throw protocol_error(what, method, url);
+      throw invalid_url(
+          what + (t.status >= 300 && t.status < 400 ? " (in a redirect; only http and https are followed)" : ""),
+          method, url);
+    }
     case CURLE_URL_MALFORMAT:
       throw invalid_url(what, method, url);
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -418,8 +458,6 @@ inline std::string describe(const std::string& method, const std::string& url) {
     case CURLE_SSL_CERTPROBLEM:
       throw connect_error(what, method, url);
     case CURLE_OPERATION_TIMEDOUT: {
-      curl_off_t connected_at = 0;
-      curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connected_at);
       curl_off_t uploaded = 0, to_upload = 0;
       curl_easy_getinfo(t.easy, CURLINFO_SIZE_UPLOAD_T, &uploaded);
       curl_easy_getinfo(t.easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &to_upload);
@@ -431,8 +469,20 @@ inline std::string describe(const std::string& method, const std::string& url) {
     case CURLE_SEND_ERROR:
     case CURLE_UPLOAD_FAILED:
       throw write_error(what, method, url);
-    case CURLE_RECV_ERROR:
-      throw read_error(what, method, url);
+    case CURLE_RECV_ERROR: {
+      // curl says RECV_ERROR both for a failing socket (an errno: a reset) and for framing it cannot
+      // parse (chunk sizes): only the first is a read error.
+      long os_errno = 0;
+      curl_easy_getinfo(t.easy, CURLINFO_OS_ERRNO, &os_errno);
+      if (os_errno != 0) throw read_error(what, method, url);
+      throw protocol_error(what, method, url);
+    }
+    case CURLE_OUT_OF_MEMORY:
+      // libcurl 7.88 reports a response header over its 100 KiB limit as "Out of memory"
+      if (connected_at > 0)
+        throw protocol_error(what + " (a response header over libcurl's 100 KiB limit, or memory ran out)", method,
+                             url);
+      throw error(what, method, url);
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
     case CURLE_WEIRD_SERVER_REPLY:
@@ -444,6 +494,37 @@ inline std::string describe(const std::string& method, const std::string& url) {
     default:
       throw error(what, method, url);
   }
+}
+
+/// A Content-Length header's values (one, or a comma-separated list): all the same number, equal to
+/// any given before in this response (RFC 9110 8.6; httpx/h11 refuse the others: a response that two
+/// parties frame differently is how requests are smuggled), and within max_body. False: refused (the
+/// transfer's violation or too_large says why).
+inline bool check_length(trio::detail::curl_transfer& t, std::string_view value) {
+  for (std::string_view rest = value; !rest.empty();) {
+    const std::size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size()) {
+      t.violation = "the response's Content-Length is not a number ('" + std::string(value) + "')";
+      return false;
+    }
+    if (t.length && *t.length != v) {
+      t.violation = "the response has conflicting Content-Length values (" + std::to_string(*t.length) + " and " +
+                    std::to_string(v) + ")";
+      return false;
+    }
+    t.length = v;
+  }
+  if (!t.streaming && t.length && *t.length > t.max_body) {
+    t.too_large = true;
+    return false;
+  }
+  return true;
 }
 
 inline std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
@@ -461,6 +542,7 @@ inline std::size_t on_header(char* data, std::size_t size, std::size_t n, void* 
       t->head_size = std::string::npos;
     }
     t->status = 0;
+    t->length.reset();
     const std::size_t sp = line.find(' ');
     if (sp != std::string_view::npos) {
       const std::string_view code = line.substr(sp + 1, 3);
@@ -472,6 +554,7 @@ inline std::size_t on_header(char* data, std::size_t size, std::size_t n, void* 
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (iequals(line.substr(0, colon), "content-length") && !check_length(*t, value)) return 0;
     t->head.append(line.substr(0, colon)).append(1, ':').append(value).append(1, '\n');
     ++t->head_lines;
   }
@@ -488,6 +571,9 @@ inline std::size_t on_body(char* data, std::size_t size, std::size_t n, void* se
     }
     t->headers_ready.set();        // the final response's body has begun
     t->body_waiters.unpark_all();  // reschedules the reader (it runs after the driver yields)
+  } else if (t->body.size() - (t->head_size == std::string::npos ? t->body.size() : t->head_size) + len > t->max_body) {
+    t->too_large = true;  // (stops curl decoding too: a gzip bomb ends here)
+    return 0;
   } else if (t->head_size == std::string::npos) {
     // The first byte: the response's one buffer, header lines then the body, sized by
     // Content-Length when there is one (a decoded body may still grow it).
@@ -695,11 +781,13 @@ class client {
     co_return r;
   }
 
-  /// Closes the pool's idle connections (or the transport); later requests throw
-  /// closed_resource_error. A checkpoint.
+  /// Closes the pool's connections (or the transport); later requests throw closed_resource_error.
+  /// Requests still running in other tasks, and streamed responses still open, finish on their own
+  /// connections, which close when the last of them ends. A checkpoint.
   task<void> aclose() {
     const bool was_closed = std::exchange(closed_, true);
     if (options_.transport && !was_closed) co_await options_.transport->aclose();
+    multi_.reset();  // the last owner's curl_multi_cleanup closes the pool's sockets
     co_await checkpoint();
   }
 
@@ -755,6 +843,10 @@ class client {
   /// The options every request of this client has: set once per easy handle (handles are reused
   /// without a reset, see curl_multi::take_easy).
   void configure(CURL* e) const {
+    // Only HTTP is spoken, for the first URL and for every redirect (libcurl's defaults would follow
+    // a Location to ftp://, and let a URL reach file:// or others).
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &detail::on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &detail::on_header);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every decoding this curl has
@@ -788,6 +880,8 @@ class client {
     s.t.easy = e;
     if (fresh) configure(e);
     s.t.streaming = streaming;
+    const std::size_t limit = o.max_response_size.value_or(options_.max_response_size);
+    s.t.max_body = limit == 0 ? SIZE_MAX : limit;
     curl_easy_setopt(e, CURLOPT_URL, s.url.c_str());
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s.t.error_text);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &s.t);

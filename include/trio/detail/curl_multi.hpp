@@ -2,7 +2,7 @@
 /// \file
 /// detail::curl_multi: one libcurl multi handle driven by the trio loop (the trio::http component).
 ///
-/// The contract (../shared/notes/tls-and-http.md §3.4), kept here:
+/// The contract, kept here:
 ///  - curl's callbacks only record: the socket callback puts curl's interest per socket into an
 ///    epoll set (epoll_ctl), the timer callback a deadline. No curl call and no task wake-up happens
 ///    inside a callback.
@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "trio/checkpoint.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
 #include "trio/nursery.hpp"
@@ -72,6 +73,11 @@ struct curl_transfer {
     std::size_t head_lines;
   };
   std::vector<hop> earlier;  // responses before the last one (redirects; 1xx interim ones are skipped)
+  // What the callbacks refused (they return 0 then: curl ends the transfer with CURLE_WRITE_ERROR).
+  std::size_t max_body = SIZE_MAX;      // not streaming: decoded body bytes that may be kept
+  bool too_large = false;               // the body (or its Content-Length) went over max_body
+  std::string violation;                // the server broke HTTP in a way curl accepts (e.g. two lengths)
+  std::optional<std::uint64_t> length;  // the current response's Content-Length, once seen
   // Streaming (body as a receive stream): a bounded buffer, curl paused while it is full.
   bool streaming = false;
   std::size_t max_buffer = 256 * 1024;
@@ -329,11 +335,20 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   /// multi-socket HTTP/2 path can leave a stream's data buffered with nothing due to wake it (seen:
   /// a few of 20 multiplexed streams unanswered until the read timeout, in 1 of 2 full test runs).
   static constexpr duration rescue_interval = std::chrono::milliseconds(250);
+  ///
+  /// Fairness: every turn of the driver goes back to the loop at least once (the wait, or a
+  /// checkpoint when curl's timer is already due: libcurl re-arms a 0 ms timer after each bounded
+  /// read of a fast body, and a driver that skipped its wait then would never let another task or a
+  /// deadline run). What one turn hands to curl is bounded: at most 64 ready sockets, each read by
+  /// curl a bounded number of times, into buffers that are themselves bounded (a streamed body
+  /// pauses its transfer; a buffered one stops at max_response_size).
   static task<void> drive(std::shared_ptr<curl_multi> m) {
     auto wait = [&m](cancel_scope& scope) -> task<void> { co_await m->wait_for_work(scope); };
     while (m->active_ > 0) {
       bool rescue = false;
-      if (!(m->timer_ && current_time() >= *m->timer_)) {
+      if (m->timer_ && current_time() >= *m->timer_) {
+        co_await checkpoint();
+      } else {
         const time_point cap = current_time() + rescue_interval;
         const bool capped = !m->timer_ || cap < *m->timer_;
         m->poked_ = false;
@@ -351,10 +366,6 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     int running = 0;
     for (std::size_t fd = 0; fd < fds_.size(); ++fd)
       if (fds_[fd].wanted != 0) curl_multi_socket_action(m_, static_cast<curl_socket_t>(fd), 0, &running);
-    if (timer_ && current_time() >= *timer_) {
-      timer_.reset();
-      curl_multi_socket_action(m_, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
     process();
   }
 

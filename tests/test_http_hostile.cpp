@@ -1,0 +1,235 @@
+#include <trio/http.hpp>  // first: the header compiles on its own
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <trio/nursery.hpp>
+#include <trio/sleep.hpp>
+
+#include "http_helpers.hpp"
+
+// trio::http::client against a server that breaks HTTP on purpose (tests/hostile_http_server.py, raw
+// sockets, one path per misbehaviour): every failure is the right kind of http::error, nothing is
+// buffered without bound, no body keeps the other tasks or a deadline waiting, and the client works
+// afterwards. Real clock: curl's timers do not follow trio's mock clock.
+
+namespace http = trio::http;
+
+namespace {
+
+trio::task<python_server> start_hostile_server() { return start_python_server(TRIO_HOSTILE_HTTP_SERVER); }
+
+/// The process's resident set size in MiB (/proc/self/statm).
+std::size_t rss_mib() {
+  std::size_t pages_total = 0, pages_resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%zu %zu", &pages_total, &pages_resident) != 2) pages_resident = 0;
+    std::fclose(f);
+  }
+  return pages_resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) >> 20;
+}
+
+/// A listening socket on a free loopback port that nobody should ever connect to.
+struct tripwire {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  std::uint16_t port = 0;
+  tripwire() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &alen) == 0);
+    port = ntohs(a.sin_port);
+  }
+  ~tripwire() { ::close(fd); }
+  tripwire(const tripwire&) = delete;
+  tripwire& operator=(const tripwire&) = delete;
+  /// Whether a connection is waiting to be accepted.
+  bool tripped() const {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
+};
+
+/// Runs `body` beside a ticker that sleeps 10 ms at a time; returns the longest gap the ticker saw.
+template <class Body>
+trio::task<trio::duration> longest_gap_beside(Body body) {
+  trio::duration longest{};
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      trio::time_point last = trio::current_time();
+      for (;;) {
+        co_await trio::sleep(10ms);
+        const trio::time_point now = trio::current_time();
+        longest = std::max(longest, now - last);
+        last = now;
+      }
+    });
+    co_await body();
+    n.cancel_scope().cancel();
+  });
+  co_return longest;
+}
+
+}  // namespace
+
+TEST_CASE("HTTP hostile server: only http and https, for the first URL and every redirect", "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_hostile_server();
+    http::client_options o;
+    o.follow_redirects = true;
+    http::client client(o);
+    tripwire ftp;
+    try {
+      co_await client.get(server.base() + "/redirect-ftp?" + std::to_string(ftp.port));
+      FAIL("a redirect to ftp:// was followed");
+    } catch (const http::invalid_url& e) {
+      CHECK_THAT(e.what(), Catch::Contains("ftp") && Catch::Contains("only http and https are followed"));
+    }
+    CHECK_FALSE(ftp.tripped());  // nothing connected to the FTP port
+    CHECK_THROWS_AS(co_await client.get(server.base() + "/redirect-file"), http::invalid_url);
+    CHECK_THROWS_AS(co_await client.get(server.base() + "/redirect-loop"), http::too_many_redirects);
+    // a first URL in another scheme never reaches curl's other protocols
+    CHECK_THROWS_AS(co_await client.get("ftp://127.0.0.1:" + std::to_string(ftp.port) + "/x"), http::invalid_url);
+    CHECK_THROWS_AS(co_await client.get("file:///etc/passwd"), http::invalid_url);
+    CHECK_FALSE(ftp.tripped());
+    CHECK((co_await client.get(server.base() + "/ok")).text() == "fine");
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP hostile server: whatever the server gets wrong is a protocol_error with curl's text",
+          "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_hostile_server();
+    http::client client;
+    const auto expect_protocol_error = [&](std::string path, std::string text) -> trio::task<> {
+      INFO(path);
+      try {
+        http::response r = co_await client.get(server.base() + path);
+        FAIL("no error for " << path << " (status " << r.status_code() << ", " << r.content().size() << " bytes)");
+      } catch (const http::protocol_error& e) {
+        CHECK_THAT(e.what(), Catch::Contains(path) && Catch::Contains(text));
+      } catch (const http::error& e) {
+        FAIL("not a protocol_error: " << e.what());
+      }
+    };
+    co_await expect_protocol_error("/bad-status", "Unsupported HTTP version");
+    co_await expect_protocol_error("/garbage", "HTTP/0.9");
+    co_await expect_protocol_error("/huge-header", "100 KiB");
+    co_await expect_protocol_error("/conflicting-length", "conflicting Content-Length values (5 and 7)");
+    co_await expect_protocol_error("/conflicting-length-list", "conflicting Content-Length values (5 and 7)");
+    co_await expect_protocol_error("/short-length", "90 bytes remaining");
+    co_await expect_protocol_error("/chunk-bad-size", "chunked-encoding");
+    co_await expect_protocol_error("/chunk-truncated", "outstanding read data");
+    // the same length twice is not a conflict; a body longer than its length is cut at the length
+    CHECK((co_await client.get(server.base() + "/same-length-twice")).text() == "abcde");
+    CHECK((co_await client.get(server.base() + "/long-length")).text() == "xxxxx");
+    // a reset is the network failing, not the server lying: a read_error
+    try {
+      co_await client.get(server.base() + "/reset-mid-body");
+      FAIL("no error for a reset");
+    } catch (const http::read_error& e) {
+      CHECK_THAT(e.what(), Catch::Contains("reset"));
+    }
+    CHECK((co_await client.get(server.base() + "/ok")).text() == "fine");
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP hostile server: max_response_size bounds what get() buffers, decoded (endless body, gzip bomb)",
+          "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_hostile_server();
+    http::client client;
+    CHECK(client.options().max_response_size == std::size_t(256) << 20);  // the protective default
+    http::request_options small;
+    small.max_response_size = std::size_t(8) << 20;
+    const std::size_t rss_before = rss_mib();
+    // an endless body without a length, one with a 64 GiB length, 1 GiB of zeros in 1 MB of gzip
+    for (const char* path : {"/endless", "/endless-length", "/gzip-bomb"}) {
+      INFO(path);
+      try {
+        co_await client.get(server.base() + path, small);
+        FAIL("no response_too_large");
+      } catch (const http::response_too_large& e) {
+        CHECK(e.limit() == std::size_t(8) << 20);
+        CHECK_THAT(e.what(), Catch::Contains(path) && Catch::Contains("max_response_size (8388608 bytes)") &&
+                                 Catch::Contains("stream()"));
+      }
+    }
+    CHECK(rss_mib() < rss_before + 64);  // nothing near the body was kept
+    // the default limit stops the bomb too, after 256 MiB decoded (not 1 GiB)
+    CHECK_THROWS_AS(co_await client.get(server.base() + "/gzip-bomb"), http::response_too_large);
+    // under the limit: a gzip body decoded whole; 0 turns the limit off
+    http::response ok = co_await client.get(server.base() + "/gzip/4", small);
+    CHECK(ok.content().size() == 4u << 20);
+    CHECK(sha256_hex(ok.content()) == ok.headers().get("x-sha256"));
+    http::request_options none;
+    none.max_response_size = 0;
+    http::response big = co_await client.get(server.base() + "/plain/16", none);
+    CHECK(big.content().size() == 16u << 20);
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP hostile server: a fast endless body keeps no other task and no deadline waiting", "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_hostile_server();
+    http::client client;
+    // get(): a deadline around an endless body fires on time, and a ticker keeps ticking
+    http::request_options unbounded;
+    unbounded.max_response_size = std::size_t(4) << 30;  // (the deadline must end it, not the limit)
+    trio::time_point t0{}, t1{};
+    const trio::duration gap = co_await longest_gap_beside([&]() -> trio::task<> {
+      t0 = trio::current_time();
+      co_await trio::move_on_after(1s, [&]() -> trio::task<> {
+        co_await client.get(server.base() + "/endless", unbounded);
+        FAIL("an endless body ended");
+      });
+      t1 = trio::current_time();
+    });
+    CHECK(t1 - t0 >= 1s);
+    CHECK(t1 - t0 < 1500ms);
+    CHECK(gap < 500ms);  // (a starved loop ticked once in 44 s)
+    // stream(): read as fast as it comes for a second
+    std::size_t read = 0;
+    const trio::duration gap2 = co_await longest_gap_beside([&]() -> trio::task<> {
+      http::streamed_response s = co_await client.stream("GET", server.base() + "/endless");
+      std::array<std::byte, 65536> buf;
+      co_await trio::move_on_after(1s, [&]() -> trio::task<> {
+        for (;;) read += co_await s.receive_some(buf);
+      });
+      co_await s.aclose();
+    });
+    CHECK(read > (1u << 20));
+    CHECK(gap2 < 500ms);
+    CHECK((co_await client.get(server.base() + "/ok")).text() == "fine");
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP: aclose closes the pool's connections", "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_python_server();
+    const std::size_t fds_before = test::open_fds();
+    http::client client;
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      for (int i = 0; i < 8; ++i)  // 8 connections at once, kept in the pool
+        n.start_soon(
+            [&]() -> trio::task<> { CHECK((co_await client.get(server.base() + "/stall/0.2")).text() == "late"); });
+      co_return;
+    });
+    CHECK(test::open_fds() >= fds_before + 8);
+    co_await client.aclose();
+    CHECK(test::open_fds() == fds_before);
+    CHECK_THROWS_AS(co_await client.get(server.base() + "/hello"), trio::closed_resource_error);
+    co_await stop(server);
+  });
+}
