@@ -233,3 +233,48 @@ TEST_CASE("HTTP: aclose closes the pool's connections", "[http][hostile]") {
     co_await stop(server);
   });
 }
+
+TEST_CASE("HTTP hostile server: a compressed body streams in bounded memory at the speed of a plain one",
+          "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_hostile_server();
+    http::client client;
+    std::array<std::byte, 65536> buf;
+    // the same 32 MiB, plain and gzip'd (very compressible: one 16 KiB read decodes to megabytes)
+    const auto timed_read = [&](std::string path) -> trio::task<std::pair<std::string, trio::duration>> {
+      (void)co_await client.get(server.base() + "/ok");  // (warm: the server makes its bodies once)
+      http::streamed_response s = co_await client.stream("GET", server.base() + path);
+      const std::string digest(*s.headers().get("x-sha256"));
+      std::string body;
+      const trio::time_point t0 = trio::current_time();
+      for (std::size_t k; (k = co_await s.receive_some(buf)) != 0;) body.append(reinterpret_cast<char*>(buf.data()), k);
+      const trio::duration took = trio::current_time() - t0;
+      CHECK(sha256_hex(body) == digest);
+      co_return std::pair{body, took};
+    };
+    (void)co_await timed_read("/plain/32");  // (the server makes both bodies before the timing)
+    (void)co_await timed_read("/gzip/32");
+    const auto [plain, plain_took] = co_await timed_read("/plain/32");
+    const auto [zipped, zipped_took] = co_await timed_read("/gzip/32");
+    CHECK(plain.size() == 32u << 20);
+    CHECK(zipped == plain);
+    // (a pause while curl handed back what it held made it copy the rest each time: 3 MiB/s)
+    INFO("plain " << std::chrono::duration<double>(plain_took).count() << " s, gzip "
+                  << std::chrono::duration<double>(zipped_took).count() << " s");
+    CHECK(zipped_took < 3 * plain_took + 1s);
+    // the bomb: 1 GiB of zeros from 1 MB, read through at zlib's speed in bounded memory
+    const std::size_t rss_before = rss_mib();
+    std::size_t rss_most = rss_before;
+    http::streamed_response bomb = co_await client.stream("GET", server.base() + "/gzip-bomb");
+    std::size_t total = 0;
+    const trio::time_point t0 = trio::current_time();
+    for (std::size_t k; (k = co_await bomb.receive_some(buf)) != 0;) {
+      total += k;
+      if (total % (16u << 20) < k) rss_most = std::max(rss_most, rss_mib());
+    }
+    INFO("1 GiB bomb streamed in " << std::chrono::duration<double>(trio::current_time() - t0).count() << " s");
+    CHECK(total == std::size_t(1) << 30);
+    CHECK(rss_most < rss_before + 96);
+    co_await stop(server);
+  });
+}

@@ -33,6 +33,7 @@
 
 #include "trio/checkpoint.hpp"
 #include "trio/detail/curl_multi.hpp"
+#include "trio/detail/zlib_inflate.hpp"
 #include "trio/errors.hpp"
 #include "trio/task.hpp"
 
@@ -77,6 +78,10 @@ struct client_options {
   /// bytes say so (a gzip bomb is stopped after max_response_size bytes of output). Bigger bodies:
   /// stream() them, which holds a bounded buffer whatever the size.
   std::size_t max_response_size = std::size_t(256) << 20;
+  /// curl's verbose output (curl -v), a line at a time, each named by its request: "[#3] * Connected
+  /// to ...", "[#3] > GET / HTTP/1.1", "[#3] < HTTP/1.1 200 OK". For diagnosing; empty: none. It is
+  /// called from inside libcurl: it must not use this client (log the line and return).
+  std::function<void(std::string_view)> debug;
   /// Sends the requests instead of libcurl (e.g. a mock_transport in tests); empty: libcurl.
   std::shared_ptr<http::transport> transport;
 };
@@ -565,7 +570,7 @@ inline std::size_t on_body(char* data, std::size_t size, std::size_t n, void* se
   auto* t = static_cast<trio::detail::curl_transfer*>(self);
   const std::size_t len = size * n;
   if (t->streaming) {
-    if (t->body.size() - t->body_read >= t->max_buffer) {  // the reader is behind: hold curl back
+    if (!t->redelivering && t->body.size() - t->body_read >= t->max_buffer) {  // the reader is behind
       t->paused = true;
       return CURL_WRITEFUNC_PAUSE;
     }
@@ -636,7 +641,7 @@ struct request_state {
       curl_easy_setopt(t.easy, CURLOPT_PRIVATE, nullptr);
       curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, nullptr);
       curl_easy_setopt(t.easy, CURLOPT_POSTFIELDS, nullptr);
-      multi->give_back_easy(t.easy, std::move(t.head));
+      multi->give_back_easy(t.easy, std::move(t.head), t.raw);
     }
     curl_slist_free_all(header_slist);
   }
@@ -645,7 +650,9 @@ struct request_state {
 }  // namespace detail
 
 /// A response whose body is read as a trio receive stream (receive_some), with backpressure: curl
-/// is paused while the buffer (256 KiB) is full, so a large download holds a bounded amount of memory.
+/// is paused while the buffer (256 KiB) is full, so a download of any size holds a bounded amount of
+/// memory: the buffer plus what one 16 KiB read of the socket decodes to (for a compressed body at
+/// most ~16 MiB, deflate's ratio; a gzip bomb is read at zlib's speed, never held whole).
 /// Closing it (aclose, or destroying it) before the end aborts the transfer.
 class streamed_response {
  public:
@@ -671,19 +678,37 @@ class streamed_response {
     for (;;) {
       const std::size_t have = t.body.size() - t.body_read;
       if (have > 0) {
-        const std::size_t n = std::min(have, buffer.size());
-        std::memcpy(buffer.data(), t.body.data() + t.body_read, n);
-        t.body_read += n;
+        std::size_t n = 0;
+        if (inflater_) {  // decoded into the caller's buffer, as much as it holds
+          trio::detail::inflater::result r{};
+          try {
+            r = inflater_->feed(std::string_view(t.body).substr(t.body_read), buffer);
+          } catch (const std::runtime_error& e) {
+            throw protocol_error("trio::http: " + s_->method + " " + s_->url + " failed: " + e.what(), s_->method,
+                                 s_->url);
+          }
+          t.body_read += r.used;
+          n = r.produced;
+        } else {
+          n = std::min(have, buffer.size());
+          std::memcpy(buffer.data(), t.body.data() + t.body_read, n);
+          t.body_read += n;
+        }
         if (t.body_read == t.body.size()) {
           t.body.clear();
           t.body_read = 0;
         }
         if (t.paused && t.body.size() - t.body_read < t.max_buffer / 2) s_->multi->unpause(t);
+        if (n == 0 && !buffer.empty()) continue;  // (input that decodes to nothing yet: a header)
         co_await checkpoint();
         co_return n;
       }
       if (t.done) {
         if (t.result != CURLE_OK) detail::throw_transfer_error(t, s_->method, s_->url);
+        if (inflater_ && !inflater_->complete())
+          throw protocol_error("trio::http: " + s_->method + " " + s_->url +
+                                   " failed: the compressed body ends before its encoded data does",
+                               s_->method, s_->url);
         co_await checkpoint();
         co_return 0;
       }
@@ -707,6 +732,7 @@ class streamed_response {
  private:
   friend class client;
   std::unique_ptr<detail::request_state> s_;
+  std::unique_ptr<trio::detail::inflater> inflater_;  // a gzip or deflate body, decoded as it is read
   response head_;
   bool buffered_ = false;  // the body is head_'s content (a transport's response)
   std::size_t buffered_read_ = 0;
@@ -724,6 +750,7 @@ class client {
     curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options_.limits.max_connections));
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.limits.max_keepalive_connections));
     if (options_.http2) curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    multi_->debug = options_.debug;
   }
   client(client&&) noexcept = default;
   client& operator=(client&&) noexcept = default;
@@ -777,6 +804,17 @@ class client {
     if (s->t.done && s->t.result != CURLE_OK) detail::throw_transfer_error(s->t, s->method, s->url);
     streamed_response r;
     fill_head(*s, r.head_, header_map(s->t.head, s->t.head.size(), s->t.head_lines), false);
+    if (auto coding = r.head_.headers().get("content-encoding")) {
+      if (detail::iequals(*coding, "gzip") || detail::iequals(*coding, "x-gzip")) {
+        r.inflater_ = std::make_unique<trio::detail::inflater>(trio::detail::inflater::format::gzip);
+      } else if (detail::iequals(*coding, "deflate")) {
+        r.inflater_ = std::make_unique<trio::detail::inflater>(trio::detail::inflater::format::deflate);
+      } else if (!coding->empty() && !detail::iequals(*coding, "identity")) {
+        throw protocol_error("trio::http: " + s->method + " " + s->url + " failed: the response's Content-Encoding '" +
+                                 std::string(*coding) + "' was not offered (a stream accepts gzip and deflate)",
+                             s->method, s->url);
+      }
+    }
     r.s_ = std::move(s);
     co_return r;
   }
@@ -876,10 +914,20 @@ class client {
     const bool as_is = options_.base_url.empty() && options_.params.empty() && o.params.empty() &&
                        (url.starts_with("http://") || url.starts_with("https://"));
     s.url = as_is ? std::move(url) : resolve(url, o, s.method);
-    const auto [e, fresh] = multi_->take_easy(s.t.head);
+    const auto [e, fresh, raw] = multi_->take_easy(s.t.head);
     s.t.easy = e;
     if (fresh) configure(e);
     s.t.streaming = streaming;
+    // A buffered body is decoded by curl, with every encoding it has (and max_response_size
+    // counts its output); a streamed one is decoded by its reader (detail::inflater), so it is only
+    // offered what zlib decodes. Set when the handle's last transfer wanted the other way (the
+    // encoding string is copied by curl: not every time).
+    s.t.raw = raw;
+    if (raw != streaming) {
+      curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, streaming ? "gzip, deflate" : "");
+      curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, streaming ? 0L : 1L);
+      s.t.raw = streaming;
+    }
     const std::size_t limit = o.max_response_size.value_or(options_.max_response_size);
     s.t.max_body = limit == 0 ? SIZE_MAX : limit;
     curl_easy_setopt(e, CURLOPT_URL, s.url.c_str());

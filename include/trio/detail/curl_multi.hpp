@@ -30,10 +30,12 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,6 +53,7 @@ namespace trio::detail {
 /// One request in flight: what curl's write and header callbacks fill, and the event its task waits on.
 struct curl_transfer {
   CURL* easy = nullptr;
+  std::uint64_t id = 0;  // this multi's count of transfers, when it was added (debug output names it)
   CURLcode result = CURLE_OK;
   bool added = false;  // in the multi
   bool done = false;   // curl reported DONE (result is set)
@@ -80,11 +83,13 @@ struct curl_transfer {
   std::optional<std::uint64_t> length;  // the current response's Content-Length, once seen
   // Streaming (body as a receive stream): a bounded buffer, curl paused while it is full.
   bool streaming = false;
+  bool raw = false;  // curl does not decode the body (a stream decodes it as it is read)
   std::size_t max_buffer = 256 * 1024;
   std::size_t body_read = 0;  // streaming: bytes of body already handed out
   bool paused = false;
-  event headers_ready;       // streaming: set at the end of the final header block (or at DONE)
-  parking_lot body_waiters;  // streaming: the reader waits here for data or the end
+  bool redelivering = false;  // inside curl_easy_pause(CONT): what curl held back is taken whole
+  event headers_ready;        // streaming: set at the end of the final header block (or at DONE)
+  parking_lot body_waiters;   // streaming: the reader waits here for data or the end
 };
 
 class curl_multi : public std::enable_shared_from_this<curl_multi> {
@@ -115,6 +120,14 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
 
   CURLM* native() const noexcept { return m_; }
 
+  /// The driver's safety net (see drive): after this long with nothing happening while transfers
+  /// are in flight, curl is asked to look at every socket it watches. (A variable for diagnosis.)
+  static inline duration rescue_interval = std::chrono::milliseconds(250);
+
+  /// Receives curl's verbose output, a line at a time, "[#id] " and curl -v's prefix in front ("* "
+  /// information, "> " / "< " headers out and in). Set before the first transfer; empty: quiet.
+  std::function<void(std::string_view)> debug;
+
   /// An easy handle from the spares (as the last transfer left it: the caller sets every per-request
   /// option again), or a new one with the options every transfer has (fresh: the caller adds the
   /// client's own). Not reset between transfers: curl_easy_reset and setting a dozen constant options
@@ -122,11 +135,12 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   struct easy_handle {
     CURL* easy;
     bool fresh;
+    bool raw;  // set for raw (undecoded) bodies by the last transfer (see curl_transfer::raw)
   };
   easy_handle take_easy(std::string& head_buffer) {
     if (!spare_easies_.empty()) {
       spare& s = spare_easies_.back();
-      const easy_handle h{s.easy, false};
+      const easy_handle h{s.easy, false, s.raw};
       head_buffer = std::move(s.head_buffer);
       head_buffer.clear();
       spare_easies_.pop_back();
@@ -140,12 +154,17 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &curl_multi::on_close_socket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
-    return {e, true};
+    if (debug) {
+      curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &curl_multi::on_debug);
+      curl_easy_setopt(e, CURLOPT_DEBUGDATA, this);
+      curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    }
+    return {e, true, false};
   }
-  void give_back_easy(CURL* e, std::string&& head_buffer) noexcept {
+  void give_back_easy(CURL* e, std::string&& head_buffer, bool raw) noexcept {
     if (spare_easies_.size() < 64) {
       if (head_buffer.capacity() > 64 * 1024) head_buffer = std::string();
-      spare_easies_.push_back(spare{e, std::move(head_buffer)});
+      spare_easies_.push_back(spare{e, std::move(head_buffer), raw});
     } else {
       curl_easy_cleanup(e);
     }
@@ -154,6 +173,7 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   /// Adds the transfer (from its task), starting the driver if it is not running.
   void add(curl_transfer& t) {
     curl_easy_setopt(t.easy, CURLOPT_PRIVATE, &t);
+    t.id = ++transfers_;
     const CURLMcode rc = curl_multi_add_handle(m_, t.easy);
     if (rc != CURLM_OK)
       throw std::runtime_error(std::string("trio::http: curl_multi_add_handle failed: ") + curl_multi_strerror(rc));
@@ -180,7 +200,14 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   void unpause(curl_transfer& t) {
     if (!t.paused || !t.added) return;
     t.paused = false;
+    // curl delivers what it held back (the rest of the decoded output of the read that paused it:
+    // up to ~16 MiB for a deflate stream of one 16 KiB read) in 16 KiB calls, here and now; a
+    // pause during that delivery would make it copy the remainder again for each pause (quadratic:
+    // a compressed stream ran at 3 MiB/s). So it is taken whole: a stream holds at most max_buffer
+    // plus one read's decoded output.
+    t.redelivering = true;
     curl_easy_pause(t.easy, CURLPAUSE_CONT);
+    t.redelivering = false;
     poke();
   }
 
@@ -239,14 +266,41 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     if (!st.ours || st.registered != st.wanted) m->watch(fd, st, st.wanted);
     return 0;
   }
-  static int on_timer(CURLM*, long timeout_ms, void* self) {
-    auto* m = static_cast<curl_multi*>(self);
-    if (timeout_ms < 0) {
-      m->timer_.reset();
-    } else {
-      m->timer_ = current_time() + std::chrono::milliseconds(timeout_ms);
+  static int on_debug(CURL* easy, curl_infotype type, char* data, std::size_t size, void* self) {
+    const char* prefix = type == CURLINFO_TEXT         ? "* "
+                         : type == CURLINFO_HEADER_IN  ? "< "
+                         : type == CURLINFO_HEADER_OUT ? "> "
+                                                       : nullptr;
+    if (!prefix) return 0;  // (data, TLS records: not text)
+    curl_transfer* t = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    std::string_view text(data, size);
+    try {
+      while (!text.empty()) {
+        std::size_t end = text.find('\n');
+        std::string_view line = text.substr(0, end);
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        static_cast<curl_multi*>(self)->debug("[#" + std::to_string(t ? t->id : 0) + "] " + prefix + std::string(line));
+      }
+    } catch (...) {  // (a callback must not throw through curl)
     }
     return 0;
+  }
+  static int on_timer(CURLM*, long timeout_ms, void* self) {
+    static_cast<curl_multi*>(self)->set_timer(timeout_ms);
+    return 0;
+  }
+  /// curl's timer, from a timeout in ms as curl gives it: truncated (5.7 ms left is 5), so 1 ms is
+  /// added to a positive one. A timer that fired early would make curl find nothing due, and curl
+  /// does not announce the same expiry twice: the timer would be lost, and with it every transfer
+  /// that waited on it.
+  void set_timer(long timeout_ms) noexcept {
+    if (timeout_ms < 0) {
+      timer_.reset();
+    } else {
+      timer_ = current_time() + std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms + 1 : 0);
+    }
   }
   static curl_socket_t on_open_socket(void* self, curlsocktype, curl_sockaddr* address) {
     auto* m = static_cast<curl_multi*>(self);
@@ -303,6 +357,11 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     if (timer_ && current_time() >= *timer_) {
       timer_.reset();  // curl may set a new one inside the call
       curl_multi_socket_action(m_, CURL_SOCKET_TIMEOUT, 0, &running);
+      // ... or not: it calls the timer callback only when its earliest expiry changed. Ask it, so a
+      // timer is never dropped while curl still counts on it (this was the HTTP/2 stall: streams
+      // whose data curl had read while serving another stream waited on an expiry nobody kept).
+      long ms = -1;
+      if (curl_multi_timeout(m_, &ms) == CURLM_OK) set_timer(ms);
     }
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(m_, &left)) {
@@ -334,7 +393,6 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   /// curl watches gets a socket_action with an empty event mask ("find out yourself"): libcurl 7.88's
   /// multi-socket HTTP/2 path can leave a stream's data buffered with nothing due to wake it (seen:
   /// a few of 20 multiplexed streams unanswered until the read timeout, in 1 of 2 full test runs).
-  static constexpr duration rescue_interval = std::chrono::milliseconds(250);
   ///
   /// Fairness: every turn of the driver goes back to the loop at least once (the wait, or a
   /// checkpoint when curl's timer is already due: libcurl re-arms a 0 ms timer after each bounded
@@ -375,10 +433,12 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   cancel_scope* waiting_ = nullptr;  // the driver's wait, while it waits
   bool poked_ = false;               // a poke since the driver began its wait
   std::size_t active_ = 0;
+  std::uint64_t transfers_ = 0;
   bool driving_ = false;
   struct spare {
     CURL* easy;
     std::string head_buffer;
+    bool raw;
   };
   std::vector<spare> spare_easies_;
   std::vector<fd_state> fds_;  // by fd number
