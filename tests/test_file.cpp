@@ -125,6 +125,21 @@ trio::task<os_error> error_of(Awaitable awaitable) {
   co_return os_error{};
 }
 
+/// Writes data in pieces of `piece` bytes until a write throws: its error ({0, ""} if none did)
+/// and the bytes of the writes that returned.
+struct pieces_written {
+  os_error error;
+  std::size_t bytes = 0;
+};
+trio::task<pieces_written> write_in_pieces(trio::async_file& f, std::string_view data, std::size_t piece) {
+  pieces_written out;
+  for (; out.bytes < data.size(); out.bytes += std::min(piece, data.size() - out.bytes)) {
+    out.error = co_await error_of(f.write(data.substr(out.bytes, piece)));
+    if (out.error.code != 0) break;
+  }
+  co_return out;
+}
+
 /// The writes a full disk (or a file size limit) must refuse out loud, on files in `dir` that can
 /// each hold `room` bytes, with `err` the errno expected: the error surfaces from the call that
 /// could not write, names the path, and the file holds exactly the first `room` bytes, in order.
@@ -135,9 +150,7 @@ trio::task<> check_writes_refused(const temp_dir& dir, std::size_t room, int err
     const std::string p = dir / "buffered";
     const std::string data = random_bytes(room + 40'000, 1);
     auto f = co_await trio::open_file(p, "wb");
-    os_error first;
-    for (std::size_t at = 0; at < data.size() && first.code == 0; at += 1000)
-      first = co_await error_of(f.write(std::string_view(data).substr(at, 1000)));
+    const os_error first = (co_await write_in_pieces(f, data, 1000)).error;
     const os_error closing = co_await error_of(f.aclose());
     CHECK_FALSE(f.is_open());
     if (first.code != 0) {  // a write that flushed failed: the bytes it kept fail again at aclose
@@ -214,13 +227,9 @@ trio::task<> check_flush_again(const temp_dir& dir, std::size_t room, int err, M
   const std::string p = dir / "again";
   const std::string data = random_bytes(room + 30'000, 5);
   auto f = co_await trio::open_file(p, "w+b");
-  std::size_t written = 0;  // the bytes of the writes that returned
-  os_error e;
-  for (; written < data.size(); written += 7000) {
-    e = co_await error_of(f.write(std::string_view(data).substr(written, 7000)));
-    if (e.code != 0) break;
-  }
-  written = std::min(written, data.size());
+  const pieces_written w = co_await write_in_pieces(f, data, 7000);
+  const std::size_t written = w.bytes;  // the bytes of the writes that returned
+  os_error e = w.error;
   if (e.code == 0) e = co_await error_of(f.flush());  // everything fitted in the buffer
   CHECK(e.code == err);
   CHECK(slurp(p).size() == room);
@@ -583,12 +592,7 @@ TRIO_TEST_CASE("a file size limit in append mode: EFBIG, the file holds its star
   spit(p, start);
   file_size_limit lowered(100'003);
   auto f = co_await trio::open_file(p, "a");
-  std::size_t written = 0;  // the bytes of the writes that returned
-  os_error e;
-  for (; written < more.size(); written += 3000) {
-    e = co_await error_of(f.write(std::string_view(more).substr(written, 3000)));
-    if (e.code != 0) break;
-  }
+  const auto [e, written] = co_await write_in_pieces(f, more, 3000);
   CHECK(e.code == EFBIG);
   CHECK(e.what.find("trio::async_file::write: writing '" + p + "' failed") != std::string::npos);
   std::string got = slurp(p);

@@ -686,8 +686,9 @@ inline task<async_file> open_file(std::string path, std::string_view mode) {
   if (res < 0) detail::throw_errno(-res, what);
   if (S_ISDIR(st.stx_mode)) detail::throw_errno(EISDIR, what);
   // Seekable files are read and written at offsets this file tracks; appends and streams (pipes,
-  // FIFOs, terminals, sockets) at the kernel's position.
-  f.at_offset_ = (S_ISREG(st.stx_mode) || S_ISBLK(st.stx_mode)) && (m.flags & O_APPEND) == 0;
+  // FIFOs, terminals, sockets, files a driver opened as a stream) at the kernel's position.
+  f.at_offset_ =
+      (S_ISREG(st.stx_mode) || S_ISBLK(st.stx_mode)) && (m.flags & O_APPEND) == 0 && ::lseek(fd, 0, SEEK_CUR) == 0;
   co_return f;
 }
 
