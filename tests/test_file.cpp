@@ -1,7 +1,12 @@
 #include <trio/file.hpp>  // first: the header compiles on its own
 
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <fstream>
 #include <random>
@@ -45,6 +50,198 @@ trio::task<std::vector<std::string>> all_lines(std::string path) {
   co_await g.aclose();
   CHECK(a == b);
   co_return a;
+}
+
+/// `size` bytes that differ from one position to the next (a rewritten start shows).
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::string s(size, '\0');
+  std::mt19937 rng(seed);
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+/// RLIMIT_FSIZE lowered to `bytes` while it lives, with SIGXFSZ ignored: a write that crosses the
+/// limit is cut short at it, the next one fails with EFBIG. raise() lifts it early.
+struct file_size_limit {
+  rlimit saved{};
+  struct sigaction saved_action {};
+  bool active = false;
+  explicit file_size_limit(std::uint64_t bytes) {
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGXFSZ, &ignore, &saved_action);
+    rlimit lowered = saved;
+    lowered.rlim_cur = std::min<rlim_t>(bytes, saved.rlim_max);
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &lowered) == 0);
+    active = true;
+  }
+  void raise() {
+    if (!active) return;
+    ::setrlimit(RLIMIT_FSIZE, &saved);
+    ::sigaction(SIGXFSZ, &saved_action, nullptr);
+    active = false;
+  }
+  ~file_size_limit() { raise(); }
+  file_size_limit(const file_size_limit&) = delete;
+  file_size_limit& operator=(const file_size_limit&) = delete;
+};
+
+/// A tmpfs of `size` mounted on a fresh directory while it lives: a disk that fills up. Needs root
+/// (CI runs as root); mounted is false when the mount was refused.
+struct small_tmpfs {
+  temp_dir dir;
+  bool mounted = false;
+  std::string why_not = "mounting a tmpfs needs root (CI runs as root)";
+  explicit small_tmpfs(const char* size) {
+    if (::geteuid() != 0) return;
+    mounted = ::mount("tmpfs", dir.path.c_str(), "tmpfs", 0, ("size=" + std::string(size)).c_str()) == 0;
+    if (!mounted) why_not = std::string("mounting a tmpfs failed: ") + std::strerror(errno);
+  }
+  ~small_tmpfs() {
+    if (mounted && ::umount2(dir.path.c_str(), 0) != 0) ::umount2(dir.path.c_str(), MNT_DETACH);
+  }
+  small_tmpfs(const small_tmpfs&) = delete;
+  small_tmpfs& operator=(const small_tmpfs&) = delete;
+  std::uint64_t free_bytes() const {
+    struct statvfs st {};
+    REQUIRE(::statvfs(dir.path.c_str(), &st) == 0);
+    return std::uint64_t{st.f_bavail} * st.f_frsize;
+  }
+};
+
+/// What an operation threw as std::system_error: the errno and the message ({0, ""} if it returned).
+struct os_error {
+  int code = 0;
+  std::string what;
+};
+template <class Awaitable>
+trio::task<os_error> error_of(Awaitable awaitable) {
+  try {
+    co_await std::move(awaitable);
+  } catch (const std::system_error& e) {
+    co_return os_error{e.code().value(), e.what()};
+  }
+  co_return os_error{};
+}
+
+/// Writes data in pieces of `piece` bytes until a write throws: its error ({0, ""} if none did)
+/// and the bytes of the writes that returned.
+struct pieces_written {
+  os_error error;
+  std::size_t bytes = 0;
+};
+trio::task<pieces_written> write_in_pieces(trio::async_file& f, std::string_view data, std::size_t piece) {
+  pieces_written out;
+  for (; out.bytes < data.size(); out.bytes += std::min(piece, data.size() - out.bytes)) {
+    out.error = co_await error_of(f.write(data.substr(out.bytes, piece)));
+    if (out.error.code != 0) break;
+  }
+  co_return out;
+}
+
+/// The writes a full disk (or a file size limit) must refuse out loud, on files in `dir` that can
+/// each hold `room` bytes, with `err` the errno expected: the error surfaces from the call that
+/// could not write, names the path, and the file holds exactly the first `room` bytes, in order.
+trio::task<> check_writes_refused(const temp_dir& dir, std::size_t room, int err) {
+  const std::string msg = std::strerror(err);
+  {  // buffered writes of 1000 bytes (not a divisor of the buffer), then aclose
+    INFO("buffered writes + aclose");
+    const std::string p = dir / "buffered";
+    const std::string data = random_bytes(room + 40'000, 1);
+    auto f = co_await trio::open_file(p, "wb");
+    const os_error first = (co_await write_in_pieces(f, data, 1000)).error;
+    const os_error closing = co_await error_of(f.aclose());
+    CHECK_FALSE(f.is_open());
+    if (first.code != 0) {  // a write that flushed failed: the bytes it kept fail again at aclose
+      CHECK(first.code == err);
+      CHECK(first.what.find("trio::async_file::write: writing '" + p + "' failed") != std::string::npos);
+    }
+    CHECK(closing.code == err);
+    CHECK(closing.what.find("trio::async_file::aclose: writing '" + p + "' failed: " + msg) != std::string::npos);
+    const std::string got = slurp(p);
+    CHECK(got.size() == room);
+    CHECK(got == data.substr(0, got.size()));
+    std::filesystem::remove(p);
+  }
+  {  // one write larger than the buffer: written directly
+    INFO("unbuffered write");
+    const std::string p = dir / "unbuffered";
+    const std::string data = random_bytes(room + 70'000, 2);
+    auto f = co_await trio::open_file(p, "wb");
+    const os_error e = co_await error_of(f.write(data));
+    CHECK(e.code == err);
+    CHECK(e.what.find("trio::async_file::write: writing '" + p + "' failed: " + msg) != std::string::npos);
+    CHECK((co_await error_of(f.aclose())).code == 0);  // nothing buffered
+    const std::string got = slurp(p);
+    CHECK(got.size() == room);
+    CHECK(got == data.substr(0, got.size()));
+    std::filesystem::remove(p);
+  }
+  {
+    INFO("write_file");
+    const std::string p = dir / "whole";
+    const std::string data = random_bytes(2 << 20, 3);
+    const os_error e = co_await error_of(trio::write_file(p, data));
+    CHECK(e.code == err);
+    CHECK(e.what.find("'" + p + "'") != std::string::npos);
+    const std::string got = slurp(p);
+    CHECK(got.size() == room);
+    CHECK(got == data.substr(0, got.size()));
+    std::filesystem::remove(p);
+  }
+  {  // a failed flush keeps the bytes it could not write: destroying the file says so on stderr
+    INFO("flush, then the destructor");
+    const std::string p = dir / "flushed";
+    const std::string data = random_bytes(room + 5000, 4);
+    std::string what;
+    {
+      auto f = co_await trio::open_file(p, "wb");
+      for (std::size_t at = 0; at < room - 3000; at += 1000)
+        co_await f.write(std::string_view(data).substr(at, std::min<std::size_t>(1000, room - 3000 - at)));
+      co_await f.flush();
+      co_await f.write(std::string_view(data).substr(room - 3000));
+      const os_error e = co_await error_of(f.flush());
+      CHECK(e.code == err);
+      CHECK(e.what.find("trio::async_file::flush: writing '" + p + "' failed: " + msg) != std::string::npos);
+      CHECK(f.tell() == data.size());
+      test::stderr_capture capture;
+      f = trio::async_file();  // destroyed without aclose
+      what = capture.text();
+    }
+    CHECK(what.find("5000 bytes written to '" + p + "' were lost") != std::string::npos);
+    CHECK(what.find(msg) != std::string::npos);
+    CHECK(what.find("aclose()") != std::string::npos);
+    const std::string got = slurp(p);
+    CHECK(got.size() == room);
+    CHECK(got == data.substr(0, got.size()));
+    std::filesystem::remove(p);
+  }
+}
+
+/// A file in `dir` that can hold `room` bytes until make_room() is called: a failed write keeps the
+/// buffered bytes it could not write, and after make_room() the next flush writes them where they
+/// belong (the file holds every byte of the writes that returned, in order).
+template <class MakeRoom>
+trio::task<> check_flush_again(const temp_dir& dir, std::size_t room, int err, MakeRoom make_room) {
+  const std::string p = dir / "again";
+  const std::string data = random_bytes(room + 30'000, 5);
+  auto f = co_await trio::open_file(p, "w+b");
+  const pieces_written w = co_await write_in_pieces(f, data, 7000);
+  const std::size_t written = w.bytes;  // the bytes of the writes that returned
+  os_error e = w.error;
+  if (e.code == 0) e = co_await error_of(f.flush());  // everything fitted in the buffer
+  CHECK(e.code == err);
+  CHECK(slurp(p).size() == room);
+  make_room();
+  co_await f.flush();
+  CHECK(slurp(p) == data.substr(0, written));
+  CHECK(f.tell() == written);
+  co_await f.write(std::string_view(data).substr(written));
+  CHECK(co_await f.seek(0) == 0);
+  CHECK(co_await f.read_all() == data);
+  co_await f.aclose();
+  CHECK(slurp(p) == data);
 }
 
 }  // namespace
@@ -357,4 +554,116 @@ TRIO_TEST_CASE("read_line is a cancel point even when the line is buffered", "[f
   });
   CHECK(co_await f.read_line() == std::optional<std::string>("b"));  // the cancelled call consumed nothing
   co_await f.aclose();
+}
+
+TRIO_TEST_CASE("a full disk: write, flush, aclose and write_file raise ENOSPC and the file holds what was written",
+               "[file][fault]") {
+  small_tmpfs disk("64k");
+  if (!disk.mounted) {
+    WARN("not run: " << disk.why_not);
+    co_return;
+  }
+  // Leave 12 KiB free.
+  const std::uint64_t free_bytes = disk.free_bytes();
+  REQUIRE(free_bytes > 12 * 1024);
+  spit(disk.dir / "filler", std::string(free_bytes - 12 * 1024, 'f'));
+  REQUIRE(disk.free_bytes() == 12 * 1024);
+  co_await check_writes_refused(disk.dir, 12 * 1024, ENOSPC);
+  co_await check_flush_again(disk.dir, 12 * 1024, ENOSPC, [&] { std::filesystem::remove(disk.dir / "filler"); });
+}
+
+TRIO_TEST_CASE("a file size limit: write, flush, aclose and write_file raise EFBIG and the file holds what was written",
+               "[file][fault]") {
+  temp_dir dir;
+  constexpr std::size_t limit = 100'003;  // a short write in the middle of the second 64 KiB flush
+  {
+    file_size_limit lowered(limit);
+    co_await check_writes_refused(dir, limit, EFBIG);
+  }
+  file_size_limit lowered(limit);
+  co_await check_flush_again(dir, limit, EFBIG, [&] { lowered.raise(); });
+}
+
+TRIO_TEST_CASE("a file size limit in append mode: EFBIG, the file holds its start and what was appended, in order",
+               "[file][fault]") {
+  temp_dir dir;
+  const std::string p = dir / "log";
+  const std::string start = random_bytes(1000, 6), more = random_bytes(200'000, 7);
+  spit(p, start);
+  file_size_limit lowered(100'003);
+  auto f = co_await trio::open_file(p, "a");
+  const auto [e, written] = co_await write_in_pieces(f, more, 3000);
+  CHECK(e.code == EFBIG);
+  CHECK(e.what.find("trio::async_file::write: writing '" + p + "' failed") != std::string::npos);
+  std::string got = slurp(p);
+  CHECK(got.size() == 100'003);
+  CHECK(got == (start + more).substr(0, got.size()));
+  lowered.raise();
+  co_await f.aclose();  // the bytes the buffer kept go after those already appended
+  CHECK(slurp(p) == start + more.substr(0, written));
+}
+
+TRIO_TEST_CASE("the position: tell, seek from the current position and the end, reads after writes, write_at",
+               "[file]") {
+  temp_dir dir;
+  const std::string p = dir / "pos";
+  const std::string data = random_bytes(150'000, 8);
+  auto f = co_await trio::open_file(p, "w+b");
+  CHECK(f.tell() == 0);
+  co_await f.write(std::string_view(data).substr(0, 100));
+  CHECK(f.tell() == 100);
+  co_await f.write(std::string_view(data).substr(100));  // past the buffer: written directly
+  CHECK(f.tell() == data.size());
+  CHECK(co_await f.seek(-50'000, SEEK_CUR) == 100'000);
+  std::string got(10, '\0');
+  CHECK(co_await f.read(bytes(got)) == 10);  // fills the read buffer with the rest
+  CHECK(got == data.substr(100'000, 10));
+  CHECK(f.tell() == 100'010);
+  CHECK(co_await f.seek(5, SEEK_CUR) == 100'015);
+  CHECK(co_await f.read(bytes(got)) == 10);
+  CHECK(got == data.substr(100'015, 10));
+  co_await f.write("XYZ");  // where the reading stopped, not where the read buffer ended
+  CHECK(f.tell() == 100'028);
+  CHECK(co_await f.seek(-3, SEEK_CUR) == 100'025);
+  CHECK(co_await f.read(bytes(got)) == 10);
+  CHECK(got == "XYZ" + data.substr(100'028, 7));
+  CHECK(co_await f.seek(-10, SEEK_END) == data.size() - 10);
+  CHECK(co_await f.read_all() == data.substr(data.size() - 10));
+  CHECK(f.tell() == data.size());
+  co_await f.write_at("at", 2);
+  CHECK(f.tell() == data.size());
+  co_await f.write("!");
+  CHECK(co_await f.seek(0) == 0);
+  std::string want = data;
+  want.replace(100'025, 3, "XYZ");
+  want.replace(2, 2, "at");
+  want += "!";
+  CHECK(co_await f.read_all() == want);
+  CHECK(co_await f.size() == want.size());
+  CHECK_THROWS_AS(co_await f.seek(-1), std::system_error);  // EINVAL: the position stays
+  CHECK(f.tell() == want.size());
+  co_await f.aclose();
+  CHECK(slurp(p) == want);
+}
+
+TRIO_TEST_CASE("a FIFO: writes larger than the pipe go through in order, seek and tell raise ESPIPE", "[file]") {
+  temp_dir dir;
+  const std::string p = dir / "fifo";
+  REQUIRE(::mkfifo(p.c_str(), 0600) == 0);
+  const std::string data = random_bytes(300'000, 9);
+  auto w = co_await trio::open_file(p, "r+b");  // a FIFO opened for reading and writing does not wait for a peer
+  auto r = co_await trio::open_file(p, "rb");
+  std::string got;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      for (std::size_t at = 0; at < data.size(); at += 1000) co_await w.write(std::string_view(data).substr(at, 1000));
+      co_await w.write(std::string_view(data).substr(0, 100'000));  // one write past the buffer
+      co_await w.aclose();
+    });
+    got = co_await r.read_all();
+  });
+  CHECK(got == data + data.substr(0, 100'000));
+  CHECK_THROWS_AS(r.tell(), std::system_error);
+  CHECK_THROWS_AS(co_await r.seek(0), std::system_error);
+  co_await r.aclose();
 }

@@ -27,6 +27,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -105,6 +106,21 @@ task<async_file> open_file(std::string path, std::string_view mode = "r");
 
 /// A file opened by open_file. Move-only; destroying an open file writes out its buffer (blocking)
 /// and closes it: call aclose() to do that on the loop and to see the errors.
+///
+/// A write the disk refuses (ENOSPC, EDQUOT, EFBIG, EIO) throws std::system_error from the call that
+/// writes: write() (when it fills the buffer or is larger than it), flush(), seek(), a read, sync(),
+/// aclose() or write_file(). The file then holds exactly the bytes written before, in order; the
+/// bytes the buffer could not write stay in it, and a later flush() (once there is room) writes them
+/// where they belong.
+///
+/// The trap: after a failed write, a file that is destroyed instead of closed with aclose() tries
+/// its buffer once more and, if that fails too, can only say so on stderr (a destructor cannot
+/// throw). Always `co_await f.aclose()` and handle its error; it throws what was lost.
+///
+/// The position of a regular file is kept here, and reads and writes go to explicit offsets (a
+/// write cut short by a full disk does not always move the kernel's file offset): the fd's own
+/// offset does not follow the reads and writes, so use read_at/write_at, not fd(), for I/O of your
+/// own. Files opened for appending and pipes, FIFOs and terminals use the kernel's position.
 class async_file {
  public:
   async_file() noexcept = default;
@@ -116,7 +132,9 @@ class async_file {
         rpos_(std::exchange(o.rpos_, 0)),
         rend_(std::exchange(o.rend_, 0)),
         wbuf_(std::move(o.wbuf_)),
-        slow_(std::exchange(o.slow_, {})) {}
+        slow_(std::exchange(o.slow_, {})),
+        pos_(std::exchange(o.pos_, 0)),
+        at_offset_(std::exchange(o.at_offset_, false)) {}
   async_file& operator=(async_file&& o) noexcept {
     if (this != &o) {
       close_now();
@@ -128,6 +146,8 @@ class async_file {
       rend_ = std::exchange(o.rend_, 0);
       wbuf_ = std::move(o.wbuf_);
       slow_ = std::exchange(o.slow_, {});
+      pos_ = std::exchange(o.pos_, 0);
+      at_offset_ = std::exchange(o.at_offset_, false);
     }
     return *this;
   }
@@ -136,6 +156,8 @@ class async_file {
   ~async_file() { close_now(); }
 
   bool is_open() const noexcept { return fd_ >= 0; }
+  /// The file descriptor, for fstat, fcntl and the like. Its own offset is not the file's position
+  /// (see tell()).
   int fd() const noexcept { return fd_; }
   const std::string& path() const noexcept { return path_; }
 
@@ -200,9 +222,9 @@ class async_file {
         io_uring_prep_write(sqe, fd_, data.data(), static_cast<unsigned>(std::min<std::size_t>(data.size(), 1u << 30)),
                             offset);
       });
-      if (res < 0) fail(-res, "write_at", "writing");
-      data.remove_prefix(static_cast<std::size_t>(res));
-      offset += static_cast<std::uint64_t>(res);
+      const std::size_t n = wrote(res, "write_at");
+      data.remove_prefix(n);
+      offset += n;
     }
   }
 
@@ -212,9 +234,16 @@ class async_file {
     busy_scope busy(*this, "trio::async_file::seek");
     check_open("seek");
     co_await write_out("seek");
-    if (whence == SEEK_CUR) offset -= static_cast<std::int64_t>(rend_ - rpos_);
+    if (whence == SEEK_CUR) {
+      offset -= static_cast<std::int64_t>(rend_ - rpos_);
+      if (at_offset_) {  // the kernel's offset is not ours: from the tracked position
+        offset += static_cast<std::int64_t>(pos_);
+        whence = SEEK_SET;
+      }
+    }
     const off_t at = ::lseek(fd_, static_cast<off_t>(offset), whence);
     if (at < 0) fail(errno, "seek", "seeking in");
+    pos_ = static_cast<std::uint64_t>(at);
     rpos_ = rend_ = 0;
     co_await checkpoint_if_cancelled();
     co_return static_cast<std::uint64_t>(at);
@@ -223,9 +252,13 @@ class async_file {
   /// The current position (what is buffered counts where it will land). No I/O.
   std::uint64_t tell() const {
     check_open("tell");
-    const off_t at = ::lseek(fd_, 0, SEEK_CUR);
-    if (at < 0) fail(errno, "tell", "telling the position in");
-    return static_cast<std::uint64_t>(at) - (rend_ - rpos_) + wbuf_.size();
+    std::uint64_t at = pos_;
+    if (!at_offset_) {
+      const off_t kernel = ::lseek(fd_, 0, SEEK_CUR);
+      if (kernel < 0) fail(errno, "tell", "telling the position in");
+      at = static_cast<std::uint64_t>(kernel);
+    }
+    return at - (rend_ - rpos_) + wbuf_.size();
   }
 
   /// The file's size now (statx on io_uring; buffered writes are not counted until written).
@@ -503,31 +536,51 @@ class async_file {
 
   task<std::size_t> read_into(void* dst, std::size_t len, const char* op) {
     const int res = co_await detail::file_call(fd_, [&](io_uring_sqe* sqe) noexcept {
-      io_uring_prep_read(sqe, fd_, dst, static_cast<unsigned>(std::min<std::size_t>(len, 1u << 30)), ~std::uint64_t{0});
+      io_uring_prep_read(sqe, fd_, dst, static_cast<unsigned>(std::min<std::size_t>(len, 1u << 30)), io_offset());
     });
     if (res < 0) fail(-res, op, "reading");
+    if (at_offset_) pos_ += static_cast<std::uint64_t>(res);
     co_return static_cast<std::size_t>(res);
   }
 
+  /// Where the next read or write goes: the tracked position, or -1 (the kernel's position: a
+  /// file opened for appending, a pipe, a FIFO, a terminal).
+  std::uint64_t io_offset() const noexcept { return at_offset_ ? pos_ : ~std::uint64_t{0}; }
+
+  /// The byte count of a write's completion. A failure throws; so does a write that wrote nothing
+  /// (retrying it would never end).
+  std::size_t wrote(int res, const char* op) const {
+    if (res < 0) [[unlikely]]
+      fail(-res, op, "writing");
+    if (res == 0) [[unlikely]]
+      detail::throw_errno(EIO, std::string("trio::async_file::") + op + ": writing '" + path_ +
+                                   "' made no progress (the kernel wrote 0 bytes)");
+    return static_cast<std::size_t>(res);
+  }
+
+  /// Writes all of data at the position; a failure throws, the bytes before it are in the file.
   task<void> write_all(std::string_view data, const char* op) {
     while (!data.empty()) {
       const int res = co_await detail::file_call(fd_, [&](io_uring_sqe* sqe) noexcept {
         io_uring_prep_write(sqe, fd_, data.data(), static_cast<unsigned>(std::min<std::size_t>(data.size(), 1u << 30)),
-                            ~std::uint64_t{0});
+                            io_offset());
       });
-      if (res < 0) fail(-res, op, "writing");
-      data.remove_prefix(static_cast<std::size_t>(res));
+      const std::size_t n = wrote(res, op);
+      if (at_offset_) pos_ += n;
+      data.remove_prefix(n);
     }
   }
 
-  /// Writes out the write buffer (what was written stays out of it even if this is cancelled).
+  /// Writes out the write buffer (what was written stays out of it even if this is cancelled; what
+  /// a failure kept from being written stays in it, for a later flush).
   task<void> write_out(const char* op) {
     while (!wbuf_.empty()) {
       const int res = co_await detail::file_call(fd_, [&](io_uring_sqe* sqe) noexcept {
-        io_uring_prep_write(sqe, fd_, wbuf_.data(), static_cast<unsigned>(wbuf_.size()), ~std::uint64_t{0});
+        io_uring_prep_write(sqe, fd_, wbuf_.data(), static_cast<unsigned>(wbuf_.size()), io_offset());
       });
-      if (res < 0) fail(-res, op, "writing");
-      wbuf_.erase(0, static_cast<std::size_t>(res));
+      const std::size_t n = wrote(res, op);
+      if (at_offset_) pos_ += n;
+      wbuf_.erase(0, n);
     }
   }
 
@@ -539,7 +592,9 @@ class async_file {
   /// Before writing: unread buffered bytes are given back (the position moves back over them).
   task<void> drop_read_buffer() {
     if (rend_ > rpos_) {
-      if (::lseek(fd_, -static_cast<off_t>(rend_ - rpos_), SEEK_CUR) < 0 && errno != ESPIPE)
+      if (at_offset_)
+        pos_ -= rend_ - rpos_;
+      else if (::lseek(fd_, -static_cast<off_t>(rend_ - rpos_), SEEK_CUR) < 0 && errno != ESPIPE)
         fail(errno, "write", "seeking in");
     }
     rpos_ = rend_ = 0;
@@ -557,24 +612,43 @@ class async_file {
 
   /// The bytes left from the position to the end, if the file is a regular file (0 if unknown).
   task<std::uint64_t> size_hint() {
-    const off_t at = ::lseek(fd_, 0, SEEK_CUR);
+    const off_t at = at_offset_ ? static_cast<off_t>(pos_) : ::lseek(fd_, 0, SEEK_CUR);
     if (at < 0) co_return 0;
     const std::uint64_t size = co_await stat_size("read_all");
     co_return size > static_cast<std::uint64_t>(at) ? size - static_cast<std::uint64_t>(at) + rend_ : 0;
   }
 
-  /// Synchronous: the destructor's flush and close.
+  /// Synchronous: the destructor's flush and close. What cannot be written is reported on stderr
+  /// (a destructor cannot throw; aclose() would have).
   void close_now() noexcept {
     if (slow_) slow_.destroy();
     slow_ = {};
     if (fd_ < 0) return;
-    for (std::string_view rest = wbuf_; !rest.empty();) {
-      const ssize_t n = ::write(fd_, rest.data(), rest.size());
+    std::string_view rest = wbuf_;
+    int err = 0;
+    while (!rest.empty()) {
+      const ssize_t n = at_offset_ ? ::pwrite(fd_, rest.data(), rest.size(), static_cast<off_t>(pos_))
+                                   : ::write(fd_, rest.data(), rest.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
+      if (n <= 0) {
+        err = n < 0 ? errno : EIO;
+        break;
+      }
       rest.remove_prefix(static_cast<std::size_t>(n));
+      if (at_offset_) pos_ += static_cast<std::uint64_t>(n);
     }
-    ::close(std::exchange(fd_, -1));
+    if (!rest.empty())
+      std::fprintf(stderr,
+                   "trio::async_file: %zu bytes written to '%s' were lost: the file was destroyed with them in its "
+                   "buffer and writing them failed (%s). Close files with co_await f.aclose() and handle its "
+                   "error.\n",
+                   rest.size(), path_.c_str(), std::strerror(err));
+    wbuf_.clear();
+    if (::close(std::exchange(fd_, -1)) != 0 && errno != EINTR)
+      std::fprintf(stderr,
+                   "trio::async_file: closing '%s' failed (%s) when the file was destroyed: what was written "
+                   "may be lost. Close files with co_await f.aclose() and handle its error.\n",
+                   path_.c_str(), std::strerror(errno));
   }
 
   int fd_ = -1;
@@ -586,6 +660,8 @@ class async_file {
   std::string wbuf_;  // bytes written but not yet in the file
   std::string line_;  // read_line()'s result before it is moved out
   std::coroutine_handle<> slow_{};
+  std::uint64_t pos_ = 0;   // if at_offset_: where the next read or write of the file goes
+  bool at_offset_ = false;  // a regular file (or block device) not opened for appending
   bool busy_ = false;
 };
 
@@ -609,6 +685,10 @@ inline task<async_file> open_file(std::string path, std::string_view mode) {
       fd, [&](io_uring_sqe* sqe) noexcept { io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_TYPE, &st); });
   if (res < 0) detail::throw_errno(-res, what);
   if (S_ISDIR(st.stx_mode)) detail::throw_errno(EISDIR, what);
+  // Seekable files are read and written at offsets this file tracks; appends and streams (pipes,
+  // FIFOs, terminals, sockets, files a driver opened as a stream) at the kernel's position.
+  f.at_offset_ =
+      (S_ISREG(st.stx_mode) || S_ISBLK(st.stx_mode)) && (m.flags & O_APPEND) == 0 && ::lseek(fd, 0, SEEK_CUR) == 0;
   co_return f;
 }
 
