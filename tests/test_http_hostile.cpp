@@ -278,3 +278,23 @@ TEST_CASE("HTTP hostile server: a compressed body streams in bounded memory at t
     co_await stop(server);
   });
 }
+
+TEST_CASE("HTTP debug hook: curl's verbose lines, each named by its request", "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_hostile_server();
+    std::vector<std::string> lines;
+    http::client_options o;
+    o.debug = [&](std::string_view line) { lines.emplace_back(line); };
+    http::client client(o);
+    CHECK((co_await client.get(server.base() + "/ok")).text() == "fine");
+    CHECK((co_await client.get(server.base() + "/ok")).text() == "fine");
+    const auto has = [&](const std::string& want) {
+      return std::find(lines.begin(), lines.end(), want) != lines.end();
+    };
+    CHECK(has("[#1] > GET /ok HTTP/1.1"));
+    CHECK(has("[#1] < HTTP/1.1 200 OK"));
+    CHECK(has("[#2] > GET /ok HTTP/1.1"));
+    CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& l) { return l.starts_with("[#1] * "); }));
+    co_await stop(server);
+  });
+}
