@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "trio/cancel_scope.hpp"
+#include "trio/detail/log_throttle.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
 #include "trio/nursery.hpp"
@@ -313,25 +314,36 @@ inline bool accept_error_is_resource_shortage(int err) noexcept {
   return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS;
 }
 inline constexpr duration accept_retry_delay = std::chrono::milliseconds(100);
+/// An accept loop out of fds retries 10 times a second; its log line is written at most this often
+/// (with the count of the repeats held back).
+inline constexpr duration accept_error_log_interval = std::chrono::seconds(10);
 
 inline task<void> run_handler(std::shared_ptr<stream_handler> handler, socket_stream stream) {
   co_await (*handler)(std::move(stream));  // the handler's parameter closes the socket when it ends
 }
 
 inline task<void> accept_loop(socket_listener& listener, std::shared_ptr<stream_handler> handler, nursery& handlers) {
-  for (;;) {
-    std::optional<socket_stream> stream;
-    try {
-      stream.emplace(co_await listener.accept());
-    } catch (const std::system_error& e) {
-      if (!accept_error_is_resource_shortage(e.code().value())) throw;
-      std::fprintf(stderr, "trio.serve_listeners: error: %s; retrying in 100 ms\n", e.what());
+  static constexpr const char* name = "trio.serve_listeners";
+  log_throttle log(accept_error_log_interval);
+  try {
+    for (;;) {
+      std::optional<socket_stream> stream;
+      try {
+        stream.emplace(co_await listener.accept());
+      } catch (const std::system_error& e) {
+        if (!accept_error_is_resource_shortage(e.code().value())) throw;
+        log.log(current_time(), std::string(name) + ": error: " + e.what() +
+                                    "; retrying every 100 ms (repeats are reported at most once every 10 s)");
+      }
+      if (!stream) {
+        co_await sleep(accept_retry_delay);
+        continue;
+      }
+      handlers.start_soon(run_handler, handler, std::move(*stream));
     }
-    if (!stream) {
-      co_await sleep(accept_retry_delay);
-      continue;
-    }
-    handlers.start_soon(run_handler, handler, std::move(*stream));
+  } catch (...) {
+    log.flush(name, "when the accept loop stopped");
+    throw;
   }
 }
 
@@ -397,7 +409,9 @@ struct serve_tcp_fn {
 
 /// Accepts connections on every listener and runs handler(stream) for each in its own task (in
 /// options.handler_nursery, else a nursery of its own). Accept errors EMFILE/ENFILE/ENOMEM/ENOBUFS are
-/// logged to stderr and retried after 100 ms; other errors propagate. Runs until cancelled.
+/// retried every 100 ms and logged to stderr at most once every 10 s (the line after a pause, and
+/// the line when the server stops, count the repeats held back); other errors propagate. Runs until
+/// cancelled.
 /// With nursery::start, returns the listeners' addresses once they accept:
 ///     auto addresses = co_await n.start(trio::serve_listeners, handler, std::move(listeners));
 inline constexpr detail::serve_listeners_fn serve_listeners{};
