@@ -298,6 +298,18 @@ inline task<std::vector<socket_listener>> open_tcp_listeners(std::uint16_t port,
 }
 
 /// What serve_listeners and serve_tcp run for each connection.
+///
+/// The trap (as in Trio): an exception that leaves a handler ends the server: every other connection
+/// is cancelled and the exception comes out of serve_*. A client that resets makes receive_some or
+/// send_all throw broken_resource_error, so a handler catches what its connection can throw:
+///
+///     trio::task<> handler(trio::socket_stream stream) {
+///       try {
+///         ...  // talk to the client
+///       } catch (const std::exception& e) {  // a reset, a broken pipe, a line too long...
+///         log(e.what());                     // this connection only; trio::cancelled passes
+///       }
+///     }
 using stream_handler = std::function<task<void>(socket_stream)>;
 
 struct serve_options {
@@ -411,12 +423,13 @@ struct serve_tcp_fn {
 /// options.handler_nursery, else a nursery of its own). Accept errors EMFILE/ENFILE/ENOMEM/ENOBUFS are
 /// retried every 100 ms and logged to stderr at most once every 10 s (the line after a pause, and
 /// the line when the server stops, count the repeats held back); other errors propagate. Runs until
-/// cancelled.
+/// cancelled. A handler's exception ends it (see stream_handler for the handler shape to copy).
 /// With nursery::start, returns the listeners' addresses once they accept:
 ///     auto addresses = co_await n.start(trio::serve_listeners, handler, std::move(listeners));
 inline constexpr detail::serve_listeners_fn serve_listeners{};
 
-/// open_tcp_listeners(port) + serve_listeners:
+/// open_tcp_listeners(port) + serve_listeners. A handler's exception ends the server (see
+/// stream_handler):
 ///     auto addresses = co_await n.start(trio::serve_tcp, handler, 0);   // port 0: a free port
 ///     addresses[0].port()
 inline constexpr detail::serve_tcp_fn serve_tcp{};
