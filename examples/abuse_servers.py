@@ -373,7 +373,7 @@ def run_chat(exe):
 
 # ---- TLS ----
 
-HANDSHAKE_TIMEOUT = 1.0  # given to the server
+HANDSHAKE_TIMEOUT = 2.0  # given to the server (a good handshake under ASan on a loaded machine: well under)
 
 
 def tls_context():
@@ -441,7 +441,7 @@ def tls_stalled_handshakes(server):
         assert HANDSHAKE_TIMEOUT * 0.9 <= closed < HANDSHAKE_TIMEOUT + 4, closed
         s.close()
     assert server.wait_for(lambda: server.fds() <= baseline, 5), (server.fds(), baseline)
-    assert any("its TLS handshake did not finish within 1 s" in l for l in server.err), server.err[-5:]
+    assert any(f"its TLS handshake did not finish within {HANDSHAKE_TIMEOUT:g} s" in l for l in server.err), server.err[-5:]
     tls_ok(server)
 
 

@@ -186,7 +186,7 @@ TEST_CASE("TLS serve_ssl_over_tcp closes a stalled handshake after handshake_tim
     };
     trio::ssl_serve_options so;
     so.host = "127.0.0.1";
-    so.handshake_timeout = 1s;
+    so.handshake_timeout = 2s;  // a handshake under ASan on a loaded machine takes well under that
     const trio::ssl_context ctx = server_ctx();
     test::stderr_capture err;
     const trio::time_point start = trio::current_time();
@@ -221,16 +221,16 @@ TEST_CASE("TLS serve_ssl_over_tcp closes a stalled handshake after handshake_tim
         n.cancel_scope().cancel();
       });
     });
-    CHECK(served < 1.0);
-    CHECK(silent_closed >= 0.99);
-    CHECK(silent_closed < 3.0);
-    CHECK(partial_closed >= 0.99);
-    CHECK(partial_closed < 3.0);
+    CHECK(served < 2.0);
+    CHECK(silent_closed >= 1.99);
+    CHECK(silent_closed < 4.0);
+    CHECK(partial_closed >= 1.99);
+    CHECK(partial_closed < 4.0);
     const std::string text = err.text();
     // One line for the first, the second counted (repeats are logged at most once every 10 s).
     CHECK(test::count_of(text, "trio.serve_ssl_over_tcp: closed the connection from 127.0.0.1:") == 1);
     CHECK_THAT(text,
-               Catch::Contains("its TLS handshake did not finish within 1 s (ssl_serve_options::handshake_timeout)"));
+               Catch::Contains("its TLS handshake did not finish within 2 s (ssl_serve_options::handshake_timeout)"));
     CHECK_THAT(text, Catch::Contains("trio.serve_ssl_over_tcp: 1 more like it since the last report, when the server "
                                      "stopped"));
   });
