@@ -266,3 +266,21 @@ TEST_CASE("TLS serve_ssl_over_tcp: a handshake that fails reaches the handler at
     CHECK_THAT(seen, Catch::Contains("the TLS handshake failed"));
   });
 }
+
+TEST_CASE("TLS serve_ssl_over_tcp: a handshake_timeout that is not positive is refused, naming the fix", "[ssl]") {
+  test::run_real([]() -> trio::task<> {
+    trio::ssl_stream_handler handler = [](trio::ssl_stream<trio::socket_stream>&) -> trio::task<> { co_return; };
+    trio::ssl_serve_options so;
+    so.host = "127.0.0.1";
+    so.handshake_timeout = trio::duration::zero();
+    const trio::ssl_context ctx = server_ctx();
+    try {
+      co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+        co_await n.start(trio::serve_ssl_over_tcp, handler, std::uint16_t{0}, ctx, so);
+      });
+      FAIL("a zero handshake_timeout was accepted");
+    } catch (const std::invalid_argument& e) {
+      CHECK_THAT(e.what(), Catch::Contains("handshake_timeout must be positive (duration::max() for no limit)"));
+    }
+  });
+}

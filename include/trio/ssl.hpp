@@ -770,7 +770,6 @@ inline task<void> serve_ssl_over_tcp_impl(ssl_stream_handler handler, std::uint1
   auto shared = std::make_shared<shared_state>(
       shared_state{std::move(handler), std::move(ctx), options.https_compatible, options.handshake_timeout});
   stream_handler wrap = [shared](socket_stream s) -> task<void> {
-    const std::string peer = peer_or_unknown(s);
     ssl_stream_options o;
     o.server_side = true;
     o.https_compatible = shared->https_compatible;
@@ -788,10 +787,10 @@ inline task<void> serve_ssl_over_tcp_impl(ssl_stream_handler handler, std::uint1
       handshake_over = co_await move_on_after(shared->handshake_timeout, handshake);
     }
     if (!handshake_over) {
-      shared->timeouts_log.log(current_time(), std::string(name) + ": closed the connection from " + peer +
-                                                   ": its TLS handshake did not finish within " +
-                                                   seconds_text(shared->handshake_timeout) +
-                                                   " (ssl_serve_options::handshake_timeout)");
+      shared->timeouts_log.log(
+          current_time(), std::string(name) + ": closed the connection from " +
+                              peer_or_unknown(tls.transport_stream()) + ": its TLS handshake did not finish within " +
+                              seconds_text(shared->handshake_timeout) + " (ssl_serve_options::handshake_timeout)");
       co_await aclose_forcefully(tls);
       co_return;
     }
