@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <algorithm>
 
+#include <chrono>
 #include <climits>
 #include <cstddef>
 #include <cstdio>
@@ -34,6 +35,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
