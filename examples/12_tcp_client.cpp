@@ -17,6 +17,8 @@
 #include <string>
 
 // The echo server's handler: one task per connection; the stream closes when the handler returns.
+// (It serves this program's own client only: a server for real clients catches what a connection
+// throws, or one reset ends it; see 13_echo_server.)
 trio::task<> echo(trio::socket_stream stream) {
   for (;;) {
     std::string data = co_await stream.receive_some();

@@ -1,8 +1,12 @@
-// 13_echo_server: an echo server. One task per connection; Ctrl-C stops it cleanly.
+// 13_echo_server: an echo server. One task per connection; a client that misbehaves costs only its own
+// connection; Ctrl-C stops it cleanly.
 //
 //   async def echo(stream):
-//       async for data in stream:
-//           await stream.send_all(data)
+//       try:
+//           async for data in stream:
+//               await stream.send_all(data)
+//       except (trio.BrokenResourceError, OSError) as e:   # this client's trouble, not the server's
+//           print(e, file=sys.stderr)
 //
 //   async def main(port):
 //       await trio.serve_tcp(echo, port)       # runs until cancelled (Ctrl-C)
@@ -17,17 +21,27 @@
 #include <string>
 
 // Each connection runs this in its own task; the stream is closed when it returns.
+//
+// The shape to copy: catch what a connection can throw, log it, return. As in Trio, an exception
+// that leaves a handler ends serve_tcp and the whole server with it, so one client that resets
+// (ECONNRESET: broken_resource_error) would stop every other one. trio::cancelled is not a
+// std::exception: Ctrl-C still goes through and stops everything.
 trio::task<> echo(trio::socket_stream stream) {
-  const std::string peer = stream.socket().peer_address().to_string();
-  fmt::print("connection from {}\n", peer);
-  std::fflush(stdout);
-  for (;;) {
-    std::string data = co_await stream.receive_some();
-    if (data.empty()) break;  // the client closed its side
-    co_await stream.send_all(data);
+  std::string peer = "a client";
+  try {
+    peer = stream.socket().peer_address().to_string();  // (fails if the client has already reset)
+    fmt::print("connection from {}\n", peer);
+    std::fflush(stdout);
+    for (;;) {
+      std::string data = co_await stream.receive_some();
+      if (data.empty()) break;  // the client closed its side
+      co_await stream.send_all(data);
+    }
+    fmt::print("{} closed\n", peer);
+    std::fflush(stdout);
+  } catch (const std::exception& e) {  // a reset, a broken pipe: this connection only
+    fmt::print(stderr, "{}: {}\n", peer, e.what());
   }
-  fmt::print("{} closed\n", peer);
-  std::fflush(stdout);
 }
 
 trio::task<> serve(std::uint16_t port) {

@@ -22,8 +22,16 @@ struct client {
 
 class chat_room {
  public:
-  // Runs one connection: registers the client, reads its lines, broadcasts them.
+  // Runs one connection: registers the client, reads its lines, broadcasts them. Whatever this
+  // client does (a reset, a line over 64 KiB, garbage) ends its own connection only: an exception
+  // that left a handler would end serve_tcp and the whole chat (as in Trio). trio::cancelled is not
+  // a std::exception, so Ctrl-C still stops everything.
   trio::task<> serve(trio::socket_stream stream) {
+    std::string peer = "gone";
+    try {
+      peer = stream.socket().peer_address().to_string();
+    } catch (const std::system_error&) {  // the client has already reset
+    }
     auto channel = trio::open_memory_channel<std::string>(16);  // this client's outbox and inbox
     auto& me = clients_.emplace_back(client{"user" + std::to_string(++joined_), std::move(channel.first)});
     const auto self = std::prev(clients_.end());
@@ -34,11 +42,12 @@ class chat_room {
     try {
       co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
         n.start_soon(writer, std::move(channel.second));
-        trio::line_reader lines(stream);
+        trio::line_reader lines(stream);  // a line over 64 KiB: std::length_error
         while (auto line = co_await lines.read_line()) broadcast(me, me.name + ": " + *line);
         n.cancel_scope().cancel();  // the client left: stop its writer too
       });
-    } catch (const trio::broken_resource_error&) {  // the client vanished mid-write
+    } catch (const std::exception& e) {  // a reset, a line too long...: this client only
+      fmt::print(stderr, "{} ({}): {}\n", me.name, peer, e.what());
     }
     const std::string name = me.name;
     clients_.erase(self);
@@ -58,6 +67,8 @@ class chat_room {
       c.outbox.send_nowait(line);
     } catch (const trio::would_block&) {
       ++c.dropped;  // a slow reader: it misses this line, nobody waits for it
+    } catch (const trio::broken_resource_error&) {
+      // c is leaving: its writer has ended and its serve() will remove it
     }
   }
 

@@ -20,6 +20,8 @@
 
 #include <string>
 
+// Serves this program's own client only: a server for real clients catches what a connection throws
+// (garbage, an end without close_notify, a reset), or one such client ends it; see 17_tls_echo.
 trio::task<> echo(trio::ssl_stream<trio::socket_stream>& stream) {
   for (;;) {
     std::string data = co_await stream.receive_some();

@@ -177,3 +177,110 @@ TEST_CASE("TLS test_SSLListener / serve_ssl_over_tcp with n.start and open_ssl_o
     CHECK(reply == "echo me");
   });
 }
+
+TEST_CASE("TLS serve_ssl_over_tcp closes a stalled handshake after handshake_timeout and serves others meanwhile",
+          "[ssl]") {
+  test::run_real([]() -> trio::task<> {
+    trio::ssl_stream_handler echo = [](trio::ssl_stream<trio::socket_stream>& s) -> trio::task<> {
+      for (std::string chunk; !(chunk = co_await s.receive_some()).empty();) co_await s.send_all(chunk);
+    };
+    trio::ssl_serve_options so;
+    so.host = "127.0.0.1";
+    so.handshake_timeout = 2s;  // a handshake under ASan on a loaded machine takes well under that
+    const trio::ssl_context ctx = server_ctx();
+    test::stderr_capture err;
+    const trio::time_point start = trio::current_time();
+    auto since_start = [start] { return std::chrono::duration<double>(trio::current_time() - start).count(); };
+    double silent_closed = -1, partial_closed = -1, served = -1;
+    co_await trio::fail_after(10s, [&]() -> trio::task<> {
+      co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+        auto addresses = co_await n.start(trio::serve_ssl_over_tcp, echo, std::uint16_t{0}, ctx, so);
+        const std::uint16_t port = addresses[0].port();
+        // Two clients stall their handshake: one sends nothing, one the first bytes of a record.
+        trio::socket_stream silent = co_await trio::open_tcp_stream("127.0.0.1", port);
+        trio::socket_stream partial = co_await trio::open_tcp_stream("127.0.0.1", port);
+        co_await partial.send_all(std::string_view("\x16\x03\x01", 3));
+        co_await trio::open_nursery([&](trio::nursery& waiters) -> trio::task<> {
+          waiters.start_soon([&]() -> trio::task<> {
+            CHECK((co_await silent.receive_some()).empty());  // the server closed it
+            silent_closed = since_start();
+          });
+          waiters.start_soon([&]() -> trio::task<> {
+            CHECK((co_await partial.receive_some()).empty());
+            partial_closed = since_start();
+          });
+          // Meanwhile a good client is served at once.
+          auto client = co_await trio::open_ssl_over_tcp_stream("127.0.0.1", port, client_ctx(TLS1_3_VERSION));
+          co_await client.send_all(std::string_view("echo me"));
+          CHECK(co_await receive_exactly(client, 7) == "echo me");
+          co_await client.aclose();
+          served = since_start();
+          CHECK(silent_closed < 0);
+          CHECK(partial_closed < 0);
+        });
+        n.cancel_scope().cancel();
+      });
+    });
+    CHECK(served < 2.0);
+    CHECK(silent_closed >= 1.99);
+    CHECK(silent_closed < 4.0);
+    CHECK(partial_closed >= 1.99);
+    CHECK(partial_closed < 4.0);
+    const std::string text = err.text();
+    // One line for the first, the second counted (repeats are logged at most once every 10 s).
+    CHECK(test::count_of(text, "trio.serve_ssl_over_tcp: closed the connection from 127.0.0.1:") == 1);
+    CHECK_THAT(text,
+               Catch::Contains("its TLS handshake did not finish within 2 s (ssl_serve_options::handshake_timeout)"));
+    CHECK_THAT(text, Catch::Contains("trio.serve_ssl_over_tcp: 1 more like it since the last report, when the server "
+                                     "stopped"));
+  });
+}
+
+TEST_CASE("TLS serve_ssl_over_tcp: a handshake that fails reaches the handler at its first use of the stream",
+          "[ssl]") {
+  test::run_real([]() -> trio::task<> {
+    std::string seen;
+    trio::ssl_stream_handler handler = [&](trio::ssl_stream<trio::socket_stream>& s) -> trio::task<> {
+      try {
+        co_await s.receive_some();
+      } catch (const trio::broken_resource_error& e) {
+        seen = e.what();
+      }
+    };
+    trio::ssl_serve_options so;
+    so.host = "127.0.0.1";
+    const trio::ssl_context ctx = server_ctx();
+    co_await trio::fail_after(10s, [&]() -> trio::task<> {
+      co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+        auto addresses = co_await n.start(trio::serve_ssl_over_tcp, handler, std::uint16_t{0}, ctx, so);
+        trio::socket_stream garbage = co_await trio::open_tcp_stream("127.0.0.1", addresses[0].port());
+        co_await garbage.send_all(std::string_view("GET / HTTP/1.0\r\n\r\n"));
+        try {
+          while (!(co_await garbage.receive_some()).empty()) {  // an alert, perhaps; then the end
+          }
+        } catch (const trio::broken_resource_error&) {  // or a reset
+        }
+        n.cancel_scope().cancel();
+      });
+    });
+    CHECK_THAT(seen, Catch::Contains("the TLS handshake failed"));
+  });
+}
+
+TEST_CASE("TLS serve_ssl_over_tcp: a handshake_timeout that is not positive is refused, naming the fix", "[ssl]") {
+  test::run_real([]() -> trio::task<> {
+    trio::ssl_stream_handler handler = [](trio::ssl_stream<trio::socket_stream>&) -> trio::task<> { co_return; };
+    trio::ssl_serve_options so;
+    so.host = "127.0.0.1";
+    so.handshake_timeout = trio::duration::zero();
+    const trio::ssl_context ctx = server_ctx();
+    try {
+      co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+        co_await n.start(trio::serve_ssl_over_tcp, handler, std::uint16_t{0}, ctx, so);
+      });
+      FAIL("a zero handshake_timeout was accepted");
+    } catch (const std::invalid_argument& e) {
+      CHECK_THAT(e.what(), Catch::Contains("handshake_timeout must be positive (duration::max() for no limit)"));
+    }
+  });
+}

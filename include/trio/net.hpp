@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "trio/cancel_scope.hpp"
+#include "trio/detail/log_throttle.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
 #include "trio/nursery.hpp"
@@ -297,6 +298,18 @@ inline task<std::vector<socket_listener>> open_tcp_listeners(std::uint16_t port,
 }
 
 /// What serve_listeners and serve_tcp run for each connection.
+///
+/// The trap (as in Trio): an exception that leaves a handler ends the server: every other connection
+/// is cancelled and the exception comes out of serve_*. A client that resets makes receive_some or
+/// send_all throw broken_resource_error, so a handler catches what its connection can throw:
+///
+///     trio::task<> handler(trio::socket_stream stream) {
+///       try {
+///         ...  // talk to the client
+///       } catch (const std::exception& e) {  // a reset, a broken pipe, a line too long...
+///         log(e.what());                     // this connection only; trio::cancelled passes
+///       }
+///     }
 using stream_handler = std::function<task<void>(socket_stream)>;
 
 struct serve_options {
@@ -313,25 +326,36 @@ inline bool accept_error_is_resource_shortage(int err) noexcept {
   return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS;
 }
 inline constexpr duration accept_retry_delay = std::chrono::milliseconds(100);
+/// An accept loop out of fds retries 10 times a second; its log line is written at most this often
+/// (with the count of the repeats held back).
+inline constexpr duration accept_error_log_interval = std::chrono::seconds(10);
 
 inline task<void> run_handler(std::shared_ptr<stream_handler> handler, socket_stream stream) {
   co_await (*handler)(std::move(stream));  // the handler's parameter closes the socket when it ends
 }
 
 inline task<void> accept_loop(socket_listener& listener, std::shared_ptr<stream_handler> handler, nursery& handlers) {
-  for (;;) {
-    std::optional<socket_stream> stream;
-    try {
-      stream.emplace(co_await listener.accept());
-    } catch (const std::system_error& e) {
-      if (!accept_error_is_resource_shortage(e.code().value())) throw;
-      std::fprintf(stderr, "trio.serve_listeners: error: %s; retrying in 100 ms\n", e.what());
+  static constexpr const char* name = "trio.serve_listeners";
+  log_throttle log(accept_error_log_interval);
+  try {
+    for (;;) {
+      std::optional<socket_stream> stream;
+      try {
+        stream.emplace(co_await listener.accept());
+      } catch (const std::system_error& e) {
+        if (!accept_error_is_resource_shortage(e.code().value())) throw;
+        log.log(current_time(), std::string(name) + ": error: " + e.what() +
+                                    "; retrying every 100 ms (repeats are reported at most once every 10 s)");
+      }
+      if (!stream) {
+        co_await sleep(accept_retry_delay);
+        continue;
+      }
+      handlers.start_soon(run_handler, handler, std::move(*stream));
     }
-    if (!stream) {
-      co_await sleep(accept_retry_delay);
-      continue;
-    }
-    handlers.start_soon(run_handler, handler, std::move(*stream));
+  } catch (...) {
+    log.flush(name, "when the accept loop stopped");
+    throw;
   }
 }
 
@@ -397,12 +421,15 @@ struct serve_tcp_fn {
 
 /// Accepts connections on every listener and runs handler(stream) for each in its own task (in
 /// options.handler_nursery, else a nursery of its own). Accept errors EMFILE/ENFILE/ENOMEM/ENOBUFS are
-/// logged to stderr and retried after 100 ms; other errors propagate. Runs until cancelled.
+/// retried every 100 ms and logged to stderr at most once every 10 s (the line after a pause, and
+/// the line when the server stops, count the repeats held back); other errors propagate. Runs until
+/// cancelled. A handler's exception ends it (see stream_handler for the handler shape to copy).
 /// With nursery::start, returns the listeners' addresses once they accept:
 ///     auto addresses = co_await n.start(trio::serve_listeners, handler, std::move(listeners));
 inline constexpr detail::serve_listeners_fn serve_listeners{};
 
-/// open_tcp_listeners(port) + serve_listeners:
+/// open_tcp_listeners(port) + serve_listeners. A handler's exception ends the server (see
+/// stream_handler):
 ///     auto addresses = co_await n.start(trio::serve_tcp, handler, 0);   // port 0: a free port
 ///     addresses[0].port()
 inline constexpr detail::serve_tcp_fn serve_tcp{};

@@ -24,8 +24,10 @@
 #include <arpa/inet.h>
 #include <algorithm>
 
+#include <chrono>
 #include <climits>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -33,10 +35,12 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
 #include "trio/checkpoint.hpp"
+#include "trio/detail/log_throttle.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
 #include "trio/lock.hpp"
@@ -45,6 +49,7 @@
 #include "trio/socket_stream.hpp"
 #include "trio/stream.hpp"
 #include "trio/task.hpp"
+#include "trio/timeouts.hpp"
 
 namespace trio {
 
@@ -428,6 +433,15 @@ class ssl_core {
       handshake_started_ = true;
       try {
         co_await retry(op::handshake, nullptr, 0);
+      } catch (const std::exception& e) {
+        state_ = state::broken;
+        broken_reason_ =
+            "the TLS handshake failed: " + (broken_reason_.empty() ? std::string(e.what()) : broken_reason_);
+        // https_compatible: the transport's end during the handshake is the end of the stream (a
+        // receive_some gives 0 from now on, as after the end of the stream without close_notify).
+        if (options_.https_compatible && eof_) ended_without_close_notify_ = true;
+        handshake_done_.set();
+        throw;
       } catch (...) {
         state_ = state::broken;
         handshake_done_.set();
@@ -708,6 +722,8 @@ inline task<std::vector<ssl_listener<socket_listener>>> open_ssl_over_tcp_listen
 }
 
 /// What serve_ssl_over_tcp runs for each connection; the stream is closed (close_notify) after it.
+/// As for stream_handler, an exception that leaves it ends the server: catch what the connection can
+/// throw (broken_resource_error: garbage instead of TLS, an end without close_notify, a reset).
 using ssl_stream_handler = std::function<task<void>(ssl_stream<socket_stream>&)>;
 
 /// serve_ssl_over_tcp's options.
@@ -715,24 +731,71 @@ struct ssl_serve_options {
   bool https_compatible = false;
   std::string host;     ///< the address to listen on (default: every address)
   serve_options serve;  ///< handler_nursery, listen options
+  /// A connection whose TLS handshake has not finished this long after it was accepted is closed
+  /// without calling the handler (a client that connects and sends nothing holds an fd and a task
+  /// until then). duration::max(): no limit.
+  duration handshake_timeout = std::chrono::seconds(10);
 };
 
 namespace detail {
 
+/// "127.0.0.1:4433", or "a client" when the peer is already gone (getpeername fails after a reset).
+inline std::string peer_or_unknown(const socket_stream& s) {
+  try {
+    return s.socket().peer_address().to_string();
+  } catch (const std::system_error&) {
+    return "a client";
+  }
+}
+
+/// "10 s", "0.25 s".
+inline std::string seconds_text(duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", std::chrono::duration<double>(d).count());
+  return buf;
+}
+
 inline task<void> serve_ssl_over_tcp_impl(ssl_stream_handler handler, std::uint16_t port, ssl_context ctx,
                                           ssl_serve_options options, task_status<std::vector<socket_address>> status) {
+  static constexpr const char* name = "trio.serve_ssl_over_tcp";
+  if (!handler) throw std::invalid_argument("trio::serve_ssl_over_tcp: the handler is empty");
+  if (options.handshake_timeout <= duration::zero())
+    throw std::invalid_argument(
+        "trio::serve_ssl_over_tcp: handshake_timeout must be positive (duration::max() for no limit)");
   struct shared_state {
     ssl_stream_handler handler;
     ssl_context ctx;
     bool https_compatible;
+    duration handshake_timeout;
+    log_throttle timeouts_log{std::chrono::seconds(10)};
   };
-  auto shared =
-      std::make_shared<shared_state>(shared_state{std::move(handler), std::move(ctx), options.https_compatible});
+  auto shared = std::make_shared<shared_state>(
+      shared_state{std::move(handler), std::move(ctx), options.https_compatible, options.handshake_timeout});
   stream_handler wrap = [shared](socket_stream s) -> task<void> {
     ssl_stream_options o;
     o.server_side = true;
     o.https_compatible = shared->https_compatible;
     ssl_stream<socket_stream> tls(std::move(s), shared->ctx, o);
+    // The handshake first, under its own deadline. A handshake that fails is the handler's to see:
+    // its first use of the stream throws broken_resource_error with the reason (as without this).
+    bool handshake_over = true;
+    if (shared->handshake_timeout != duration::max()) {
+      auto handshake = [&tls]() -> task<void> {
+        try {
+          co_await tls.do_handshake();
+        } catch (const std::exception&) {
+        }
+      };
+      handshake_over = co_await move_on_after(shared->handshake_timeout, handshake);
+    }
+    if (!handshake_over) {
+      shared->timeouts_log.log(
+          current_time(), std::string(name) + ": closed the connection from " +
+                              peer_or_unknown(tls.transport_stream()) + ": its TLS handshake did not finish within " +
+                              seconds_text(shared->handshake_timeout) + " (ssl_serve_options::handshake_timeout)");
+      co_await aclose_forcefully(tls);
+      co_return;
+    }
     std::exception_ptr error;
     try {
       co_await shared->handler(tls);
@@ -745,7 +808,12 @@ inline task<void> serve_ssl_over_tcp_impl(ssl_stream_handler handler, std::uint1
     }
     co_await tls.aclose();
   };
-  co_await serve_tcp_impl(std::move(wrap), port, std::move(options.host), options.serve, std::move(status));
+  try {
+    co_await serve_tcp_impl(std::move(wrap), port, std::move(options.host), options.serve, std::move(status));
+  } catch (...) {
+    shared->timeouts_log.flush(name, "when the server stopped");
+    throw;
+  }
 }
 
 struct serve_ssl_over_tcp_fn {
@@ -763,8 +831,12 @@ struct serve_ssl_over_tcp_fn {
 }  // namespace detail
 
 /// serve_tcp with TLS: each connection becomes the server side of an ssl_stream given to handler (by
-/// reference), closed with close_notify when the handler returns. With nursery::start it returns the
-/// listeners' addresses:
+/// reference), closed with close_notify when the handler returns. The handshake runs first, under
+/// options.handshake_timeout (default 10 s): a connection whose handshake has not finished by then is
+/// closed without calling the handler (logged to stderr at most once every 10 s with a count); a
+/// handshake that fails reaches the handler as broken_resource_error at its first use of the stream.
+/// The trap: a handler's exception ends the server (see ssl_stream_handler). With nursery::start it
+/// returns the listeners' addresses:
 ///     auto addresses = co_await n.start(trio::serve_ssl_over_tcp, handler, 0, server_ctx);
 inline constexpr detail::serve_ssl_over_tcp_fn serve_ssl_over_tcp{};
 
