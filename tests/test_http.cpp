@@ -462,7 +462,7 @@ TEST_CASE("HTTP through a proxy: the request goes to the proxy, with the absolut
   });
 }
 
-TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 20 requests at once multiplexed, a 404", "[http][interop]") {
+TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 10 rounds of 20 requests at once multiplexed, a 404", "[http][interop]") {
   ssl_helpers::cert_files files;
   const std::filesystem::path docs = files.dir / "htdocs";
   std::filesystem::create_directory(docs);
@@ -488,9 +488,9 @@ TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 20 requests at once multi
     http::client_options co;
     co.ca_file = files.ca;
     co.http2 = true;
-    // nghttpd is one thread; on a CI machine busy with the other tests (compilers) it has been seen
-    // to leave streams unanswered for 5 s, the default read timeout: allow it 30 s here.
-    co.timeout.read = co.timeout.connect = 30s;
+    // (the default timeouts, 5 s: a stream left stalled would fail the test. libcurl 7.88's
+    // event-driven path did leave some, with their bytes inside the TLS layer; see curl_multi's
+    // safety net)
     http::client client(co);
     http::response first = co_await client.get(base + "/page.txt");
     CHECK(first.status_code() == 200);
@@ -506,8 +506,8 @@ TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 20 requests at once multi
       for (int i = 0; i < 20; ++i) n.start_soon(fetch);
       co_return;
     };
-    co_await trio::open_nursery(twenty);
-    CHECK(ok == 20);
+    for (int round = 0; round < 10; ++round) co_await trio::open_nursery(twenty);
+    CHECK(ok == 200);
     http::response missing = co_await client.get(base + "/nothing");
     CHECK(missing.status_code() == 404);
     CHECK(missing.http_version() == "HTTP/2");

@@ -68,7 +68,8 @@ class inflater {
                                  " data is corrupt (zlib: " + (z_.msg ? z_.msg : "error " + std::to_string(rc)) + ")");
       }
       started_ = true;
-      if (in_before == z_.avail_in && out_before == z_.avail_out) break;  // no progress possible now
+      if (in_before == z_.avail_in && out_before == z_.avail_out)  // (zlib always moves with room on both sides)
+        throw std::runtime_error("the body's compressed data cannot be decoded (zlib made no progress)");
     }
     return r;
   }
