@@ -296,7 +296,7 @@ class nursery {
   /// Internal: the nursery's end. Waits for every child, closes the scope, and rethrows the outcome.
   /// Awaiters used as co_await temporaries hold references only: g++ 12 releases non-trivial members
   /// of such a temporary twice.
-  struct join_awaiter {
+  struct [[nodiscard]] join_awaiter {
     nursery& n;
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) const noexcept {
