@@ -220,3 +220,38 @@ TRIO_TEST_CASE("line_reader over a socket_stream: many lines, one read per buffe
   });
   CHECK(count == 10'000);
 }
+
+TRIO_TEST_CASE("socket_stream destroyed while other tasks receive and send on it: they get closed_resource_error",
+               "[streams]") {
+  for (int overload = 0; overload < 2; ++overload) {
+    auto p = trio::socket::pair();
+    auto a = std::make_unique<trio::socket_stream>(std::move(p.first));
+    trio::socket_stream b(std::move(p.second));
+    std::vector<std::string> errors;
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon([&]() -> trio::task<> {
+        try {
+          std::byte buf[16];
+          if (overload == 0)
+            co_await a->receive_some(std::span<std::byte>(buf));
+          else
+            co_await a->receive_some(16);
+        } catch (const trio::closed_resource_error& e) {
+          errors.push_back(e.what());
+        }
+      });
+      n.start_soon([&]() -> trio::task<> {
+        try {
+          co_await a->send_all(std::string(16 << 20, 'x'));  // more than the socket buffers hold
+        } catch (const trio::closed_resource_error& e) {
+          errors.push_back(e.what());
+        }
+      });
+      co_await tt::wait_all_tasks_blocked();
+      a.reset();
+      co_return;
+    });
+    REQUIRE(errors.size() == 2);
+    for (const auto& e : errors) CHECK_THAT(e, Catch::Contains("was closed"));
+  }
+}
