@@ -255,3 +255,26 @@ TRIO_TEST_CASE("socket_stream destroyed while other tasks receive and send on it
     for (const auto& e : errors) CHECK_THAT(e, Catch::Contains("was closed"));
   }
 }
+
+TRIO_TEST_CASE("line_reader::read_text_line tells a line cut short by the end of the stream from a whole one",
+               "[line_reader]") {
+  tt::memory_receive_stream in;
+  in.put_data("one\r\ntwo\n\nthr");
+  in.put_data("ee\nhalf a li");
+  in.put_eof();
+  trio::line_reader lines(in, 64, 3);
+  std::vector<trio::text_line> got;
+  while (auto line = co_await lines.read_text_line()) got.push_back(*line);
+  CHECK(got ==
+        std::vector<trio::text_line>{{"one", true}, {"two", true}, {"", true}, {"three", true}, {"half a li", false}});
+  CHECK_FALSE(co_await lines.read_text_line());
+
+  tt::memory_receive_stream whole;
+  whole.put_data("a\nb\n");
+  whole.put_eof();
+  trio::line_reader whole_lines(whole);
+  const trio::text_line a{"a", true};  // named: g++ 12 destroys an aggregate temporary in co_await twice
+  CHECK(co_await whole_lines.read_text_line() == a);
+  CHECK(co_await whole_lines.read_line() == "b");  // the two calls mix
+  CHECK_FALSE(co_await whole_lines.read_text_line());
+}
