@@ -2,6 +2,10 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
 #include "helpers.hpp"
 
 namespace tt = trio::testing;
@@ -356,4 +360,84 @@ TRIO_TEST_CASE("a pipe whose reader has gone: send_all is broken_resource_error,
   CHECK_THROWS_AS(co_await pipe.first.send_all(std::string_view("x")), trio::broken_resource_error);
   co_await pipe.first.aclose();
   CHECK_THROWS_AS(co_await pipe.first.send_all(std::string_view("x")), trio::closed_resource_error);
+}
+
+namespace {
+/// True while pid runs (a zombie, dead but not reaped yet, does not count).
+bool alive(pid_t pid) {
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return false;
+  char buf[512];
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* name_end = std::strrchr(buf, ')');  // "pid (name) S ...": the state follows the name
+  return name_end != nullptr && name_end[1] == ' ' && name_end[2] != 'Z' && name_end[2] != 'X';
+}
+/// Waits up to 5 s (real time) until no pid in pids runs; kills what is left, so that a failing test
+/// leaves nothing behind.
+trio::task<bool> all_gone(std::vector<pid_t> pids) {
+  for (int i = 0; i < 500; ++i) {
+    if (std::none_of(pids.begin(), pids.end(), alive)) co_return true;
+    co_await trio::sleep(10ms);
+  }
+  for (pid_t p : pids)
+    if (alive(p)) ::kill(p, SIGKILL);
+  co_return false;
+}
+/// A shell that starts two sleeps in the background, prints their pids and waits for them.
+argv_t two_sleeps() { return sh("sleep 100 & echo $!; sleep 100 & echo $!; wait"); }
+trio::task<std::vector<pid_t>> read_pids(trio::pipe_receive_stream& out) {
+  trio::line_reader lines(out);
+  std::vector<pid_t> pids;
+  while (pids.size() < 2) {
+    auto line = co_await lines.read_line();
+    REQUIRE(line);
+    pids.push_back(std::stoi(*line));
+  }
+  co_return pids;
+}
+}  // namespace
+
+TEST_CASE("process_group: a cancelled run_process of sh -c terminates the whole group, no grandchild is left",
+          "[process]") {
+  test::run_real([]() -> trio::task<> {
+    const argv_t cmd = two_sleeps();
+    trio::process_options o;
+    o.process_group = true;
+    o.stdout_mode = trio::redirect::pipe;
+    std::vector<pid_t> grandchildren;
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      trio::process p = co_await n.start(trio::run_process, cmd, o);
+      CHECK(::getpgid(p.pid()) == p.pid());
+      CHECK(::getsid(p.pid()) == ::getsid(0));
+      grandchildren = co_await read_pids(p.stdout());
+      for (pid_t g : grandchildren) CHECK(::getpgid(g) == p.pid());
+      n.cancel_scope().cancel();  // the default deliver_cancel: terminate(), to the group
+    });
+    CHECK(co_await all_gone(grandchildren));
+    CHECK(no_children());
+  });
+}
+
+TEST_CASE("new_session: kill() signals the whole group / send_signal_to_group needs a group", "[process]") {
+  test::run_real([]() -> trio::task<> {
+    const argv_t cmd = two_sleeps();
+    trio::process_options o;
+    o.new_session = true;
+    o.stdout_mode = trio::redirect::pipe;
+    trio::process p = co_await trio::open_process(cmd, o);
+    CHECK(::getsid(p.pid()) == p.pid());
+    const std::vector<pid_t> grandchildren = co_await read_pids(p.stdout());
+    p.kill();
+    CHECK(co_await p.wait() == -SIGKILL);
+    CHECK(co_await all_gone(grandchildren));
+
+    const argv_t sleeper{"sleep", "100"};
+    trio::process plain = co_await trio::open_process(sleeper);
+    CHECK_THROWS_WITH(plain.send_signal_to_group(SIGTERM),
+                      Catch::Contains("does not lead a process group") && Catch::Contains("process_group = true"));
+    plain.kill();
+    CHECK(co_await plain.wait() == -SIGKILL);
+  });
 }

@@ -220,3 +220,61 @@ TRIO_TEST_CASE("line_reader over a socket_stream: many lines, one read per buffe
   });
   CHECK(count == 10'000);
 }
+
+TRIO_TEST_CASE("socket_stream destroyed while other tasks receive and send on it: they get closed_resource_error",
+               "[streams]") {
+  for (int overload = 0; overload < 2; ++overload) {
+    auto p = trio::socket::pair();
+    auto a = std::make_unique<trio::socket_stream>(std::move(p.first));
+    trio::socket_stream b(std::move(p.second));
+    std::vector<std::string> errors;
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon([&]() -> trio::task<> {
+        try {
+          std::byte buf[16];
+          if (overload == 0)
+            co_await a->receive_some(std::span<std::byte>(buf));
+          else
+            co_await a->receive_some(16);
+        } catch (const trio::closed_resource_error& e) {
+          errors.push_back(e.what());
+        }
+      });
+      n.start_soon([&]() -> trio::task<> {
+        try {
+          co_await a->send_all(std::string(16 << 20, 'x'));  // more than the socket buffers hold
+        } catch (const trio::closed_resource_error& e) {
+          errors.push_back(e.what());
+        }
+      });
+      co_await tt::wait_all_tasks_blocked();
+      a.reset();
+      co_return;
+    });
+    REQUIRE(errors.size() == 2);
+    for (const auto& e : errors) CHECK_THAT(e, Catch::Contains("was closed"));
+  }
+}
+
+TRIO_TEST_CASE("line_reader::read_text_line tells a line cut short by the end of the stream from a whole one",
+               "[line_reader]") {
+  tt::memory_receive_stream in;
+  in.put_data("one\r\ntwo\n\nthr");
+  in.put_data("ee\nhalf a li");
+  in.put_eof();
+  trio::line_reader lines(in, 64, 3);
+  std::vector<trio::text_line> got;
+  while (auto line = co_await lines.read_text_line()) got.push_back(*line);
+  CHECK(got ==
+        std::vector<trio::text_line>{{"one", true}, {"two", true}, {"", true}, {"three", true}, {"half a li", false}});
+  CHECK_FALSE(co_await lines.read_text_line());
+
+  tt::memory_receive_stream whole;
+  whole.put_data("a\nb\n");
+  whole.put_eof();
+  trio::line_reader whole_lines(whole);
+  const trio::text_line a{"a", true};  // named: g++ 12 destroys an aggregate temporary in co_await twice
+  CHECK(co_await whole_lines.read_text_line() == a);
+  CHECK(co_await whole_lines.read_line() == "b");  // the two calls mix
+  CHECK_FALSE(co_await whole_lines.read_text_line());
+}

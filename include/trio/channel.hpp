@@ -134,7 +134,7 @@ struct channel_state {
 
 /// Parks the current task in a channel's send or receive queue.
 template <class T>
-class chan_awaiter : chan_waiter<T> {
+class [[nodiscard]] chan_awaiter : chan_waiter<T> {
  public:
   chan_awaiter(intrusive_list<chan_waiter<T>, chan_tag>& queue, std::uint64_t handle, T* to_send,
                std::optional<T>* slot, const char* what)
@@ -176,7 +176,7 @@ inline constexpr bool inline_payload_v = (std::is_trivially_destructible_v<T> &&
 /// coroutine frame. await_ready is the cancel point and the attempt; await_suspend is then either the
 /// shielded schedule point that follows a success, or the park.
 template <class T>
-class inline_channel_op : protected chan_waiter<T> {
+class [[nodiscard]] inline_channel_op : protected chan_waiter<T> {
  protected:
   explicit inline_channel_op(const char* what) {
     r_ = &current_runner(what);
@@ -208,7 +208,7 @@ class inline_channel_op : protected chan_waiter<T> {
 
 /// send() for inline payloads.
 template <class T, class Channel>
-class send_awaiter : inline_channel_op<T> {
+class [[nodiscard]] send_awaiter : inline_channel_op<T> {
  public:
   send_awaiter(Channel& ch, T&& value)
       : inline_channel_op<T>("trio::send_channel::send"), ch_(&ch), value_(std::move(value)) {}
@@ -232,7 +232,7 @@ class send_awaiter : inline_channel_op<T> {
 /// next() / receive() for inline payloads. `Throw`: receive(), which turns the end of the channel
 /// into end_of_channel.
 template <class T, class Channel, bool Throw>
-class receive_awaiter : inline_channel_op<T> {
+class [[nodiscard]] receive_awaiter : inline_channel_op<T> {
  public:
   explicit receive_awaiter(Channel& ch) : inline_channel_op<T>("trio::receive_channel::receive"), ch_(&ch) {}
   bool await_ready() {

@@ -10,7 +10,7 @@ namespace trio {
 namespace detail {
 
 template <bool CancelPoint>
-struct yield_awaiter {
+struct [[nodiscard]] yield_awaiter {
   runner* r;
   task_record* t;
   bool await_ready() const noexcept { return false; }
@@ -21,7 +21,7 @@ struct yield_awaiter {
   }
 };
 
-struct cancel_point_awaiter {
+struct [[nodiscard]] cancel_point_awaiter {
   task_record* t;
   bool await_ready() const noexcept { return true; }
   void await_suspend(std::coroutine_handle<>) const noexcept {}

@@ -37,7 +37,7 @@ class event {
   bool is_set() const noexcept { return flag_; }
   event_statistics statistics() const noexcept { return {lot_.size()}; }
 
-  class wait_awaiter : detail::lot_waiter {
+  class [[nodiscard]] wait_awaiter : detail::lot_waiter {
    public:
     explicit wait_awaiter(event& e) : ev_(&e) {
       r_ = &detail::current_runner("trio::event::wait");

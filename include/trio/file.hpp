@@ -342,7 +342,7 @@ class async_file {
   };
 
   template <bool Optional>
-  struct line_awaiter {
+  struct [[nodiscard]] line_awaiter {
     async_file* f;
     std::string* out;
     bool fast = false;
@@ -364,7 +364,7 @@ class async_file {
     }
   };
 
-  struct read_awaiter {
+  struct [[nodiscard]] read_awaiter {
     async_file* f;
     std::span<std::byte> buffer;
     std::size_t n = 0;
@@ -383,7 +383,7 @@ class async_file {
     std::size_t await_resume() { return fast ? n : slow.finish(f); }
   };
 
-  struct write_awaiter {
+  struct [[nodiscard]] write_awaiter {
     async_file* f;
     std::string_view data;
     bool fast = false;

@@ -4,6 +4,8 @@
 ///
 ///     trio::line_reader lines(stream);
 ///     while (auto line = co_await lines.read_line()) handle(*line);   // nullopt at end of stream
+///
+/// read_text_line() also says whether the line ended with "\n" (trio::text_line).
 
 #include <cstddef>
 #include <optional>
@@ -11,12 +13,25 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "trio/checkpoint.hpp"
 #include "trio/stream.hpp"
 #include "trio/task.hpp"
 
 namespace trio {
+
+/// A line as line_reader::read_text_line returns it: its text, and whether a "\n" ended it.
+struct text_line {
+  /// Without its "\n" or "\r\n". Unterminated: the bytes after the last "\n", as received.
+  std::string text;
+  /// False only for the last line of a stream that ended without a "\n": a writer killed in the
+  /// middle of a line, say. A program that passes lines on (a `tail -f`) must not take it as a line.
+  bool terminated = true;
+
+  bool operator==(const text_line&) const = default;
+};
 
 /// Reads lines from a receive stream it refers to (the stream must outlive it; sending on the same
 /// stream from another task is fine). A line is returned without its "\n" or "\r\n"; the last line
@@ -34,7 +49,26 @@ class line_reader {
   /// The next line, or nullopt at the end of the stream. Always a checkpoint: with a line buffered
   /// already it yields once (which also keeps a loop over buffered lines from nesting resumptions on
   /// the stack in builds without tail calls).
-  task<std::optional<std::string>> read_line() {
+  /// The trap: the last line of a stream that does not end in "\n" comes out like any other; use
+  /// read_text_line() to tell a line cut short from a whole one.
+  task<std::optional<std::string>> read_line() { return read_line_impl<false>(); }
+
+  /// Like read_line(), and says whether the line ended with "\n" (text_line::terminated):
+  ///
+  ///     while (auto line = co_await lines.read_text_line())
+  ///       if (line->terminated) print(line->text);   // a cut-short last line is not printed as a line
+  task<std::optional<text_line>> read_text_line() { return read_line_impl<true>(); }
+
+  /// Bytes received but not returned as a line yet.
+  std::string_view buffered() const noexcept { return {buf_.data() + start_, end_ - start_}; }
+  Stream& stream() noexcept { return *stream_; }
+
+ private:
+  template <bool Full>
+  using line_t = std::conditional_t<Full, text_line, std::string>;
+
+  template <bool Full>
+  task<std::optional<line_t<Full>>> read_line_impl() {
     if (end_ > start_ || eof_) co_await checkpoint();
     for (;;) {
       const std::string_view pending(buf_.data() + start_, end_ - start_);
@@ -46,7 +80,10 @@ class line_reader {
         std::string line(pending.substr(0, len));
         start_ += nl + 1;
         scanned_ = 0;
-        co_return line;
+        if constexpr (Full)
+          co_return text_line{std::move(line), true};
+        else
+          co_return line;
       }
       scanned_ = pending.size();
       if (pending.size() > max_) throw_too_long();
@@ -55,8 +92,12 @@ class line_reader {
         std::string line(pending);
         start_ = end_;
         scanned_ = 0;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        co_return line;
+        if constexpr (Full) {
+          co_return text_line{std::move(line), false};
+        } else {
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          co_return line;
+        }
       }
       make_room();
       const std::size_t n =
@@ -66,11 +107,6 @@ class line_reader {
     }
   }
 
-  /// Bytes received but not returned as a line yet.
-  std::string_view buffered() const noexcept { return {buf_.data() + start_, end_ - start_}; }
-  Stream& stream() noexcept { return *stream_; }
-
- private:
   void make_room() {
     if (start_ > 0 && (start_ == end_ || start_ >= buf_.size() / 2)) {  // move the partial line to the front
       buf_.erase(0, start_);

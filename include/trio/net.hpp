@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -139,16 +140,6 @@ inline void reorder_for_rfc_6555_section_5_4(std::vector<socket_address>& target
   }
 }
 
-inline std::string describe(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
 }  // namespace detail
 
 /// Replaces the hostname resolver for the current run (nullptr: the default). Returns the previous one.
@@ -187,29 +178,39 @@ inline task<socket_stream> open_tcp_stream_impl(std::string host, std::uint16_t 
   socket_factory& factory = hooks(what).current_factory();
   std::optional<trio::socket> winner;
   std::vector<std::exception_ptr> errors;
-  int last_errno = ECONNREFUSED;
+  // One per failed attempt, in the order they failed: the attempt, the step that failed, the errno.
+  struct failure {
+    std::size_t index;  // in targets
+    socket_address address;
+    const char* step;  // "socket()", "bind()", or nullptr for the connect itself
+    int err;
+  };
+  std::vector<failure> failures;
 
-  auto attempt = [&](socket_address address, event& failed, nursery& n) -> task<void> {
+  auto attempt = [&](std::size_t index, socket_address address, event& failed, nursery& n) -> task<void> {
+    const char* step = "socket()";
     try {
       trio::socket s = factory.open_socket(address.family(), SOCK_STREAM, 0);
+      step = "bind()";
       if (options.local_address) s.bind(socket_address::parse(*options.local_address, 0));
+      step = nullptr;
       co_await factory.connect(s, address);
       if (!winner) {
         winner.emplace(std::move(s));
         n.cancel_scope().cancel("open_tcp_stream: another attempt connected first");
       }
     } catch (const std::system_error& e) {
-      last_errno = e.code().value();
+      failures.push_back({index, address, step, e.code().value()});
       errors.push_back(std::current_exception());
       failed.set();
     }
   };
   std::vector<std::unique_ptr<event>> failed;  // here, not in body: the attempts outlive the body
   auto body = [&](nursery& n) -> task<void> {
-    for (const socket_address& address : targets) {
+    for (std::size_t i = 0; i < targets.size(); ++i) {
       failed.push_back(std::make_unique<event>());
       event& this_failed = *failed.back();
-      n.start_soon(attempt, address, std::ref(this_failed), std::ref(n));
+      n.start_soon(attempt, i, targets[i], std::ref(this_failed), std::ref(n));
       auto wait = [&]() -> task<void> { co_await this_failed.wait(); };
       co_await move_on_after(options.happy_eyeballs_delay, wait);
     }
@@ -217,8 +218,26 @@ inline task<socket_stream> open_tcp_stream_impl(std::string host, std::uint16_t 
   co_await open_nursery(body);
   if (winner) co_return socket_stream(std::move(*winner));
 
-  std::string msg = "all attempts to connect to " + where + " failed";
-  for (const auto& e : errors) msg += "; " + describe(e);
+  // "cannot connect to HOST port PORT (tried A, B: its own error): LAST ERROR": std::system_error adds
+  // the last error, so the list names only the errors that differ from it (and the failed step).
+  const int last_errno = failures.empty() ? ECONNREFUSED : failures.back().err;
+  std::string msg = std::string(what) + ": cannot connect to " + host + " port " + std::to_string(port);
+  const bool numeric_host = targets.size() == 1 && targets[0].host() == host;
+  if (!numeric_host || failures.size() != 1 || failures[0].step != nullptr) {
+    std::sort(failures.begin(), failures.end(), [](const failure& a, const failure& b) { return a.index < b.index; });
+    msg += " (tried ";
+    for (std::size_t i = 0; i < failures.size(); ++i) {
+      const failure& f = failures[i];
+      if (i > 0) msg += ", ";
+      msg += f.address.to_string();
+      if (f.step != nullptr) {
+        msg += std::string(": ") + f.step + " failed: " + std::system_category().message(f.err);
+      } else if (f.err != last_errno) {
+        msg += ": " + std::system_category().message(f.err);
+      }
+    }
+    msg += ")";
+  }
   try {
     throw exception_group(errors);
   } catch (...) {
@@ -231,8 +250,9 @@ inline task<socket_stream> open_tcp_stream_impl(std::string host, std::uint16_t 
 /// Connects to host:port over TCP. Names are resolved off the loop thread; with several addresses the
 /// attempts overlap (happy eyeballs, RFC 8305): a new one starts every happy_eyeballs_delay or as soon
 /// as one fails, and the first to connect wins (the others are cancelled and closed). When all fail:
-/// std::system_error "all attempts to connect to host:port failed; ..." with the attempts' errors as
-/// a nested trio::exception_group (std::rethrow_if_nested).
+/// std::system_error "trio::open_tcp_stream: cannot connect to HOST port PORT (tried ADDRESS, ...):
+/// ERROR", its code the last attempt's errno, the attempts' own exceptions nested as a
+/// trio::exception_group (std::rethrow_if_nested).
 inline task<socket_stream> open_tcp_stream(std::string_view host, std::uint16_t port,
                                            tcp_connect_options options = {}) {
   return detail::open_tcp_stream_impl(std::string(host), port, std::move(options));

@@ -205,8 +205,10 @@ class nursery {
   template <class F, class... A>
   void start_soon(F&& fn, A&&... args) {
     using Fn = std::decay_t<F>;
-    if constexpr (detail::is_task_v<Fn> || std::is_invocable_v<Fn&, std::decay_t<A>...> ||
-                  std::is_void_v<detail::status_param_t<Fn>>) {
+    if constexpr (!detail::check_task_args<detail::task_fn_site::start_soon, A...>()) {
+      return;
+    } else if constexpr (detail::is_task_v<Fn> || std::is_invocable_v<Fn&, std::decay_t<A>...> ||
+                         std::is_void_v<detail::status_param_t<Fn>>) {
       if constexpr (detail::check_task_fn<detail::task_fn_site::start_soon, Fn, std::decay_t<A>...>()) {
         check_open("start_soon");
         spawn<Fn, std::decay_t<A>...>(std::forward<F>(fn), std::forward<A>(args)...);
@@ -243,8 +245,10 @@ class nursery {
   }
   template <class T, class F, class... A>
   task<T> start(F&& fn, A&&... args) {
-    if constexpr (!detail::check_task_fn<detail::task_fn_site::start, std::decay_t<F>, std::decay_t<A>...,
-                                         task_status<T>>())
+    if constexpr (!detail::check_task_args<detail::task_fn_site::start, A...>())
+      return task<T>{};
+    else if constexpr (!detail::check_task_fn<detail::task_fn_site::start, std::decay_t<F>, std::decay_t<A>...,
+                                              task_status<T>>())
       return task<T>{};
     else
       return start_impl<T>(*this, std::forward<F>(fn), std::forward<A>(args)...);
@@ -296,7 +300,7 @@ class nursery {
   /// Internal: the nursery's end. Waits for every child, closes the scope, and rethrows the outcome.
   /// Awaiters used as co_await temporaries hold references only: g++ 12 releases non-trivial members
   /// of such a temporary twice.
-  struct join_awaiter {
+  struct [[nodiscard]] join_awaiter {
     nursery& n;
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) const noexcept {

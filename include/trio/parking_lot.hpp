@@ -51,7 +51,7 @@ class parking_lot {
   parking_lot(const parking_lot&) = delete;
   parking_lot& operator=(const parking_lot&) = delete;
 
-  class park_awaiter : detail::lot_waiter {
+  class [[nodiscard]] park_awaiter : detail::lot_waiter {
    public:
     explicit park_awaiter(parking_lot& lot, const void* data = nullptr) {
       r_ = &detail::current_runner("trio::parking_lot::park");

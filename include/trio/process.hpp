@@ -96,6 +96,14 @@ struct process_options {
   /// run_process: what cancellation does to the child (called shielded, cancelled once the child
   /// has exited). Default: terminate(), 5 s, a warning on stderr, kill().
   std::function<task<void>(process&)> deliver_cancel;
+  /// The child leads a new process group (setpgid(0, 0)) in this session. Its own children join
+  /// the group, and process::terminate() and kill() (and so cancellation, and the kill of a process
+  /// whose last handle goes) signal the whole group: a `sh -c 'a & b; wait'` leaves nothing behind.
+  /// The trap: without it, killing the shell leaves its children running.
+  bool process_group = false;
+  /// Like process_group, in a new session (setsid()): the child also leaves the controlling terminal,
+  /// so a Ctrl-C at the terminal no longer reaches it (the parent's cancellation still does).
+  bool new_session = false;
 };
 
 /// What run_process returns.
@@ -112,6 +120,7 @@ struct process_state {
   std::vector<std::string> args;
   pid_t pid = -1;
   int pidfd = -1;
+  bool group_leader = false;  // process_group or new_session: the child's pid is its group's id
   std::optional<int> returncode;
   std::optional<pipe_send_stream> stdin_pipe;
   std::optional<pipe_receive_stream> stdout_pipe, stderr_pipe;
@@ -124,7 +133,7 @@ struct process_state {
     stdout_pipe.reset();
     stderr_pipe.reset();
     if (pid > 0 && !returncode) {  // nothing may be left behind: kill and reap (blocking, briefly)
-      ::kill(pid, SIGKILL);
+      ::kill(group_leader ? -pid : pid, SIGKILL);
       siginfo_t info{};
       while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED) != 0 && errno == EINTR) {
       }
@@ -217,8 +226,23 @@ class process {
       detail::throw_errno(
           errno, "trio::process::send_signal(" + std::to_string(sig) + ") to " + std::to_string(s_->pid) + " failed");
   }
-  void terminate() { send_signal(SIGTERM); }
-  void kill() { send_signal(SIGKILL); }
+  /// Sends sig to the child's whole process group (started with process_options::process_group or
+  /// new_session, else std::logic_error). While the child has not been reaped its pid, the group's
+  /// id, cannot be recycled; after its exit: nothing.
+  void send_signal_to_group(int sig) {
+    if (!s_->group_leader)
+      throw std::logic_error("trio::process::send_signal_to_group: " + to_string() +
+                             " does not lead a process group; start it with process_options::process_group = true "
+                             "(or new_session = true)");
+    if (s_->returncode) return;
+    if (::kill(-s_->pid, sig) != 0 && errno != ESRCH)
+      detail::throw_errno(errno, "trio::process::send_signal_to_group(" + std::to_string(sig) + ") to group " +
+                                     std::to_string(s_->pid) + " failed");
+  }
+  /// SIGTERM: to the whole group if the child leads one (process_options::process_group), else to it.
+  void terminate() { signal_all(SIGTERM); }
+  /// SIGKILL: to the whole group if the child leads one (process_options::process_group), else to it.
+  void kill() { signal_all(SIGKILL); }
 
   /// Closes the pipes and waits for the exit; cancelled, it kills the child and still reaps it.
   task<void> aclose() {
@@ -260,6 +284,12 @@ class process {
       throw std::logic_error(std::string("trio::process::") + name + "(): the process was started without a pipe for " +
                              name + "; set process_options::" + name + "_mode = trio::redirect::pipe");
     return *p;
+  }
+  void signal_all(int sig) {
+    if (s_->group_leader)
+      send_signal_to_group(sig);
+    else
+      send_signal(sig);
   }
   std::shared_ptr<detail::process_state> s_;
 };
@@ -321,7 +351,14 @@ inline process spawn_process(std::vector<std::string> argv, const process_option
   sigaddset(&defaults, SIGXFSZ);
   posix_spawnattr_setsigmask(&setup.attr, &none);
   posix_spawnattr_setsigdefault(&setup.attr, &defaults);
-  posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  int flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (o.new_session) {
+    flags |= POSIX_SPAWN_SETSID;
+  } else if (o.process_group) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&setup.attr, 0);
+  }
+  posix_spawnattr_setflags(&setup.attr, static_cast<short>(flags));
 
   std::vector<char*> cargv;
   for (auto& a : s->args) cargv.push_back(a.data());
@@ -340,6 +377,7 @@ inline process spawn_process(std::vector<std::string> argv, const process_option
     throw_errno(rc, "trio::open_process: cannot run " + called_process_error::quote_args(s->args) +
                         (o.cwd.empty() ? "" : " in '" + o.cwd + "'"));
   s->pid = pid;  // from here the state reaps the child on every path
+  s->group_leader = o.new_session || o.process_group;
   // (glibc 2.36's <sys/pidfd.h> lacks extern "C": call the system calls directly)
   s->pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (s->pidfd < 0) throw_errno(errno, "trio::open_process: pidfd_open failed (Linux 5.3 or later is needed)");

@@ -23,7 +23,7 @@ inline time_point current_effective_deadline() {
 namespace detail {
 
 /// A parked task with a deadline-heap entry: the loop reschedules it when the time comes.
-class sleep_awaiter : deadline_entry {
+class [[nodiscard]] sleep_awaiter : deadline_entry {
  public:
   sleep_awaiter(time_point until, const char* what) : until_(until) {
     r_ = &current_runner(what);
@@ -62,7 +62,7 @@ class sleep_awaiter : deadline_entry {
 };
 
 /// sleep_forever: a park with nothing to undo (no deadline entry, so an idle task stays small).
-class forever_awaiter {
+class [[nodiscard]] forever_awaiter {
  public:
   explicit forever_awaiter(const char* what) : t_(&current_runner(what).current_or_throw(what)) {}
   bool await_ready() const noexcept { return false; }

@@ -62,8 +62,9 @@ class socket_stream {
   task<std::size_t> receive_some(std::span<std::byte> buffer) {
     static constexpr const char* what = "trio::socket_stream::receive_some";
     if (buffer.empty()) throw std::invalid_argument(std::string(what) + ": the buffer is empty");
-    detail::busy_guard busy(receiving_, what, "receiving");
+    detail::stream_user busy(receiving_, what, "receiving");
     for (;;) {
+      if (busy.gone) detail::throw_stream_destroyed(what);
       if (!sock_.is_open()) detail::throw_stream_closed(what);
       const int fd = sock_.fd();
       auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_recv(sqe, fd, buffer.data(), buffer.size(), 0); };
@@ -83,10 +84,12 @@ class socket_stream {
   task<std::string> receive_some(std::size_t max_bytes = 65536) {
     static constexpr const char* what = "trio::socket_stream::receive_some";
     detail::check_max_bytes(max_bytes, what);
-    detail::busy_guard busy(receiving_, what, "receiving");
+    detail::stream_user busy(receiving_, what, "receiving");
     for (;;) {
+      if (busy.gone) detail::throw_stream_destroyed(what);
       if (!sock_.is_open()) detail::throw_stream_closed(what);
       co_await sock_.wait_for(POLLIN, what);
+      if (busy.gone) detail::throw_stream_destroyed(what);
       if (!sock_.is_open()) detail::throw_stream_closed(what);
       std::span<char> scratch = detail::receive_scratch(max_bytes);
       const ssize_t k = ::recv(sock_.fd(), scratch.data(), scratch.size(), MSG_DONTWAIT);
@@ -99,7 +102,7 @@ class socket_stream {
   /// Sends every byte (partial writes are continued). Cancelled: any prefix may have been sent.
   task<void> send_all(std::span<const std::byte> data) {
     static constexpr const char* what = "trio::socket_stream::send_all";
-    detail::busy_guard busy(sending_, what, "sending");
+    detail::stream_user busy(sending_, what, "sending");
     if (!sock_.is_open()) detail::throw_stream_closed(what);
     if (eof_sent_) throw closed_resource_error(std::string(what) + ": send_eof() was called on this stream");
     if (data.empty()) {
@@ -107,6 +110,7 @@ class socket_stream {
       co_return;
     }
     while (!data.empty()) {
+      if (busy.gone) detail::throw_stream_destroyed(what);
       if (!sock_.is_open()) detail::throw_stream_closed(what);
       const int fd = sock_.fd();
       auto prep = [&](io_uring_sqe* sqe) noexcept {
@@ -130,7 +134,7 @@ class socket_stream {
   /// Returns when the socket can take more data (a POLLOUT wait).
   task<void> wait_send_all_might_not_block() {
     static constexpr const char* what = "trio::socket_stream::wait_send_all_might_not_block";
-    detail::busy_guard busy(sending_, what, "sending");
+    detail::stream_user busy(sending_, what, "sending");
     if (!sock_.is_open()) detail::throw_stream_closed(what);
     co_await sock_.wait_for(POLLOUT, what);
   }
@@ -138,13 +142,14 @@ class socket_stream {
   /// shutdown(SHUT_WR): the peer reads the end of the stream; receiving still works. Idempotent.
   task<void> send_eof() {
     static constexpr const char* what = "trio::socket_stream::send_eof";
-    detail::busy_guard busy(sending_, what, "sending");
+    detail::stream_user busy(sending_, what, "sending");
     if (!sock_.is_open()) detail::throw_stream_closed(what);
     if (eof_sent_) {
       co_await checkpoint();
       co_return;
     }
     co_await sock_.shutdown(SHUT_WR);
+    if (busy.gone) detail::throw_stream_destroyed(what);
     eof_sent_ = true;
   }
 
@@ -162,8 +167,10 @@ class socket_stream {
 
  private:
   trio::socket sock_;
-  bool receiving_ = false;
-  bool sending_ = false;
+  // Destroyed before sock_: a task still inside an operation learns that the stream is gone before
+  // the socket's close wakes it.
+  detail::stream_user_slot receiving_;
+  detail::stream_user_slot sending_;
   bool eof_sent_ = false;
 };
 static_assert(half_closeable_stream<socket_stream>);

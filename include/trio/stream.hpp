@@ -77,6 +77,12 @@ inline std::span<const std::byte> as_bytes(std::string_view s) noexcept {
 [[noreturn]] [[gnu::cold]] inline void throw_stream_closed(const char* what) {
   throw closed_resource_error(std::string(what) + ": the stream was closed (aclose) by this side");
 }
+/// An operation whose stream was destroyed while the task was inside it.
+[[noreturn]] [[gnu::cold]] inline void throw_stream_destroyed(const char* what) {
+  throw closed_resource_error(std::string(what) +
+                              ": the stream was closed (destroyed) while this task was using it; keep the "
+                              "stream alive until every task using it is done (e.g. open it outside their nursery)");
+}
 [[noreturn]] [[gnu::cold]] inline void throw_stream_busy(const char* what, const char* direction) {
   throw busy_resource_error(std::string(what) + ": another task is already " + direction +
                             " on this stream; use one task per direction (or a trio::lock)");
@@ -92,6 +98,40 @@ struct busy_guard {
   busy_guard(const busy_guard&) = delete;
   busy_guard& operator=(const busy_guard&) = delete;
 };
+
+struct stream_user;
+/// A stream's record of the task using one direction of it (see stream_user). Moving a stream moves
+/// no user: the operation in progress keeps the object it started on.
+class stream_user_slot {
+ public:
+  stream_user_slot() noexcept = default;
+  stream_user_slot(stream_user_slot&&) noexcept {}
+  stream_user_slot& operator=(stream_user_slot&&) noexcept { return *this; }
+  inline ~stream_user_slot();
+
+ private:
+  friend struct stream_user;
+  stream_user* user_ = nullptr;
+};
+/// Like busy_guard, for a stream that may be destroyed while a task is inside one of its operations
+/// (the task is woken by the close and resumes after the stream is gone): the stream's destructor
+/// sets `gone`, and the operation checks it after every co_await before it touches the stream again.
+struct stream_user {
+  stream_user_slot* slot;
+  bool gone = false;
+  stream_user(stream_user_slot& s, const char* what, const char* direction) : slot(&s) {
+    if (s.user_ != nullptr) throw_stream_busy(what, direction);
+    s.user_ = this;
+  }
+  ~stream_user() {
+    if (!gone) slot->user_ = nullptr;
+  }
+  stream_user(const stream_user&) = delete;
+  stream_user& operator=(const stream_user&) = delete;
+};
+inline stream_user_slot::~stream_user_slot() {
+  if (user_ != nullptr) user_->gone = true;
+}
 /// The max_bytes argument of `receive_some(std::size_t)` (STR-02): 0 is an error.
 inline void check_max_bytes(std::size_t max_bytes, const char* what) {
   if (max_bytes == 0) throw std::invalid_argument(std::string(what) + ": max_bytes must be at least 1 (got 0)");

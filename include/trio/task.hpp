@@ -165,7 +165,7 @@ class [[nodiscard]] task {
 
   /// Awaits the task without rethrowing: yields its outcome (value or exception). For library code
   /// that forwards exceptions; users want plain `co_await`.
-  auto capture() && noexcept {
+  [[nodiscard]] auto capture() && noexcept {
     struct awaiter : start_awaiter {
       detail::outcome<T> await_resume() const { return this->h.promise().take_outcome(); }
     };
@@ -181,7 +181,7 @@ class [[nodiscard]] task {
 
  private:
   /// Starts the task, which resumes the awaiting coroutine when it finishes (symmetric transfer).
-  struct start_awaiter {
+  struct [[nodiscard]] start_awaiter {
     std::coroutine_handle<promise_type> h;
     bool await_ready() const noexcept { return false; }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) const noexcept {

@@ -104,7 +104,7 @@ struct call_job final : thread_job {
 /// Parks the calling task until its job's worker is done (or, abandonable, until it is cancelled).
 /// (An abandoned job may be freed before the task resumes: the awaiter keeps what it needs itself.)
 template <class Job>
-struct job_wait {
+struct [[nodiscard]] job_wait {
   Job* job;
   task_record* task;
   bool await_ready() const noexcept { return false; }

@@ -1,6 +1,9 @@
 # Compiles SRC (-fsyntax-only) and checks the outcome against the file's first line:
 #   // expect: <regex>        the compilation fails, with exactly one error, and it matches <regex>
 #   // expect-gcc12: <regex>  the same with g++ < 13 (GCC12=ON); elsewhere the file must compile
+# and, optionally, on the lines after it:
+#   // flags: <flags>         extra compiler flags (e.g. -Werror, for mistakes that are warnings)
+#   // errors: <n>            exactly n errors instead of one, every one matching <regex>
 # Arguments: -DCXX= -DSRC= -DINCLUDE= -DGCC12=ON|OFF
 file(STRINGS "${SRC}" first LIMIT_COUNT 1)
 if(first MATCHES "^// expect-gcc12: (.*)$")
@@ -12,7 +15,17 @@ elseif(first MATCHES "^// expect: (.*)$")
 else()
   message(FATAL_ERROR "${SRC}: the first line must be // expect: <regex> or // expect-gcc12: <regex>")
 endif()
-execute_process(COMMAND "${CXX}" -std=c++20 -fsyntax-only -I "${INCLUDE}" "${SRC}"
+file(STRINGS "${SRC}" head LIMIT_COUNT 3)
+set(flags "")
+set(expected_errors 1)
+foreach(line IN LISTS head)
+  if(line MATCHES "^// flags: (.*)$")
+    separate_arguments(flags UNIX_COMMAND "${CMAKE_MATCH_1}")
+  elseif(line MATCHES "^// errors: ([0-9]+)$")
+    set(expected_errors ${CMAKE_MATCH_1})
+  endif()
+endforeach()
+execute_process(COMMAND "${CXX}" -std=c++20 -fsyntax-only ${flags} -I "${INCLUDE}" "${SRC}"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 string(APPEND out "${err}")
 if(NOT must_fail)
@@ -31,6 +44,17 @@ string(REGEX MATCH "error:[^\n]*" first_error "${out}")
 if(NOT first_error MATCHES "${pattern}")
   message(FATAL_ERROR "${SRC}: the first error does not match '${pattern}':\n${out}")
 endif()
-if(NOT n EQUAL 1)
-  message(FATAL_ERROR "${SRC}: expected exactly one error (no follow-on errors), got ${n}:\n${out}")
+if(NOT n EQUAL expected_errors)
+  message(FATAL_ERROR "${SRC}: expected exactly ${expected_errors} error(s) (no follow-on errors), got ${n}:\n${out}")
+endif()
+# Several errors: every one matches (';' would split the list: they are checked without it, so
+# such a pattern must not need one).
+if(expected_errors GREATER 1)
+  string(REPLACE ";" "," out_no_semicolons "${out}")
+  string(REGEX MATCHALL "error:[^\n]*" each_error "${out_no_semicolons}")
+  foreach(e IN LISTS each_error)
+    if(NOT e MATCHES "${pattern}")
+      message(FATAL_ERROR "${SRC}: an error does not match '${pattern}': ${e}\n${out}")
+    endif()
+  endforeach()
 endif()

@@ -14,7 +14,7 @@ namespace trio::detail {
 /// Prim provides: bool try_acquire(task_record&, const void* data) (may throw for misuse) and
 /// parking_lot& lot().
 template <class Prim>
-class acquire_awaiter : lot_waiter {
+class [[nodiscard]] acquire_awaiter : lot_waiter {
  public:
   acquire_awaiter(Prim& prim, const void* data, const char* what) : prim_(&prim) {
     r_ = &current_runner(what);

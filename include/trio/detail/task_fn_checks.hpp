@@ -65,6 +65,19 @@ constexpr bool check_task_fn() {
                   "function and its arguments, not a task: trio::move_on_after(1s, fetch, url), not "
                   "trio::move_on_after(1s, fetch(url))");
     return false;
+  } else if constexpr (!std::is_invocable_v<Fn&, A...> && S == task_fn_site::start_soon &&
+                       std::is_invocable_v<Fn&, A&...>) {
+    static_assert(always_false_v<Fn>,
+                  "trio::nursery::start_soon: the function takes an argument by (non-const) reference, but "
+                  "start_soon copies its arguments into the new task: pass std::ref(x) for a reference (x must "
+                  "outlive the task), or take the parameter by value");
+    return false;
+  } else if constexpr (!std::is_invocable_v<Fn&, A...> && S == task_fn_site::start && std::is_invocable_v<Fn&, A&...>) {
+    static_assert(always_false_v<Fn>,
+                  "trio::nursery::start: the function takes an argument by (non-const) reference, but start "
+                  "copies its arguments into the new task: pass std::ref(x) for a reference (x must outlive the "
+                  "task), or take the parameter by value");
+    return false;
   } else if constexpr (!std::is_invocable_v<Fn&, A...>) {
     static_assert(always_false_v<Fn>,
                   "trio: the function cannot be called with these arguments (open_nursery's body takes "
@@ -84,6 +97,28 @@ constexpr bool check_task_fn() {
   } else {
     return true;
   }
+}
+
+/// Checks that every argument of start_soon / start (`A` as deduced by a forwarding reference) can be
+/// stored in the new task: they are copied, or moved from an rvalue. Returns false (after exactly one
+/// static_assert) when one cannot.
+template <task_fn_site S, class... A>
+constexpr bool check_task_args() {
+  constexpr bool storable = (std::is_constructible_v<std::decay_t<A>, A> && ...);
+  if constexpr (!storable) {
+    static_assert(S != task_fn_site::start_soon,
+                  "trio::nursery::start_soon: the arguments are copied (or moved) into the new task, and one of "
+                  "them cannot be copied: pass std::move(x) to move it in, or std::ref(x) to pass a reference "
+                  "(x must outlive the task)");
+    static_assert(S != task_fn_site::start,
+                  "trio::nursery::start: the arguments are copied (or moved) into the new task, and one of them "
+                  "cannot be copied: pass std::move(x) to move it in, or std::ref(x) to pass a reference (x "
+                  "must outlive the task)");
+    static_assert(S == task_fn_site::start_soon || S == task_fn_site::start,
+                  "trio: the arguments are copied (or moved) into the new task, and one of them cannot be "
+                  "copied: pass std::move(x) to move it in, or std::ref(x) to pass a reference");
+  }
+  return storable;
 }
 
 /// Refuses, on g++ 12 only, an owning temporary callable that the caller is about to co_await (see

@@ -67,7 +67,7 @@ struct uring_op : io_op {
   }
 
   /// Parks the task until the CQE arrives (the op was submitted by the caller).
-  struct awaiter {
+  struct [[nodiscard]] awaiter {
     uring_op& op;
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept { op.r->park(h, &uring_op::abort, &op); }
@@ -90,7 +90,7 @@ enum class io_direction : int { read = 0, write = 1, none = 2 };
 /// busy_resource_error if another task already has an operation in flight on fd in `dir`.
 /// Trivially destructible (g++ 12 destroys awaiter temporaries twice): `prep` must capture references.
 template <class Prep>
-struct uring_call {
+struct [[nodiscard]] uring_call {
   int fd;
   io_direction dir;
   const char* what;  // for messages: "trio::socket::recv"

@@ -10,7 +10,7 @@
 namespace trio::testing {
 namespace detail_wtb {
 
-class awaiter : trio::detail::idle_waiter {
+class [[nodiscard]] awaiter : trio::detail::idle_waiter {
  public:
   explicit awaiter(duration cushion) {
     r_ = &trio::detail::current_runner("trio::testing::wait_all_tasks_blocked()");
