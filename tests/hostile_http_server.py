@@ -20,6 +20,10 @@ Paths (the query string is ignored unless a path says otherwise):
   /gzip-bomb             Content-Encoding: gzip, ~1 MB on the wire that decodes to 1 GiB of zeros
   /gzip/N                Content-Encoding: gzip of N MiB of deterministic bytes (X-SHA256 of the decoded)
   /plain/N               the same N MiB uncompressed (X-SHA256)
+  /deflate-raw/N         Content-Encoding: deflate as raw deflate (no zlib header) of /plain/N's bytes
+  /deflate-zlib/N        Content-Encoding: deflate with zlib's header, of /plain/N's bytes
+  /gzip-truncated        Content-Encoding: gzip, the first half of /gzip/1 (its Content-Length says so)
+  /echo-head             the request's head as it arrived, as the body
   /drip                  headers, then one byte every 0.1 s (at most 600)
   /reset-mid-body        Content-Length 1000, 100 bytes, then a TCP reset
   /redirect-ftp?PORT     302 to ftp://127.0.0.1:PORT/x
@@ -56,6 +60,14 @@ def deterministic(mib):
     return unit * (16 * mib)
 
 
+def raw_body(mib):
+    """/plain/N's bytes and their SHA-256, made once."""
+    def make():
+        body = deterministic(mib)
+        return body, hashlib.sha256(body).hexdigest()
+    return cached(("raw", mib), make)
+
+
 def gzip_bomb():
     # 1 GiB of zeros as ~1 MB of gzip, made fast: after a full flush a deflate stream forgets its
     # history, so every 1 MiB block of zeros compresses to the same bytes.
@@ -81,13 +93,13 @@ def read_request(conn):
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
         if not chunk:
-            return None
+            return None, None
         data += chunk
         if len(data) > 1 << 20:
-            return None
+            return None, None
     line = data.split(b"\r\n", 1)[0].decode("latin-1")
     parts = line.split(" ")
-    return parts[1] if len(parts) >= 2 else "/"
+    return (parts[1] if len(parts) >= 2 else "/"), data.split(b"\r\n\r\n", 1)[0]
 
 
 def send_forever(conn, piece, limit):
@@ -99,7 +111,7 @@ def send_forever(conn, piece, limit):
 
 def handle(conn):
     conn.settimeout(60)
-    target = read_request(conn)
+    target, request_head = read_request(conn)
     if target is None:
         return
     path, _, query = target.partition("?")
@@ -139,7 +151,7 @@ def handle(conn):
         conn.sendall(body)
     elif path.startswith("/gzip/") or path.startswith("/plain/"):
         mib = int(path.rsplit("/", 1)[1])
-        raw, digest = cached(("raw", mib), lambda: (lambda b: (b, hashlib.sha256(b).hexdigest()))(deterministic(mib)))
+        raw, digest = raw_body(mib)
         if path.startswith("/gzip/"):
             body = cached(("gzip", mib), lambda: gzip.compress(raw, 6))
             extra = [("Content-Encoding", "gzip")]
@@ -147,6 +159,23 @@ def handle(conn):
             body, extra = raw, []
         conn.sendall(head("HTTP/1.1 200 OK", extra + [("Content-Length", str(len(body))), ("X-SHA256", digest)] + close))
         conn.sendall(body)
+    elif path.startswith("/deflate-raw/") or path.startswith("/deflate-zlib/"):
+        mib = int(path.rsplit("/", 1)[1])
+        raw, digest = raw_body(mib)
+        wbits = -15 if path.startswith("/deflate-raw/") else 15
+        c = zlib.compressobj(6, zlib.DEFLATED, wbits)
+        body = cached((path, mib), lambda: c.compress(raw) + c.flush())
+        conn.sendall(head("HTTP/1.1 200 OK", [("Content-Encoding", "deflate"), ("Content-Length", str(len(body))),
+                                              ("X-SHA256", digest)] + close))
+        conn.sendall(body)
+    elif path == "/gzip-truncated":
+        raw, _ = raw_body(1)
+        body = gzip.compress(raw, 6)
+        body = body[: len(body) // 2]
+        conn.sendall(head("HTTP/1.1 200 OK", [("Content-Encoding", "gzip"), ("Content-Length", str(len(body)))] + close))
+        conn.sendall(body)
+    elif path == "/echo-head":
+        conn.sendall(head("HTTP/1.1 200 OK", [("Content-Length", str(len(request_head)))] + close) + request_head)
     elif path == "/drip":
         conn.sendall(head("HTTP/1.1 200 OK", [("Content-Length", "600")] + close))
         for _ in range(600):

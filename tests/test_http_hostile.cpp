@@ -298,3 +298,90 @@ TEST_CASE("HTTP debug hook: curl's verbose lines, each named by its request", "[
     co_await stop(server);
   });
 }
+
+TEST_CASE("HTTP hostile server: a streamed deflate body (raw or zlib-wrapped) decodes whole with any buffer size",
+          "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_hostile_server();
+    http::client client;
+    for (const char* path : {"/deflate-raw/1", "/deflate-zlib/1", "/gzip/1"})
+      for (std::size_t size : {1u, 100u, 4096u, 65536u}) {
+        INFO(path << " read " << size << " bytes at a time");
+        http::streamed_response s = co_await client.stream("GET", server.base() + path);
+        const std::string digest(*s.headers().get("x-sha256"));
+        std::vector<std::byte> buf(size);
+        std::string body;
+        for (std::size_t k; (k = co_await s.receive_some(buf)) != 0;)
+          body.append(reinterpret_cast<char*>(buf.data()), k);
+        CHECK(body.size() == 1u << 20);
+        CHECK(sha256_hex(body) == digest);
+      }
+    // a gzip body cut short (its Content-Length agrees) is a protocol_error, never a short success
+    http::streamed_response cut = co_await client.stream("GET", server.base() + "/gzip-truncated");
+    CHECK_THROWS_AS(co_await cut.read_all(), http::protocol_error);
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP hostile server: a cancelled receive_some never loses body bytes", "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_hostile_server();
+    http::client client;
+    for (const char* path : {"/plain/8", "/gzip/8"}) {
+      INFO(path);
+      http::streamed_response s = co_await client.stream("GET", server.base() + path);
+      const std::string digest(*s.headers().get("x-sha256"));
+      std::array<std::byte, 4096> buf;
+      std::string body;
+      bool ended = false;
+      for (int round = 0; !ended && round < 100000; ++round) {
+        if (round % 2 == 1) {  // a scope already cancelled: the read must throw before taking bytes
+          co_await trio::move_on_after(-1s, [&]() -> trio::task<> {
+            const std::size_t k = co_await s.receive_some(buf);
+            body.append(reinterpret_cast<char*>(buf.data()), k);
+            ended = k == 0;
+          });
+        } else {  // short windows: reads cut by the deadline at any point
+          co_await trio::move_on_after(2ms, [&]() -> trio::task<> {
+            for (std::size_t k; !ended;) {
+              k = co_await s.receive_some(buf);
+              body.append(reinterpret_cast<char*>(buf.data()), k);
+              ended = k == 0;
+            }
+          });
+        }
+      }
+      CHECK(ended);
+      CHECK(body.size() == 8u << 20);
+      CHECK(sha256_hex(body) == digest);
+    }
+    co_await stop(server);
+  });
+}
+
+TEST_CASE("HTTP: request headers cannot inject lines; an empty value is sent empty", "[http][hostile]") {
+  test::run_real([&]() -> trio::task<> {
+    python_server server = co_await start_hostile_server();
+    http::client client;
+    const auto with = [](std::string name, std::string value) {
+      http::request_options o;
+      o.headers = {{std::move(name), std::move(value)}};
+      return o;
+    };
+    CHECK_THROWS_WITH(co_await client.get(server.base() + "/echo-head", with("X-A", "v\r\nX-Injected: yes")),
+                      Catch::Contains("'X-A'") && Catch::Contains("line break"));
+    CHECK_THROWS_AS(co_await client.get(server.base() + "/echo-head", with("X-A", "v\nX-Injected: yes")),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(co_await client.get(server.base() + "/echo-head", with("X-Injected: yes\r\nX-B", "v")),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(co_await client.get(server.base() + "/echo-head", with("", "v")), std::invalid_argument);
+    http::client_options bad;
+    bad.headers = {{"X-C", "a\rb"}};
+    http::client bad_client(bad);
+    CHECK_THROWS_AS(co_await bad_client.get(server.base() + "/echo-head"), std::invalid_argument);
+    http::response r = co_await client.get(server.base() + "/echo-head", with("X-Empty", ""));
+    CHECK_THAT(r.text(), Catch::Contains("\r\nX-Empty:"));
+    CHECK_THAT(r.text(), !Catch::Contains("X-Injected"));
+    co_await stop(server);
+  });
+}

@@ -106,6 +106,21 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
 inline bool has_header(const header_list& h, std::string_view name) noexcept {
   return std::any_of(h.begin(), h.end(), [&](const auto& kv) { return iequals(kv.first, name); });
 }
+/// A request header the caller gave: a name of token characters, a value without CR, LF or NUL (either
+/// would let the caller's data write header lines of its own: header injection). Throws
+/// std::invalid_argument naming the header.
+inline void check_header(std::string_view name, std::string_view value) {
+  const auto token = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  };
+  if (name.empty() || !std::all_of(name.begin(), name.end(), token))
+    throw std::invalid_argument("trio::http: the request header name '" + std::string(name) +
+                                "' is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)");
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
+    throw std::invalid_argument("trio::http: the value of the request header '" + std::string(name) +
+                                "' holds a line break or NUL (it would start a header of its own): remove it");
+}
 }  // namespace detail
 
 /// Response headers: case-insensitive names, repeated names kept in order. Iterating gives
@@ -663,14 +678,17 @@ class streamed_response {
   std::string_view http_version() const noexcept { return head_.http_version(); }
   const response& raise_for_status() const { return head_.raise_for_status(); }
 
-  /// Up to buffer.size() bytes of the body; 0 at its end. Errors as client::request's.
+  /// Up to buffer.size() bytes of the body; 0 at its end. Errors as client::request's. A checkpoint
+  /// that never loses bytes: cancelled, it throws before taking any; once it has taken some, it
+  /// returns them (the cancellation waits for the next checkpoint).
   task<std::size_t> receive_some(std::span<std::byte> buffer) {
+    co_await checkpoint_if_cancelled();
     if (buffered_) {  // a transport's response: its body is all here
       const std::string_view body = head_.content().substr(std::min(buffered_read_, head_.content().size()));
       const std::size_t n = std::min(body.size(), buffer.size());
       std::memcpy(buffer.data(), body.data(), n);
       buffered_read_ += n;
-      co_await checkpoint();
+      co_await cancel_shielded_checkpoint();
       co_return n;
     }
     if (!s_) throw closed_resource_error("trio::http::streamed_response::receive_some: the response was closed");
@@ -680,13 +698,7 @@ class streamed_response {
       if (have > 0) {
         std::size_t n = 0;
         if (inflater_) {  // decoded into the caller's buffer, as much as it holds
-          trio::detail::inflater::result r{};
-          try {
-            r = inflater_->feed(std::string_view(t.body).substr(t.body_read), buffer);
-          } catch (const std::runtime_error& e) {
-            throw protocol_error("trio::http: " + s_->method + " " + s_->url + " failed: " + e.what(), s_->method,
-                                 s_->url);
-          }
+          const trio::detail::inflater::result r = inflate_into(std::string_view(t.body).substr(t.body_read), buffer);
           t.body_read += r.used;
           n = r.produced;
         } else {
@@ -700,8 +712,15 @@ class streamed_response {
         }
         if (t.paused && t.body.size() - t.body_read < t.max_buffer / 2) s_->multi->unpause(t);
         if (n == 0 && !buffer.empty()) continue;  // (input that decodes to nothing yet: a header)
-        co_await checkpoint();
+        co_await cancel_shielded_checkpoint();
         co_return n;
+      }
+      if (inflater_ && !buffer.empty()) {  // what zlib still holds back from the input it took
+        const std::size_t n = inflate_into(std::string_view(), buffer).produced;
+        if (n > 0) {
+          co_await cancel_shielded_checkpoint();
+          co_return n;
+        }
       }
       if (t.done) {
         if (t.result != CURLE_OK) detail::throw_transfer_error(t, s_->method, s_->url);
@@ -731,6 +750,13 @@ class streamed_response {
 
  private:
   friend class client;
+  trio::detail::inflater::result inflate_into(std::string_view in, std::span<std::byte> out) {
+    try {
+      return inflater_->feed(in, out);
+    } catch (const std::runtime_error& e) {
+      throw protocol_error("trio::http: " + s_->method + " " + s_->url + " failed: " + e.what(), s_->method, s_->url);
+    }
+  }
   std::unique_ptr<detail::request_state> s_;
   std::unique_ptr<trio::detail::inflater> inflater_;  // a gzip or deflate body, decoded as it is read
   response head_;
@@ -840,6 +866,7 @@ class client {
     for (const auto& h : options_.headers)
       if (!detail::has_header(o.headers, h.first)) r.headers.push_back(h);
     r.headers.insert(r.headers.end(), o.headers.begin(), o.headers.end());
+    for (const auto& [k, v] : r.headers) detail::check_header(k, v);
     const char* content_type = nullptr;
     if (o.json) {
       r.content = *o.json;
@@ -979,7 +1006,9 @@ class client {
     for (const header_list* hs : lists)
       for (const auto& [k, v] : *hs) {
         if (hs == &options_.headers && detail::has_header(o.headers, k)) continue;
-        line.assign(k).append(": ").append(v);
+        detail::check_header(k, v);
+        // (curl reads "Name:" as "do not send Name"; "Name;" is its way to send it empty)
+        line.assign(k).append(v.empty() ? ";" : ": ").append(v);
         add_line(line.c_str());
       }
     line.clear();

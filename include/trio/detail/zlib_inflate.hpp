@@ -37,8 +37,10 @@ class inflater {
   /// another gzip member (a concatenation, which gzip allows).
   result feed(std::string_view in, std::span<std::byte> out) {
     result r{0, 0};
-    while (r.produced < out.size() && r.used < in.size()) {
+    // (no input at all: what zlib holds back from input it already took, e.g. a final match)
+    for (bool drain = in.empty(); r.produced < out.size() && (r.used < in.size() || drain); drain = false) {
       if (ended_) {
+        if (r.used == in.size()) break;
         if (format_ != format::gzip || static_cast<unsigned char>(in[r.used]) != 0x1f) {
           r.used = in.size();  // (trailing bytes after the stream: ignored, as curl does)
           break;
@@ -68,8 +70,11 @@ class inflater {
                                  " data is corrupt (zlib: " + (z_.msg ? z_.msg : "error " + std::to_string(rc)) + ")");
       }
       started_ = true;
-      if (in_before == z_.avail_in && out_before == z_.avail_out)  // (zlib always moves with room on both sides)
+      if (in_before == z_.avail_in && out_before == z_.avail_out) {
+        if (in_before == 0) break;  // (draining: nothing held back)
+        // (zlib always moves with room on both sides)
         throw std::runtime_error("the body's compressed data cannot be decoded (zlib made no progress)");
+      }
     }
     return r;
   }
