@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "helpers.hpp"
 
@@ -360,6 +361,26 @@ TRIO_TEST_CASE("a pipe whose reader has gone: send_all is broken_resource_error,
   CHECK_THROWS_AS(co_await pipe.first.send_all(std::string_view("x")), trio::broken_resource_error);
   co_await pipe.first.aclose();
   CHECK_THROWS_AS(co_await pipe.first.send_all(std::string_view("x")), trio::closed_resource_error);
+}
+
+TRIO_TEST_CASE("a pipe_send_stream destroyed while another task is in send_all: that task gets closed_resource_error",
+               "[process]") {
+  auto pipe = trio::make_pipe();
+  auto sender = std::make_unique<trio::pipe_send_stream>(std::move(pipe.first));
+  std::string error;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      try {
+        co_await sender->send_all(std::string(1 << 20, 'x'));  // more than the pipe holds: it waits
+      } catch (const trio::closed_resource_error& e) {
+        error = e.what();
+      }
+    });
+    co_await tt::wait_all_tasks_blocked();
+    sender.reset();
+    co_return;
+  });
+  CHECK_THAT(error, Catch::Contains("was closed"));
 }
 
 namespace {

@@ -42,14 +42,15 @@ class pipe_end {
   pipe_end(pipe_end&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
   pipe_end& operator=(pipe_end&& o) noexcept {
     if (this != &o) {
-      close_now();
+      close();
       fd_ = std::exchange(o.fd_, -1);
     }
     return *this;
   }
   pipe_end(const pipe_end&) = delete;
   pipe_end& operator=(const pipe_end&) = delete;
-  ~pipe_end() { close_now(); }
+  /// Like close(): a task still using the fd is woken (without it, it waited forever).
+  ~pipe_end() { close(); }
 
   int fd() const noexcept { return fd_; }
   bool is_open() const noexcept { return fd_ >= 0; }
@@ -89,9 +90,6 @@ class pipe_end {
   task<void> wait(unsigned events) { return wait_fd(fd_, (events & POLLIN) ? 0 : 1); }
 
  private:
-  void close_now() noexcept {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
   int fd_ = -1;
 };
 
@@ -118,15 +116,17 @@ class pipe_send_stream {
 
   /// Writes all of data (several writes when the pipe is full).
   task<void> send_all(std::span<const std::byte> data) {
-    detail::busy_guard busy(sending_, "trio::pipe_send_stream::send_all", "sending");
+    static constexpr const char* what = "trio::pipe_send_stream::send_all";
+    detail::stream_user busy(sending_, what, "sending");
     if (data.empty()) {
-      if (!end_.is_open()) detail::throw_stream_closed("trio::pipe_send_stream::send_all");
+      if (!end_.is_open()) detail::throw_stream_closed(what);
       co_await checkpoint();
       co_return;
     }
     while (!data.empty()) {
-      const std::size_t n = co_await end_.transfer(detail::io_direction::write, const_cast<std::byte*>(data.data()),
-                                                   data.size(), "trio::pipe_send_stream::send_all");
+      const std::size_t n =
+          co_await end_.transfer(detail::io_direction::write, const_cast<std::byte*>(data.data()), data.size(), what);
+      if (busy.gone) detail::throw_stream_destroyed(what);
       data = data.subspan(n);
     }
   }
@@ -150,7 +150,7 @@ class pipe_send_stream {
 
  private:
   detail::pipe_end end_;
-  bool sending_ = false;
+  detail::stream_user_slot sending_;  // destroyed before end_: see socket_stream
 };
 static_assert(send_stream<pipe_send_stream>);
 
