@@ -24,6 +24,7 @@ Paths (the query string is ignored unless a path says otherwise):
   /deflate-zlib/N        Content-Encoding: deflate with zlib's header, of /plain/N's bytes
   /gzip-truncated        Content-Encoding: gzip, the first half of /gzip/1 (its Content-Length says so)
   /echo-head             the request's head as it arrived, as the body
+  /gzip-twice-headers    two Content-Encoding: gzip headers over a body gzip'd once
   /drip                  headers, then one byte every 0.1 s (at most 600)
   /reset-mid-body        Content-Length 1000, 100 bytes, then a TCP reset
   /redirect-ftp?PORT     302 to ftp://127.0.0.1:PORT/x
@@ -174,6 +175,10 @@ def handle(conn):
         body = body[: len(body) // 2]
         conn.sendall(head("HTTP/1.1 200 OK", [("Content-Encoding", "gzip"), ("Content-Length", str(len(body)))] + close))
         conn.sendall(body)
+    elif path == "/gzip-twice-headers":
+        body = gzip.compress(b"only once", 6)
+        conn.sendall(head("HTTP/1.1 200 OK", [("Content-Encoding", "gzip"), ("Content-Encoding", "gzip"),
+                                              ("Content-Length", str(len(body)))] + close) + body)
     elif path == "/echo-head":
         conn.sendall(head("HTTP/1.1 200 OK", [("Content-Length", str(len(request_head)))] + close) + request_head)
     elif path == "/drip":

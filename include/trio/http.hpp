@@ -581,6 +581,63 @@ inline std::size_t on_header(char* data, std::size_t size, std::size_t n, void* 
   return size * n;
 }
 
+/// The value of `name` among header lines "name:value\n" (curl_transfer::head), if there.
+inline std::optional<std::string_view> head_value(std::string_view head, std::string_view name) {
+  while (!head.empty()) {
+    const std::size_t end = head.find('\n');
+    const std::string_view line = head.substr(0, end);
+    head.remove_prefix(end == std::string_view::npos ? head.size() : end + 1);
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && iequals(line.substr(0, colon), name)) return line.substr(colon + 1);
+  }
+  return std::nullopt;
+}
+
+/// The decoder for the Content-Encoding among header lines "name:value\n": none for identity (or
+/// none given); throws std::runtime_error for one that was not offered (gzip and deflate are), or
+/// for more than one (an encoding applied twice is not one we offered either).
+inline std::unique_ptr<trio::detail::inflater> decoder_for(std::string_view head) {
+  using trio::detail::inflater;
+  const std::optional<std::string_view> coding = head_value(head, "content-encoding");
+  if (coding) {
+    const std::size_t after = static_cast<std::size_t>(coding->data() + coding->size() - head.data());
+    if (head_value(head.substr(after), "content-encoding"))
+      throw std::runtime_error(
+          "the response has more than one Content-Encoding header (gzip and deflate, once, are "
+          "offered)");
+  }
+  if (!coding || coding->empty() || iequals(*coding, "identity")) return nullptr;
+  if (iequals(*coding, "gzip") || iequals(*coding, "x-gzip")) return std::make_unique<inflater>(inflater::format::gzip);
+  if (iequals(*coding, "deflate")) return std::make_unique<inflater>(inflater::format::deflate);
+  throw std::runtime_error("the response's Content-Encoding '" + std::string(*coding) +
+                           "' was not offered (gzip and deflate are)");
+}
+
+/// Decoded bytes of `in` appended to t.body, within t.max_body (false: over it, or not decodable;
+/// t.too_large or t.violation says which).
+inline bool decode_into_body(trio::detail::curl_transfer& t, std::string_view in) {
+  for (;;) {
+    const std::size_t at = t.body.size();
+    const std::size_t room = std::max<std::size_t>(in.size() * 4, 16384);
+    t.body.resize(at + room);  // (decoded in place: amortized growth, as append's)
+    trio::detail::inflater::result r{};
+    try {
+      r = t.decoder->feed(in, std::span(reinterpret_cast<std::byte*>(t.body.data() + at), room));
+    } catch (const std::runtime_error& e) {
+      t.body.resize(at);
+      t.violation = e.what();
+      return false;
+    }
+    t.body.resize(at + r.produced);
+    in.remove_prefix(r.used);
+    if (t.body.size() - t.head_size > t.max_body) {
+      t.too_large = true;
+      return false;
+    }
+    if (r.produced < room) return true;  // (zlib had no more for the room it was given)
+  }
+}
+
 inline std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) {
   auto* t = static_cast<trio::detail::curl_transfer*>(self);
   const std::size_t len = size * n;
@@ -591,12 +648,20 @@ inline std::size_t on_body(char* data, std::size_t size, std::size_t n, void* se
     }
     t->headers_ready.set();        // the final response's body has begun
     t->body_waiters.unpark_all();  // reschedules the reader (it runs after the driver yields)
-  } else if (t->body.size() - (t->head_size == std::string::npos ? t->body.size() : t->head_size) + len > t->max_body) {
-    t->too_large = true;  // (stops curl decoding too: a gzip bomb ends here)
-    return 0;
-  } else if (t->head_size == std::string::npos) {
+    t->body.append(data, len);
+    return len;
+  }
+  if (t->owner->over_budget(*t)) return CURL_WRITEFUNC_PAUSE;  // (the rest next turn)
+  const std::size_t before = t->body.size();
+  if (t->head_size == std::string::npos) {
     // The first byte: the response's one buffer, header lines then the body, sized by
     // Content-Length when there is one (a decoded body may still grow it).
+    try {
+      t->decoder = decoder_for(t->head);
+    } catch (const std::runtime_error& e) {
+      t->violation = e.what();
+      return 0;
+    }
     curl_off_t expected = -1;
     curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &expected);
     constexpr curl_off_t most = curl_off_t(64) << 20;  // (a Content-Length is not a promise)
@@ -606,7 +671,15 @@ inline std::size_t on_body(char* data, std::size_t size, std::size_t n, void* se
     t->body.append(t->head);
     t->head_size = t->head.size();
   }
-  t->body.append(data, len);
+  if (t->decoder) {
+    if (!decode_into_body(*t, std::string_view(data, len))) return 0;
+  } else if (t->body.size() - t->head_size + len > t->max_body) {
+    t->too_large = true;  // (curl stops here: nothing beyond the limit is read)
+    return 0;
+  } else {
+    t->body.append(data, len);
+  }
+  t->turn_bytes += t->body.size() - before;  // (decoded bytes: a bomb's 16 KiB can be 16 MiB)
   return len;
 }
 
@@ -656,7 +729,7 @@ struct request_state {
       curl_easy_setopt(t.easy, CURLOPT_PRIVATE, nullptr);
       curl_easy_setopt(t.easy, CURLOPT_HTTPHEADER, nullptr);
       curl_easy_setopt(t.easy, CURLOPT_POSTFIELDS, nullptr);
-      multi->give_back_easy(t.easy, std::move(t.head), t.raw);
+      multi->give_back_easy(t.easy, std::move(t.head));
     }
     curl_slist_free_all(header_slist);
   }
@@ -830,16 +903,10 @@ class client {
     if (s->t.done && s->t.result != CURLE_OK) detail::throw_transfer_error(s->t, s->method, s->url);
     streamed_response r;
     fill_head(*s, r.head_, header_map(s->t.head, s->t.head.size(), s->t.head_lines), false);
-    if (auto coding = r.head_.headers().get("content-encoding")) {
-      if (detail::iequals(*coding, "gzip") || detail::iequals(*coding, "x-gzip")) {
-        r.inflater_ = std::make_unique<trio::detail::inflater>(trio::detail::inflater::format::gzip);
-      } else if (detail::iequals(*coding, "deflate")) {
-        r.inflater_ = std::make_unique<trio::detail::inflater>(trio::detail::inflater::format::deflate);
-      } else if (!coding->empty() && !detail::iequals(*coding, "identity")) {
-        throw protocol_error("trio::http: " + s->method + " " + s->url + " failed: the response's Content-Encoding '" +
-                                 std::string(*coding) + "' was not offered (a stream accepts gzip and deflate)",
-                             s->method, s->url);
-      }
+    try {
+      r.inflater_ = detail::decoder_for(s->t.head);
+    } catch (const std::runtime_error& e) {
+      throw protocol_error("trio::http: " + s->method + " " + s->url + " failed: " + e.what(), s->method, s->url);
     }
     r.s_ = std::move(s);
     co_return r;
@@ -914,7 +981,11 @@ class client {
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &detail::on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &detail::on_header);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every decoding this curl has
+    // The bodies are decoded here, not by curl (libcurl 7.88 decodes a whole read at once into a
+    // buffer of its own, whatever it expands to, even while the transfer is paused): curl gets the
+    // raw bytes, so only what detail::inflater decodes is offered.
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+    curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     // HTTP/2: a request started while the host's first connection is still being set up waits for
     // it and multiplexes on it, instead of opening a connection of its own (as httpx does).
@@ -941,20 +1012,10 @@ class client {
     const bool as_is = options_.base_url.empty() && options_.params.empty() && o.params.empty() &&
                        (url.starts_with("http://") || url.starts_with("https://"));
     s.url = as_is ? std::move(url) : resolve(url, o, s.method);
-    const auto [e, fresh, raw] = multi_->take_easy(s.t.head);
+    const auto [e, fresh] = multi_->take_easy(s.t.head);
     s.t.easy = e;
     if (fresh) configure(e);
     s.t.streaming = streaming;
-    // A buffered body is decoded by curl, with every encoding it has (and max_response_size
-    // counts its output); a streamed one is decoded by its reader (detail::inflater), so it is only
-    // offered what zlib decodes. Set when the handle's last transfer wanted the other way (the
-    // encoding string is copied by curl: not every time).
-    s.t.raw = raw;
-    if (raw != streaming) {
-      curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, streaming ? "gzip, deflate" : "");
-      curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, streaming ? 0L : 1L);
-      s.t.raw = streaming;
-    }
     const std::size_t limit = o.max_response_size.value_or(options_.max_response_size);
     s.t.max_body = limit == 0 ? SIZE_MAX : limit;
     curl_easy_setopt(e, CURLOPT_URL, s.url.c_str());
@@ -1113,6 +1174,13 @@ class client {
     if (s.t.result != CURLE_OK) detail::throw_transfer_error(s.t, s.method, s.url);
     response r;
     auto& t = s.t;
+    if (t.decoder) {  // what zlib holds back, and whether the encoded data was whole
+      if (!detail::decode_into_body(t, std::string_view())) detail::throw_transfer_error(t, s.method, s.url);
+      if (!t.decoder->complete()) {
+        t.violation = "the compressed body ends before its encoded data does";
+        detail::throw_transfer_error(t, s.method, s.url);
+      }
+    }
     fill_head(s, r,
               t.head_size == std::string::npos ? header_map(t.head, t.head.size(), t.head_lines)  // no body
                                                : header_map(std::move(t.body), t.head_size, t.head_lines),

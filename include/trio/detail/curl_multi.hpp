@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "trio/checkpoint.hpp"
+#include "trio/detail/zlib_inflate.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
 #include "trio/nursery.hpp"
@@ -50,10 +51,13 @@
 
 namespace trio::detail {
 
+class curl_multi;
+
 /// One request in flight: what curl's write and header callbacks fill, and the event its task waits on.
 struct curl_transfer {
   CURL* easy = nullptr;
-  std::uint64_t id = 0;  // this multi's count of transfers, when it was added (debug output names it)
+  curl_multi* owner = nullptr;  // the multi it was added to
+  std::uint64_t id = 0;         // this multi's count of transfers, when it was added (debug output names it)
   CURLcode result = CURLE_OK;
   bool added = false;  // in the multi
   bool done = false;   // curl reported DONE (result is set)
@@ -81,9 +85,17 @@ struct curl_transfer {
   bool too_large = false;               // the body (or its Content-Length) went over max_body
   std::string violation;                // the server broke HTTP in a way curl accepts (e.g. two lengths)
   std::optional<std::uint64_t> length;  // the current response's Content-Length, once seen
+  // Not streaming: a gzip or deflate body is decoded as it arrives (curl is given the raw bytes:
+  // libcurl 7.88 decodes a whole read at once, whatever it expands to, see detail::inflater).
+  std::unique_ptr<inflater> decoder;
+  // Fairness: the body bytes this transfer took in the driver's current turn. Over turn_budget, the
+  // transfer is paused until the next turn (curl would otherwise read a fast body for seconds in one
+  // socket_action).
+  std::uint64_t turn = 0;
+  std::size_t turn_bytes = 0;
+  bool budget_paused = false;
   // Streaming (body as a receive stream): a bounded buffer, curl paused while it is full.
   bool streaming = false;
-  bool raw = false;  // curl does not decode the body (a stream decodes it as it is read)
   std::size_t max_buffer = 256 * 1024;
   std::size_t body_read = 0;  // streaming: bytes of body already handed out
   bool paused = false;
@@ -136,12 +148,11 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   struct easy_handle {
     CURL* easy;
     bool fresh;
-    bool raw;  // set for raw (undecoded) bodies by the last transfer (see curl_transfer::raw)
   };
   easy_handle take_easy(std::string& head_buffer) {
     if (!spare_easies_.empty()) {
       spare& s = spare_easies_.back();
-      const easy_handle h{s.easy, false, s.raw};
+      const easy_handle h{s.easy, false};
       head_buffer = std::move(s.head_buffer);
       head_buffer.clear();
       spare_easies_.pop_back();
@@ -160,12 +171,12 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
       curl_easy_setopt(e, CURLOPT_DEBUGDATA, this);
       curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
     }
-    return {e, true, false};
+    return {e, true};
   }
-  void give_back_easy(CURL* e, std::string&& head_buffer, bool raw) noexcept {
+  void give_back_easy(CURL* e, std::string&& head_buffer) noexcept {
     if (spare_easies_.size() < 64) {
       if (head_buffer.capacity() > 64 * 1024) head_buffer = std::string();
-      spare_easies_.push_back(spare{e, std::move(head_buffer), raw});
+      spare_easies_.push_back(spare{e, std::move(head_buffer)});
     } else {
       curl_easy_cleanup(e);
     }
@@ -175,6 +186,9 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   void add(curl_transfer& t) {
     curl_easy_setopt(t.easy, CURLOPT_PRIVATE, &t);
     t.id = ++transfers_;
+    t.owner = this;
+    budget_paused_.reserve(active_ + 1);
+    resuming_.reserve(active_ + 1);
     const CURLMcode rc = curl_multi_add_handle(m_, t.easy);
     if (rc != CURLM_OK)
       throw std::runtime_error(std::string("trio::http: curl_multi_add_handle failed: ") + curl_multi_strerror(rc));
@@ -187,8 +201,32 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     poke();
   }
 
+  /// The body bytes one transfer may take in one turn of the driver before it waits for the next.
+  static constexpr std::size_t turn_budget = std::size_t(2) << 20;
+  /// Whether t has used its budget for this turn (the write callback adds what it took to
+  /// t.turn_bytes); if so it is held back until the next turn (its write callback then returns
+  /// CURL_WRITEFUNC_PAUSE).
+  bool over_budget(curl_transfer& t) noexcept {
+    if (t.turn != turn_) {
+      t.turn = turn_;
+      t.turn_bytes = 0;
+    }
+    if (t.turn_bytes >= turn_budget) {
+      if (!t.budget_paused) {
+        t.budget_paused = true;
+        budget_paused_.push_back(&t);  // (reserved in add: cannot throw)
+      }
+      return true;
+    }
+    return false;
+  }
+
   /// Takes the transfer out (from its task; also when it was cancelled mid-way). Idempotent.
   void remove(curl_transfer& t) noexcept {
+    if (t.budget_paused) {
+      std::erase(budget_paused_, &t);
+      t.budget_paused = false;
+    }
     if (!t.added) return;
     t.added = false;
     curl_multi_remove_handle(m_, t.easy);
@@ -411,11 +449,13 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     auto wait = [&m](cancel_scope& scope) -> task<void> { co_await m->wait_for_work(scope); };
     time_point next_rescue = current_time() + rescue_interval;
     while (m->active_ > 0) {
-      if (m->timer_ && current_time() >= *m->timer_) {
-        co_await checkpoint();
+      if ((m->timer_ && current_time() >= *m->timer_) || !m->budget_paused_.empty()) {
+        co_await checkpoint();  // (curl has work now: other tasks first)
       } else {
         co_await move_on_at(m->timer_ ? std::min(*m->timer_, next_rescue) : next_rescue, wait);
       }
+      ++m->turn_;
+      m->resume_budget_paused();
       m->process();
       if (m->active_ > 0 && current_time() >= next_rescue) {
         m->rescue();
@@ -423,6 +463,18 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
       }
     }
     m->driving_ = false;
+  }
+
+  /// Resumes the transfers held back by their budget in the last turn. curl hands the held chunk
+  /// over at once (it counts against the new turn's budget).
+  void resume_budget_paused() {
+    if (budget_paused_.empty()) return;
+    resuming_.swap(budget_paused_);  // (a transfer may be held back again while it resumes)
+    for (curl_transfer* t : resuming_) {
+      t->budget_paused = false;
+      if (t->added) curl_easy_pause(t->easy, CURLPAUSE_CONT);
+    }
+    resuming_.clear();
   }
 
   /// socket_action(fd, readable) for every socket curl waits to read (see drive), then the rest.
@@ -440,11 +492,13 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
   cancel_scope* waiting_ = nullptr;  // the driver's wait, while it waits
   std::size_t active_ = 0;
   std::uint64_t transfers_ = 0;
+  std::uint64_t turn_ = 0;                     // the driver's turns (see turn_budget)
+  std::vector<curl_transfer*> budget_paused_;  // held back until the next turn
+  std::vector<curl_transfer*> resuming_;       // (resume_budget_paused's list)
   bool driving_ = false;
   struct spare {
     CURL* easy;
     std::string head_buffer;
-    bool raw;
   };
   std::vector<spare> spare_easies_;
   std::vector<fd_state> fds_;  // by fd number
