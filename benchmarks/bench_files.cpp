@@ -1,4 +1,4 @@
-// Files and subprocesses: trio-cpp against the blocking floor each is measured by (issue 11):
+// Files and subprocesses: trio-cpp against the blocking floor each is measured by:
 //   file_lines        a 256 MiB file line by line: read_line(std::string&) vs std::getline on an ifstream
 //   file_lines_opt    the same through read_line() -> std::optional<std::string> (trio-cpp only)
 //   file_seq_read     1 GiB in 1 MiB reads vs a read(2) loop

@@ -1,4 +1,4 @@
-// HTTP rows (issue 13): 1,000 GETs of 1 KiB, 50 in flight, against the benchmark's own server (a
+// HTTP rows: 1,000 GETs of 1 KiB, 50 in flight, against the benchmark's own server (a
 // trio serve_tcp in another thread, so the client is what is measured), with keep-alive (Arg 0) and
 // one connection per request (Arg 1). Rows: trio::http::client; the floor, libcurl's multi handle in
 // its own curl_multi_poll loop, shaped as the raw prototype of the issue's notes (URL set per request,

@@ -1,4 +1,4 @@
-// TLS rows (issue 12): handshakes per second and bulk throughput through trio::ssl_stream, next to
+// TLS rows: handshakes per second and bulk throughput through trio::ssl_stream, next to
 // asio::ssl::stream and a blocking OpenSSL loop (the floor), all on the same OpenSSL 3 and the same
 // SSL_CTX; plus the cipher alone (what `openssl speed -evp aes-128-gcm` measures, for 16 KiB records).
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The HTTP rows' Python column (issue 13): httpx's AsyncClient on Trio, the library trio::http::client
+"""The HTTP rows' Python column: httpx's AsyncClient on Trio, the library trio::http::client
 is modelled on. Usage: httpx_bench.py URL N IN_FLIGHT keepalive|close. Makes IN_FLIGHT requests first
 (the pool's connections), then N requests IN_FLIGHT at a time, and prints the process CPU time per
 request of those N in nanoseconds (time.process_time: the interpreter's start-up is not counted)."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The echo servers' user-space CPU per round trip, measured by sampling (issue 10's server-CPU goal).
+"""The echo servers' user-space CPU per round trip, measured by sampling (the server-CPU goal).
 
 Why not getrusage: this VM's kernel accounts CPU time by ticks (CONFIG_TICK_CPU_ACCOUNTING, HZ=250):
 a thread's exact run time is split into user and system by the mode each 4 ms tick finds it in. An
