@@ -462,7 +462,8 @@ TEST_CASE("HTTP through a proxy: the request goes to the proxy, with the absolut
   });
 }
 
-TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 10 rounds of 20 requests at once multiplexed, a 404", "[http][interop]") {
+TEST_CASE("HTTP/2 against nghttpd: negotiated by ALPN, 10 rounds of 20 requests at once multiplexed, a 404",
+          "[http][interop]") {
   ssl_helpers::cert_files files;
   const std::filesystem::path docs = files.dir / "htdocs";
   std::filesystem::create_directory(docs);
