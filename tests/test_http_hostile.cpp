@@ -381,7 +381,7 @@ TEST_CASE("HTTP hostile server: a cancelled receive_some never loses body bytes"
   });
 }
 
-TEST_CASE("HTTP: request headers cannot inject lines; an empty value is sent empty", "[http][hostile]") {
+TEST_CASE("HTTP: request headers cannot inject lines, an empty value is sent empty", "[http][hostile]") {
   test::run_real([&]() -> trio::task<> {
     python_server server = co_await start_hostile_server();
     http::client client;
