@@ -114,6 +114,21 @@ def timed(name, fn, server):
     print(f"  {name}: {time.monotonic() - start:.2f} s", flush=True)
 
 
+def abuse(label, server, well_behaved, abuses, stop_line, check_log=None):
+    """Each abuse in turn, a well-behaved client served after each, then Ctrl-C stops the server."""
+    try:
+        well_behaved(server)
+        for name, fn in abuses:
+            timed(name, fn, server)
+        if check_log:
+            check_log(server)
+        rest = server.stop()
+        assert rest.strip().endswith(stop_line), rest[-200:]
+    finally:
+        server.kill()
+    print(f"{label}: served a well-behaved client after each abuse, stopped by Ctrl-C")
+
+
 def five_hundred_then_reset(server, after_connect=None):
     baseline = server.fds()
     socks = [connect(server.port) for _ in range(500)]
@@ -207,21 +222,15 @@ def echo_reset_while_another_talks(server):
 
 
 def run_echo(exe):
-    server = Server([exe], "Echo server listening on port ")
-    try:
-        echo_ok(server)
-        for name, fn in [("resets at once", echo_reset_at_once), ("resets mid-echo", echo_reset_mid_echo),
-                         ("garbage", echo_garbage), ("200 KiB without a newline", echo_long_line),
-                         ("500 connections then all reset", echo_500_then_reset),
-                         ("resets while another client talks", echo_reset_while_another_talks)]:
-            timed(name, fn, server)
-        # Each failed connection was logged with its peer.
+    def logged_with_peer(server):  # each failed connection was logged with its peer
         assert any(l.startswith(HOST + ":") and "Connection reset by peer" in l for l in server.err), server.err[:5]
-        rest = server.stop()
-        assert rest.strip().endswith("Stopped by Ctrl-C"), rest[-200:]
-    finally:
-        server.kill()
-    print("echo server: served a well-behaved client after each abuse, stopped by Ctrl-C")
+
+    abuse("echo server", Server([exe], "Echo server listening on port "), echo_ok,
+          [("resets at once", echo_reset_at_once), ("resets mid-echo", echo_reset_mid_echo),
+           ("garbage", echo_garbage), ("200 KiB without a newline", echo_long_line),
+           ("500 connections then all reset", echo_500_then_reset),
+           ("resets while another client talks", echo_reset_while_another_talks)],
+          "Stopped by Ctrl-C", logged_with_peer)
 
 
 # ---- chat ----
@@ -357,19 +366,11 @@ def chat_leave_while_another_talks(server):
 
 
 def run_chat(exe):
-    server = Server([exe, "0"], "chat server on port ")
-    try:
-        chat_ok(server)
-        for name, fn in [("resets", chat_resets), ("garbage", chat_garbage),
-                         ("a line over 64 KiB", chat_long_line),
-                         ("500 connections then all reset", chat_500_then_reset),
-                         ("clients leaving while another talks", chat_leave_while_another_talks)]:
-            timed(name, fn, server)
-        rest = server.stop()
-        assert rest.strip().endswith("chat server stopped"), rest[-200:]
-    finally:
-        server.kill()
-    print("chat server: served well-behaved clients after each abuse, stopped by Ctrl-C")
+    abuse("chat server", Server([exe, "0"], "chat server on port "), chat_ok,
+          [("resets", chat_resets), ("garbage", chat_garbage), ("a line over 64 KiB", chat_long_line),
+           ("500 connections then all reset", chat_500_then_reset),
+           ("clients leaving while another talks", chat_leave_while_another_talks)],
+          "chat server stopped")
 
 
 # ---- TLS ----
@@ -447,19 +448,11 @@ def tls_stalled_handshakes(server):
 
 
 def run_tls(exe):
-    server = Server([exe, "0", str(HANDSHAKE_TIMEOUT)], "TLS echo server listening on port ")
-    try:
-        tls_ok(server)
-        for name, fn in [("garbage instead of a ClientHello", tls_garbage),
-                         ("ends without close_notify", tls_no_close_notify),
-                         ("resets after the handshake", tls_reset_after_handshake),
-                         ("20 stalled handshakes", tls_stalled_handshakes)]:
-            timed(name, fn, server)
-        rest = server.stop()
-        assert rest.strip().endswith("Stopped by Ctrl-C"), rest[-200:]
-    finally:
-        server.kill()
-    print("TLS echo server: served a well-behaved client after each abuse, stopped by Ctrl-C")
+    abuse("TLS echo server", Server([exe, "0", str(HANDSHAKE_TIMEOUT)], "TLS echo server listening on port "), tls_ok,
+          [("garbage instead of a ClientHello", tls_garbage), ("ends without close_notify", tls_no_close_notify),
+           ("resets after the handshake", tls_reset_after_handshake),
+           ("20 stalled handshakes", tls_stalled_handshakes)],
+          "Stopped by Ctrl-C")
 
 
 if __name__ == "__main__":
