@@ -225,7 +225,7 @@ def run_echo(exe):
     def logged_with_peer(server):  # each failed connection was logged with its peer
         assert any(l.startswith(HOST + ":") and "Connection reset by peer" in l for l in server.err), server.err[:5]
 
-    abuse("echo server", Server([exe], "Echo server listening on port "), echo_ok,
+    abuse("echo server", Server([exe, "0"], "Echo server listening on port "), echo_ok,
           [("resets at once", echo_reset_at_once), ("resets mid-echo", echo_reset_mid_echo),
            ("garbage", echo_garbage), ("200 KiB without a newline", echo_long_line),
            ("500 connections then all reset", echo_500_then_reset),

@@ -10,7 +10,7 @@ import threading
 exe = sys.argv[1]
 # SIGINT at its default action in the child (a shell's background job would inherit it ignored,
 # and trio handles Ctrl-C only when SIGINT is at its default).
-proc = subprocess.Popen([exe], stdout=subprocess.PIPE, text=True,
+proc = subprocess.Popen([exe, "0"], stdout=subprocess.PIPE, text=True,
                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 try:
     line = proc.stdout.readline()

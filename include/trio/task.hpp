@@ -99,7 +99,7 @@ struct task_promise final : task_promise_base {
   }
   /// The task's exception; a task that finished without a value counts as having raised one.
   std::exception_ptr take_error() noexcept {
-    if (st == state::error) return std::move(error);
+    if (st == state::error) return std::exchange(error, nullptr);
     return st == state::empty ? missing_value_error(typeid(T)) : nullptr;
   }
   outcome<T> take_outcome() {
@@ -121,8 +121,8 @@ struct task_promise<void> final : task_promise_base {
   void result() {
     if (error) std::rethrow_exception(error);
   }
-  std::exception_ptr take_error() noexcept { return std::move(error); }
-  outcome<void> take_outcome() noexcept { return {std::move(error)}; }
+  std::exception_ptr take_error() noexcept { return std::exchange(error, nullptr); }
+  outcome<void> take_outcome() noexcept { return {std::exchange(error, nullptr)}; }
 };
 
 }  // namespace detail

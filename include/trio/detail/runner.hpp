@@ -697,7 +697,9 @@ inline void runner::finish_task(task_record& t) {
   }
   if (is_main) {
     main_task_ = nullptr;
-    main_error_ = std::move(err);
+    // (std::exchange, not std::move: libc++'s exception_ptr has no move, so a moved-from one still
+    // holds the error, and the system nursery would raise it a second time)
+    main_error_ = std::exchange(err, nullptr);
     if (system_nursery_)
       cancel_scope_state(*system_nursery_->scope, cancel_source::shutdown, "the main task has finished");
   }
