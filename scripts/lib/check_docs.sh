@@ -5,7 +5,8 @@
 #   2. README.md stays a front page: at most 13000 bytes;
 #   3. no tracked file refers to paths outside the repository (../shared) or to work-tracking numbers
 #      ("issue 12", "session 3", "stop 4");
-#   4. every relative link in README.md, benchmarks/README.md and docs/*.md points at a file that exists.
+#   4. every relative link in README.md, benchmarks/README.md and docs/*.md points at a file that exists;
+#   5. README.md links every document in docs/.
 # Usage: scripts/lib/check_docs.sh   (from anywhere inside the repository)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -69,6 +70,12 @@ for doc in "${docs[@]}"; do
     fi
   done < <(awk '/^ *```/ { fenced = !fenced; next } !fenced' "$doc" | sed -E 's/`[^`]*`//g' |
     grep -oE '\]\([^)]+\)' | sed -E 's/^\]\((.*)\)$/\1/')
+done
+
+# 5. The README's Documentation list names every document in docs/.
+for f in docs/*.md; do
+  [[ -e "$f" ]] || continue
+  grep -qF "]($f)" README.md || fail "README.md does not link $f (add it to the Documentation list)"
 done
 
 if ((failures > 0)); then
