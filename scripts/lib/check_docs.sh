@@ -18,6 +18,7 @@ fail() {
 }
 
 # 1. Case ids: the section prefixes of the semantics, followed by a two-digit number.
+ids=()
 ids_pattern='\b(RUN|NUR|START|CS|TO|CP|SCHED|SYNC|CH|STR|NET|FILE|THR|SIG|PROC|TEST|EXC)-[0-9]{2}[a-z]?\b'
 if [[ ! -f docs/semantics.md ]]; then
   fail "docs/semantics.md is missing"
@@ -51,6 +52,12 @@ if ((${#files[@]} > 0)); then
 fi
 
 # 4. Relative links in the Markdown documents.
+# The targets of ](...) links outside code blocks and code spans.
+# shellcheck disable=SC2016  # the backquotes are Markdown code spans, not shell expansions
+links_of() {
+  awk '/^ *```/ { fenced = !fenced; next } !fenced' "$1" | sed -E 's/`[^`]*`//g' |
+    grep -oE '\]\([^)]+\)' | sed -E 's/^\]\((.*)\)$/\1/'
+}
 docs=(README.md)
 [[ -f benchmarks/README.md ]] && docs+=(benchmarks/README.md)
 for f in docs/*.md; do [[ -e "$f" ]] && docs+=("$f"); done
@@ -68,8 +75,7 @@ for doc in "${docs[@]}"; do
     if [[ ! -e "$dir/$path" ]]; then
       fail "$doc links to $target, which does not exist"
     fi
-  done < <(awk '/^ *```/ { fenced = !fenced; next } !fenced' "$doc" | sed -E 's/`[^`]*`//g' |
-    grep -oE '\]\([^)]+\)' | sed -E 's/^\]\((.*)\)$/\1/')
+  done < <(links_of "$doc")
 done
 
 # 5. The README's Documentation list names every document in docs/.
