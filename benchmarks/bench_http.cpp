@@ -1,8 +1,8 @@
 // HTTP rows: 1,000 GETs of 1 KiB, 50 in flight, against the benchmark's own server (a
 // trio serve_tcp in another thread, so the client is what is measured), with keep-alive (Arg 0) and
 // one connection per request (Arg 1). Rows: trio::http::client; the floor, libcurl's multi handle in
-// its own curl_multi_poll loop, shaped as the raw prototype of the notes (URL set per request,
-// bodies kept; what the wrapper adds is the difference); and the curl command line
+// its own curl_multi_poll loop, the smallest program that drives it (URL set per request, bodies
+// kept; what the wrapper adds is the difference); and the curl command line
 // (`curl --parallel --parallel-max 50`). Counters: the client's CPU per request (its thread's CPU
 // time; for the CLI, the child's), and our allocations per request (operator new in the client's
 // thread: curl's malloc is not counted, nor the server's allocations).

@@ -709,7 +709,7 @@ void run_echo(benchmark::State& state, Server server) {
 }
 void trio_tcp_echo(benchmark::State& state) { run_echo(state, trio_echo_server); }
 
-/// Echo with two runners in two threads (DESIGN §3 "Threads"), each with its own listener on the same
+/// Echo with two runners in two threads (one trio::run each), each with its own listener on the same
 /// port through SO_REUSEPORT; the kernel spreads the connections. The last connection to close stops
 /// both runners through their trio_tokens.
 void trio_tcp_echo_2runners(benchmark::State& state) {

@@ -1,4 +1,4 @@
-// 12_tcp_client: the seed program's TCP client. It connects, sends a ping, prints the reply.
+// 12_tcp_client: a TCP client. It connects, sends a ping, prints the reply.
 //
 //   async def main(host, port):
 //       stream = await trio.open_tcp_stream(host, port)

@@ -1,4 +1,4 @@
-// 15_log_reader: the seed program's log processor. It reads a log file line by line and prints
+// 15_log_reader: a log processor. It reads a log file line by line and prints
 // each entry, while another task keeps ticking: reading a file never blocks the loop.
 //
 //   async def process_log(path):

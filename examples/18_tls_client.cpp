@@ -1,4 +1,4 @@
-// 18_tls_client: the seed program's TCP client (12_tcp_client) over TLS. It connects with
+// 18_tls_client: the TCP client of 12_tcp_client over TLS. It connects with
 // open_ssl_over_tcp_stream, which checks the server's certificate against the host name, sends a
 // ping and prints the reply.
 //

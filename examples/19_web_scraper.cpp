@@ -1,4 +1,4 @@
-// 19_web_scraper: the seed's concurrent scraper, ported from httpx. Every URL is fetched in its own
+// 19_web_scraper: a concurrent scraper (the httpx program below, in C++). Every URL is fetched in its own
 // task of one nursery, through one shared client; each prints as it completes.
 //
 //   async def fetch(client, url):

@@ -1,4 +1,4 @@
-// 20_downloads: the seed's concurrent downloads, ported from httpx. Each file streams to disk
+// 20_downloads: concurrent downloads (the httpx program below, in C++). Each file streams to disk
 // through trio's file I/O as it arrives (a bounded buffer, whatever the file's size), all at once.
 //
 //   async def download(client, url, filename):

@@ -1,4 +1,4 @@
-// 21_shared_client: the seed's "one client, many requests" program, ported from httpx: one client
+// 21_shared_client: "one client, many requests" (the httpx program below, in C++): one client
 // (one connection pool) shared by concurrent tasks; each prints when its request completes.
 //
 //   async def fetch_url(client, url):

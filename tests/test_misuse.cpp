@@ -1,4 +1,4 @@
-// Misuse of every kind API.md names: the exception it names, with a message that says what to do.
+// Misuse of every kind the public API names: the exception it names, with a message that says what to do.
 #include "helpers.hpp"
 
 TEST_CASE("MISUSE calls that need a run, made outside one: std::logic_error saying so", "[misuse]") {

@@ -522,7 +522,7 @@ TRIO_TEST_CASE("TLS renegotiation while a send_all is stuck in the transport: th
                "[ssl]") {
   // The client's writer is inside a lockstep transport's send_all (the server is not reading yet)
   // when its reader, handed the HelloRequest, writes a ClientHello: that must queue behind the bytes
-  // in flight (it used to overwrite them: "bad record mac" at the server).
+  // in flight (overwriting them shows as "bad record mac" at the server).
   auto p = ssl_pair(tt::lockstep_stream_pair(), TLS1_2_VERSION);
   auto& client = p.first;
   auto& server = p.second;

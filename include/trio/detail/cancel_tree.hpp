@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The cancel-status tree (DESIGN §3 "Cancellation"): cancelling a scope, shields, entering and
+/// The cancel-status tree: cancelling a scope, shields, entering and
 /// leaving scopes, which scope catches a trio::cancelled, effective deadlines.
 
 #include <exception>

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// Per-thread size-class free lists for coroutine frames (DESIGN §3 Memory).
+/// Per-thread size-class free lists for coroutine frames.
 
 #include <cstddef>
 #include <new>

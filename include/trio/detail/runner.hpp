@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// The run loop (DESIGN §3 "The loop"): the run queue and batches, the one blocking primitive (park
-/// with an abort function), io_uring turns, deadlines and autojump, Ctrl-C, instruments and services.
+/// The run loop: the run queue and batches, the one blocking primitive (park with an abort function),
+/// io_uring turns, deadlines and autojump, Ctrl-C, instruments and services.
 /// The records it runs are in task_record.hpp; the cancel-status tree in cancel_tree.hpp; nurseries
 /// in nursery_core.hpp (both included at the end, so including this header gives the whole core).
 

@@ -1,6 +1,6 @@
 #pragma once
 /// \file
-/// The one io_uring operation protocol (DESIGN §3 "io_uring operations"). Every socket, file and fd
+/// The one io_uring operation protocol. Every socket, file and fd
 /// operation of the library is a `uring_call`: its state lives in the awaiting coroutine's frame (no
 /// allocation), it is a checkpoint, it parks through the one blocking primitive, and when cancellation
 /// reaches it the abort function submits IORING_OP_ASYNC_CANCEL and answers `failed`: the task stays
