@@ -182,6 +182,10 @@ task_record& spawn_task(runner& r, nursery_core* n, scope_state* status, G&& fn,
 
 }  // namespace detail
 
+namespace detail {
+struct nursery_access;
+}  // namespace detail
+
 /// Where concurrent tasks live. A nursery is open for the duration of the open_nursery body and until
 /// every child has finished; an exception in any child cancels the others and comes out of open_nursery.
 ///
@@ -266,7 +270,16 @@ class nursery {
     return out;
   }
 
-  /// Internal: opened by open_nursery in the current task.
+  /// Normally the nursery has been closed by its join; if an error path skipped that, it still
+  /// unlinks itself so the task's structures never point at a destroyed nursery.
+  ~nursery() {
+    if (scope_.state().active()) detail::abandon_scope(scope_.state(), *core_.parent_task);
+  }
+
+ private:
+  friend struct detail::nursery_access;
+
+  /// Opened by open_nursery in the current task.
   nursery(detail::runner& r, detail::task_record& parent, bool strict) {
     core_.self = this;
     core_.r = &r;
@@ -276,28 +289,22 @@ class nursery {
     scope_.state().nursery = &core_;
     detail::enter_scope(scope_.state(), parent);
   }
-  /// Normally the nursery has been closed by its join; if an error path skipped that, it still
-  /// unlinks itself so the task's structures never point at a destroyed nursery.
-  ~nursery() {
-    if (scope_.state().active()) detail::abandon_scope(scope_.state(), *core_.parent_task);
-  }
-
   detail::nursery_core& core() noexcept { return core_; }
 
-  /// Internal: starts fn(args...), stored as F and A..., as a child.
+  /// Starts fn(args...), stored as F and A..., as a child.
   template <class F, class... A, class G, class... B>
   detail::task_record& spawn(G&& fn, B&&... args) {
     return detail::spawn_task<F, F, A...>(*core_.r, &core_, nullptr, std::forward<G>(fn), std::forward<B>(args)...);
   }
 
-  /// Internal: the body has finished (with `body_error`, or nullptr): the nursery now only waits.
+  /// The body has finished (with `body_error`, or nullptr): the nursery now only waits.
   void body_done(std::exception_ptr body_error) {
     core_.body_running = false;
     if (body_error) core_.add_error(std::move(body_error));
     core_.check_closed();
   }
 
-  /// Internal: the nursery's end. Waits for every child, closes the scope, and rethrows the outcome.
+  /// The nursery's end. Waits for every child, closes the scope, and rethrows the outcome.
   /// Awaiters used as co_await temporaries hold references only: g++ 12 releases non-trivial members
   /// of such a temporary twice.
   struct [[nodiscard]] join_awaiter {
@@ -322,7 +329,6 @@ class nursery {
     }
   };
 
- private:
   void check_open(const char* what) const {
     if (core_.closed)
       throw std::logic_error(std::string("trio::nursery::") + what +
@@ -380,16 +386,24 @@ class nursery {
 
 namespace detail {
 
+/// The library's own way into a nursery's internals (open_nursery, trio::run's system nursery).
+struct nursery_access {
+  static nursery open(runner& r, task_record& parent, bool strict) { return nursery(r, parent, strict); }
+  static nursery_core& core(nursery& n) noexcept { return n.core(); }
+  static void body_done(nursery& n, std::exception_ptr body_error) { n.body_done(std::move(body_error)); }
+  static nursery::join_awaiter join(nursery& n) noexcept { return nursery::join_awaiter{n}; }
+};
+
 template <class R, class F>
 task<R> open_nursery_impl(nursery_options opts, F body) {
   runner& r = current_runner("trio::open_nursery");
   task_record& parent = r.current_or_throw("trio::open_nursery");
-  nursery n(r, parent, opts.strict_exception_groups.value_or(r.strict_exception_groups()));
+  nursery n = nursery_access::open(r, parent, opts.strict_exception_groups.value_or(r.strict_exception_groups()));
   // The body's exception is captured without a throw/catch: one unwinding fewer per nursery level.
   outcome<R> out;
   if (auto t = try_invoke<R>(out.error, body, n)) out = co_await std::move(*t).capture();
-  n.body_done(std::move(out.error));
-  co_await nursery::join_awaiter{n};
+  nursery_access::body_done(n, std::move(out.error));
+  co_await nursery_access::join(n);
   if constexpr (!std::is_void_v<R>) {
     if (!out.value) {
       // Only possible when the nursery's own scope absorbed the body's cancellation.

@@ -15,6 +15,9 @@ class parking_lot;
 
 namespace detail {
 
+template <class Prim>
+class acquire_awaiter;
+
 struct lot_tag {};
 
 /// One parked task. It lives in the parked task's frame (inside the awaiter).
@@ -105,7 +108,16 @@ class parking_lot {
   explicit operator bool() const noexcept { return !empty(); }
   parking_lot_statistics statistics() const noexcept { return {size()}; }
 
-  /// Internal: wakes the first waiter (with `error`, if given) and returns its task, or nullptr.
+ private:
+  // The library's own primitives wake and inspect waiters directly; users park and unpark.
+  friend class capacity_limiter;
+  friend class event;
+  friend class lock;
+  friend class semaphore;
+  template <class Prim>
+  friend class detail::acquire_awaiter;
+
+  /// Wakes the first waiter (with `error`, if given) and returns its task, or nullptr.
   detail::task_record* unpark_one() noexcept {
     detail::lot_waiter* w = waiters_.pop_front();
     if (!w) return nullptr;
@@ -119,17 +131,16 @@ class parking_lot {
     detail::t_runner->reschedule(*w->task, kind, std::move(error));
     return w->task;
   }
-  /// Internal: the data the first waiter parked with.
+  /// The data the first waiter parked with.
   const void* front_data() noexcept { return waiters_.front().data; }
-  /// Internal: the queue itself, for primitives that park through their own awaiter.
+  /// The queue itself, for primitives that park through their own awaiter.
   detail::intrusive_list<detail::lot_waiter, detail::lot_tag>& waiters() noexcept { return waiters_; }
-  /// Internal: wakes every waiter with `error`.
+  /// Wakes every waiter with `error`.
   void unpark_all_with(const std::exception_ptr& error) noexcept {
     while (unpark_one(error)) {
     }
   }
 
- private:
   detail::intrusive_list<detail::lot_waiter, detail::lot_tag> waiters_;
 };
 

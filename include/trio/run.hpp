@@ -52,13 +52,13 @@ task<> main_frame(result_slot<T>* out, F fn, A... args) {
 template <class T, class F, class... A>
 task<> init_frame(runner* r, result_slot<T>* out, F* fn, std::tuple<A...>* args) {
   co_await open_nursery(nursery_options{false}, [&](nursery& sys) -> task<> {
-    r->set_system_nursery(&sys.core());
+    r->set_system_nursery(&nursery_access::core(sys));
     using main_fn = task<> (*)(result_slot<T>*, F, A...);
     // The main task is named after the user's function.
     std::apply(
         [&](auto&... a) {
           r->mark_main(spawn_task<F, main_fn, result_slot<T>*, F, A...>(
-              *r, &sys.core(), nullptr, &main_frame<T, F, A...>, out, std::move(*fn), std::move(a)...));
+              *r, &nursery_access::core(sys), nullptr, &main_frame<T, F, A...>, out, std::move(*fn), std::move(a)...));
         },
         *args);
     co_return;
