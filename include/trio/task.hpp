@@ -18,6 +18,7 @@
 
 #include "trio/detail/config.hpp"
 #include "trio/detail/frame_pool.hpp"
+#include "trio/detail/task_traits.hpp"
 
 namespace trio {
 
@@ -214,23 +215,5 @@ std::optional<task<T>> try_invoke(std::exception_ptr& error, F&& fn, A&&... args
     return std::nullopt;
   }
 }
-
-template <class X>
-struct is_task : std::false_type {};
-template <class T>
-struct is_task<task<T>> : std::true_type {};
-template <class X>
-inline constexpr bool is_task_v = is_task<std::remove_cvref_t<X>>::value;
-
-/// The T of task<T>.
-template <class X>
-struct task_value;
-template <class T>
-struct task_value<task<T>> {
-  using type = T;
-};
-template <class X>
-using task_value_t = typename task_value<std::remove_cvref_t<X>>::type;
-
 }  // namespace detail
 }  // namespace trio

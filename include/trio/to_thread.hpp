@@ -118,13 +118,20 @@ R take_result(Job& j) {
   if constexpr (!std::is_void_v<R>) return std::move(*j.value);
 }
 
+/// The run's default limiter for run_sync (a run service of its own, created before the thread cache so
+/// that it outlives the cache's workers at the end of the run).
+struct default_thread_limiter final : run_service {
+  explicit default_thread_limiter(runner&) : limiter(thread_cache::default_thread_limit) {}
+  capacity_limiter limiter;
+};
+
 template <class R, class F, class... A>
 task<R> run_sync_impl(thread_options opts, F fn, A... args) {
   co_await checkpoint_if_cancelled();  // cancelled before the call: no thread is started
   runner& r = current_runner("trio::to_thread::run_sync");
   task_record& me = r.current_or_throw("trio::to_thread::run_sync");
+  capacity_limiter& limiter = opts.limiter ? *opts.limiter : r.service<default_thread_limiter>().limiter;
   thread_cache& cache = r.service<thread_cache>();
-  capacity_limiter& limiter = opts.limiter ? *opts.limiter : cache.default_limiter();
   using job_t = call_job<R, F, A...>;
 
   // An abandonable call's job must survive this frame; any other lives in it.
@@ -192,8 +199,8 @@ requires(!std::is_same_v<std::remove_cvref_t<F>, thread_options>) auto run_sync(
 /// The run's default limiter for run_sync: 40 tokens; change its total_tokens to allow more or fewer.
 inline capacity_limiter& current_default_thread_limiter() {
   return detail::current_runner("trio::to_thread::current_default_thread_limiter")
-      .service<detail::thread_cache>()
-      .default_limiter();
+      .service<detail::default_thread_limiter>()
+      .limiter;
 }
 
 }  // namespace to_thread

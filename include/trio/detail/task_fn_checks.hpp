@@ -7,7 +7,7 @@
 
 #include <type_traits>
 
-#include "trio/task.hpp"
+#include "trio/detail/task_traits.hpp"
 
 namespace trio::detail {
 

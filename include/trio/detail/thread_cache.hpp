@@ -20,7 +20,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "trio/capacity_limiter.hpp"
 #include "trio/detail/runner.hpp"
 
 namespace trio::detail {
@@ -67,7 +66,7 @@ class thread_cache final : public run_service {
   static constexpr std::size_t default_thread_limit = 40;
   static constexpr std::chrono::seconds idle_timeout{10};
 
-  explicit thread_cache(runner& r) : token_(r.token().get()), limiter_(default_thread_limit) {}
+  explicit thread_cache(runner& r) : token_(r.token().get()) {}
   thread_cache(const thread_cache&) = delete;
   thread_cache& operator=(const thread_cache&) = delete;
 
@@ -83,7 +82,6 @@ class thread_cache final : public run_service {
       if (w.thread.joinable()) w.thread.join();
   }
 
-  capacity_limiter& default_limiter() noexcept { return limiter_; }
   token_state& token() const noexcept { return *token_; }
 
   /// Hands `j` to an idle worker, or starts one. std::system_error if no thread can be started.
@@ -170,7 +168,6 @@ class thread_cache final : public run_service {
   }
 
   token_state* token_;
-  capacity_limiter limiter_;
   std::mutex m_;
   std::condition_variable cv_;
   thread_job* jobs_head_ = nullptr;
