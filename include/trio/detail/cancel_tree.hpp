@@ -9,7 +9,7 @@
 #include <typeinfo>
 #include <vector>
 
-#include "trio/detail/runner.hpp"  // (runner.hpp includes this file at its end: either order works)
+#include "trio/detail/runner_core.hpp"
 #include "trio/detail/task_record.hpp"
 
 namespace trio::detail {
