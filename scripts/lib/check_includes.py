@@ -6,7 +6,8 @@ The layers, bottom up:
                   the few public headers that are its vocabulary (FOUNDATIONS below), nothing else.
   core public     trio/*.hpp, trio/testing/*.hpp: may include anything of the core.
   components      trio/ssl.hpp + trio/ssl/**, trio/http.hpp + trio/http/**: may include the core; the core
-                  never includes them, and one component does not include another. A component's own
+                  never includes them (except under the component's own guard, `#if defined(TRIO_HAS_SSL)`,
+                  which only the component's users define), and one component does not include another. A component's own
                   detail/ headers do not include the component's umbrella header.
 And no header includes itself through others (no include cycles: #pragma once hides them, and the
 order of definitions then depends on which header a program includes first).
@@ -25,6 +26,9 @@ COMPONENTS = ("ssl", "http")
 FORWARDS = {"trio/testing/ssl_certs.hpp": "ssl"}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"(trio/[^"]+)"')
+GUARD = re.compile(r'^\s*#\s*(?:if\s+defined\s*\(?\s*|ifdef\s+)TRIO_HAS_([A-Z]+)\b')
+OPEN = re.compile(r'^\s*#\s*if')
+CLOSE = re.compile(r'^\s*#\s*endif')
 
 
 def component(path):
@@ -46,8 +50,16 @@ def main():
     graph, problems = {}, []
     for path, full in sorted(headers.items()):
         graph[path] = []
+        guards = []  # the component guard of each open #if, or None
         with open(full, encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):
+                g = GUARD.match(line)
+                if g:
+                    guards.append(g.group(1).lower())
+                elif OPEN.match(line):
+                    guards.append(None)
+                elif CLOSE.match(line) and guards:
+                    guards.pop()
                 m = INCLUDE.match(line)
                 if not m:
                     continue
@@ -58,7 +70,7 @@ def main():
                     continue
                 graph[path].append(dep)
                 src_c, dep_c = component(path), component(dep)
-                if src_c == "core" and dep_c != "core":
+                if src_c == "core" and dep_c != "core" and dep_c not in guards:
                     problems.append(f"{where}: the core includes {dep} of the trio::{dep_c} component")
                 elif src_c != "core" and dep_c != "core" and src_c != dep_c:
                     problems.append(f"{where}: trio::{src_c} includes {dep} of the trio::{dep_c} component")
