@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "trio/checkpoint.hpp"
+#include "trio/detail/accept_fault.hpp"
 #include "trio/detail/uring_op.hpp"
 #include "trio/errors.hpp"
 #include "trio/socket.hpp"
@@ -184,12 +185,6 @@ inline bool accept_error_is_transient(int err) noexcept {
 }  // namespace detail
 
 /// Accepts connections on a listening SOCK_STREAM socket.
-namespace detail {
-/// A test seam for the accept errno policy (STR-12): when set, each accept first calls it; a
-/// non-zero errno is taken as that accept's result (after a checkpoint), 0 lets the real accept run.
-inline thread_local int (*accept_fault_for_tests)() = nullptr;
-}  // namespace detail
-
 class socket_listener {
  public:
   /// Takes a listening stream socket; anything else is std::invalid_argument.
@@ -213,7 +208,7 @@ class socket_listener {
       }
       const int fd = sock_.fd();
       int res;
-      if (TRIO_UNLIKELY(detail::accept_fault_for_tests != nullptr) && (res = -detail::accept_fault_for_tests()) != 0) {
+      if ((res = -detail::injected_accept_errno()) != 0) {
         co_await checkpoint();
       } else {
         auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC); };
