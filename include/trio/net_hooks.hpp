@@ -3,18 +3,23 @@
 /// The networking layer's per-run hooks: trio::hostname_resolver (name resolution) and
 /// trio::socket_factory (socket creation and connection), replaced for the current run with
 /// set_custom_hostname_resolver and set_custom_socket_factory (a fake network for tests), and the run
-/// service that holds them (defaults: getaddrinfo in a worker thread, real sockets).
+/// service that holds them (defaults: getaddrinfo in a worker thread, real sockets); and
+/// detail::resolve, the lookup through them that open_tcp_stream, open_tcp_listeners and open_udp_socket
+/// share.
 
 #include <netdb.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include "trio/checkpoint.hpp"
 #include "trio/detail/runner.hpp"
 #include "trio/socket.hpp"
 #include "trio/socket_address.hpp"
@@ -109,4 +114,25 @@ inline socket_factory* set_custom_socket_factory(socket_factory* f) {
   return std::exchange(h.factory, f);
 }
 
+namespace detail {
+
+/// Numeric hosts without a lookup; names through the run's resolver.
+inline task<std::vector<socket_address>> resolve(std::string host, std::uint16_t port, int family, int type,
+                                                 bool passive, const char* what) {
+  net_hooks& h = hooks(what);
+  if (!h.resolver) {  // the default resolver: skip the worker thread for numeric hosts
+    std::optional<socket_address> numeric;
+    try {
+      if (!host.empty()) numeric = socket_address::parse(host, port);
+    } catch (const std::invalid_argument&) {
+    }
+    if (numeric) {
+      co_await checkpoint();
+      co_return std::vector<socket_address>{*numeric};
+    }
+  }
+  co_return co_await h.current_resolver().resolve(std::move(host), port, family, type, passive);
+}
+
+}  // namespace detail
 }  // namespace trio

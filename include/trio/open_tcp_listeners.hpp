@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "trio/checkpoint.hpp"
-#include "trio/detail/resolve.hpp"
 #include "trio/net_hooks.hpp"
 #include "trio/nursery.hpp"
 #include "trio/serve_listeners.hpp"

@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "trio/clock.hpp"
-#include "trio/detail/resolve.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
 #include "trio/net_hooks.hpp"

@@ -11,7 +11,7 @@
 #include <system_error>
 #include <vector>
 
-#include "trio/detail/resolve.hpp"
+#include "trio/net_hooks.hpp"
 #include "trio/socket.hpp"
 #include "trio/socket_address.hpp"
 #include "trio/task.hpp"
