@@ -39,21 +39,20 @@
 
 namespace trio::http {
 
-using namespace std::chrono_literals;
-
 /// Timeouts per phase, as httpx's (5 s each by default): connect, read (no byte received for that
 /// long), write (no byte sent for that long), pool (accepted, not enforced: curl queues requests
 /// beyond max_connections and runs them as connections free up). A zero duration turns one off.
 /// For a limit on the whole request, put it in a trio::fail_after.
 struct timeout_config {
-  trio::duration connect = 5s, read = 5s, write = 5s, pool = 5s;
+  trio::duration connect = std::chrono::seconds(5), read = std::chrono::seconds(5), write = std::chrono::seconds(5),
+                 pool = std::chrono::seconds(5);
 };
 
 /// The connection pool's limits, as httpx's defaults.
 struct limits {
-  std::size_t max_connections = 100;           ///< connections open at once (more requests wait)
-  std::size_t max_keepalive_connections = 20;  ///< idle connections kept for reuse
-  trio::duration keepalive_expiry = 5s;        ///< an idle connection older than this is not reused
+  std::size_t max_connections = 100;                          ///< connections open at once (more requests wait)
+  std::size_t max_keepalive_connections = 20;                 ///< idle connections kept for reuse
+  trio::duration keepalive_expiry = std::chrono::seconds(5);  ///< an idle connection older than this is not reused
 };
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
