@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// trio::http::client: an HTTP client with httpx's AsyncClient shape, on libcurl's multi-socket API
-/// driven by the trio loop (detail/curl_multi.hpp). HTTP/1.1 and HTTP/2, TLS, redirects, content
+/// driven by the trio loop (http/detail/curl_multi.hpp). HTTP/1.1 and HTTP/2, TLS, redirects, content
 /// decoding, proxies and a connection pool come from libcurl. Part of the trio::http component
 /// (links libcurl); not included by <trio/trio.hpp>.
 ///
@@ -32,9 +32,9 @@
 #include <vector>
 
 #include "trio/checkpoint.hpp"
-#include "trio/detail/curl_multi.hpp"
-#include "trio/detail/zlib_inflate.hpp"
 #include "trio/errors.hpp"
+#include "trio/http/detail/curl_multi.hpp"
+#include "trio/http/detail/zlib_inflate.hpp"
 #include "trio/task.hpp"
 
 namespace trio::http {
