@@ -40,9 +40,9 @@
 #include <vector>
 
 #include "trio/checkpoint.hpp"
-#include "trio/detail/zlib_inflate.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
+#include "trio/http/detail/zlib_inflate.hpp"
 #include "trio/nursery.hpp"
 #include "trio/parking_lot.hpp"
 #include "trio/sleep.hpp"
