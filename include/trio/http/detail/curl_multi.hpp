@@ -245,9 +245,21 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     // a compressed stream ran at 3 MiB/s). So it is taken whole: a stream holds at most max_buffer
     // plus one read's decoded output.
     t.redelivering = true;
-    curl_easy_pause(t.easy, CURLPAUSE_CONT);
+    const CURLcode rc = curl_easy_pause(t.easy, CURLPAUSE_CONT);
     t.redelivering = false;
+    if (rc != CURLE_OK) finish(t, rc);
     poke();
+  }
+
+  /// The transfer has ended with `rc`: its task may take the outcome.
+  void finish(curl_transfer& t, CURLcode rc) noexcept {
+    if (t.done) return;
+    t.result = rc;
+    t.done = true;
+    --active_;
+    t.headers_ready.set();
+    t.finished.set();
+    t.body_waiters.unpark_all();
   }
 
  private:
@@ -406,13 +418,7 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
       if (msg->msg != CURLMSG_DONE) continue;
       curl_transfer* t = nullptr;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
-      if (!t || t->done) continue;
-      t->result = msg->data.result;
-      t->done = true;
-      --active_;
-      t->headers_ready.set();
-      t->finished.set();
-      t->body_waiters.unpark_all();
+      if (t) finish(*t, msg->data.result);
     }
   }
 
@@ -472,7 +478,12 @@ class curl_multi : public std::enable_shared_from_this<curl_multi> {
     resuming_.swap(budget_paused_);  // (a transfer may be held back again while it resumes)
     for (curl_transfer* t : resuming_) {
       t->budget_paused = false;
-      if (t->added) curl_easy_pause(t->easy, CURLPAUSE_CONT);
+      if (!t->added) continue;
+      // curl hands the held chunk to the write callback inside this call. If the callback refuses
+      // it (the body went over max_response_size), libcurl 7.88 only returns the error from here:
+      // the transfer stays in the multi with no socket and no timer, and would never end. It ends
+      // here instead.
+      if (const CURLcode rc = curl_easy_pause(t->easy, CURLPAUSE_CONT); rc != CURLE_OK) finish(*t, rc);
     }
     resuming_.clear();
   }
