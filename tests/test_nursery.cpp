@@ -104,6 +104,42 @@ TRIO_TEST_CASE("NUR-03 two crashing children make an exception_group of both", "
   }
 }
 
+TRIO_TEST_CASE("NUR-03 a group of cancellations passes catch (const std::exception&) to its scope", "[nursery][exc]") {
+  // A task with a nursery of two children, cancelled from an outer scope: the nursery raises a group of
+  // two trio::cancelled, which (like Trio's BaseExceptionGroup) is not a std::exception.
+  test::event_log rec;
+  const double t0 = test::now_s();
+  trio::cancel_scope outer;
+  co_await trio::open_nursery([&](trio::nursery& top) -> trio::task<> {
+    top.start_soon([&]() -> trio::task<> {
+      co_await outer.enter([&]() -> trio::task<> {
+        try {
+          co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+            for (int i = 0; i < 2; ++i)
+              n.start_soon([&]() -> trio::task<> {
+                try {
+                  co_await trio::sleep_forever();
+                } catch (const trio::cancelled&) {
+                  rec("child cancelled");
+                  throw;
+                }
+              });
+            co_return;
+          });
+        } catch (const std::exception& e) {
+          rec(std::string("swallowed: ") + e.what());
+        }
+        rec("after the nursery");
+      });
+      rec("outer exited at " + std::to_string(test::now_s() - t0));
+    });
+    co_await trio::sleep(1s);
+    outer.cancel();
+  });
+  CHECK(rec.entries == std::vector<std::string>{"child cancelled", "child cancelled", "outer exited at 1.000000"});
+  CHECK(outer.cancelled_caught());
+}
+
 TRIO_TEST_CASE("NUR-04 the body's and a child's exception are grouped, the body's first", "[nursery][exc]") {
   try {
     co_await trio::open_nursery([](trio::nursery& n) -> trio::task<> {
