@@ -22,7 +22,8 @@
 namespace trio {
 
 struct nursery_options {
-  /// Always wrap errors in an exception_group, even a single one. Unset: the run's setting.
+  /// Always wrap errors in a group (an exception_group, or a base_exception_group when one holds a
+  /// trio::cancelled), even a single one. Unset: the run's setting.
   std::optional<bool> strict_exception_groups;
 };
 
