@@ -20,7 +20,10 @@
 // checkpoint when the first error cancels the nursery gets trio::cancelled instead, which is never
 // reported.) C++ has no except*: catch trio::exception_group, ask contains<E>(), or walk exceptions().
 // A nursery whose only error is E throws E itself (Trio's non-strict groups; nursery_options or
-// run_options strict_exception_groups = true always wraps).
+// run_options strict_exception_groups = true always wraps). A group that holds a cancellation (a task
+// whose nursery of several children is cancelled from outside) is a trio::base_exception_group, not a
+// std::exception, like Trio's BaseExceptionGroup: `catch (const std::exception&)` lets it pass to the
+// cancelled scope; catch trio::base_exception_group to see groups of either kind.
 
 #include <fmt/core.h>
 #include <trio/trio.hpp>

@@ -25,7 +25,8 @@ class chat_room {
   // Runs one connection: registers the client, reads its lines, broadcasts them. Whatever this
   // client does (a reset, a line over 64 KiB, garbage) ends its own connection only: an exception
   // that left a handler would end serve_tcp and the whole chat (as in Trio). trio::cancelled is not
-  // a std::exception, so Ctrl-C still stops everything.
+  // a std::exception, and neither is the group of cancellations this task's nursery raises when the
+  // server stops (a trio::base_exception_group, Trio's BaseExceptionGroup): Ctrl-C still stops everything.
   trio::task<> serve(trio::socket_stream stream) {
     std::string peer = "gone";
     try {

@@ -3,6 +3,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "helpers.hpp"
 
@@ -15,8 +16,8 @@ struct value_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// The members of an exception_group, by what they are.
-std::vector<std::string> kinds(const trio::exception_group& g) {
+/// The members of a group of either kind, by what they are.
+std::vector<std::string> kinds(const trio::base_exception_group& g) {
   std::vector<std::string> out;
   for (const auto& e : g.exceptions()) {
     try {
@@ -29,6 +30,8 @@ std::vector<std::string> kinds(const trio::exception_group& g) {
       out.push_back("cancelled");
     } catch (const trio::exception_group&) {
       out.push_back("group");
+    } catch (const trio::base_exception_group&) {
+      out.push_back("base group");
     } catch (const std::runtime_error&) {
       out.push_back("runtime");
     }
@@ -101,6 +104,180 @@ TRIO_TEST_CASE("NUR-03 two crashing children make an exception_group of both", "
     CHECK(g.contains<value_error>());
     CHECK(g.contains<std::runtime_error>());
     CHECK_FALSE(g.contains<std::logic_error>());
+  }
+}
+
+TRIO_TEST_CASE("NUR-03 a group of cancellations passes catch (const std::exception&) to its scope", "[nursery][exc]") {
+  // A task with a nursery of two children, cancelled from an outer scope: the nursery raises a group of
+  // two trio::cancelled, which (like Trio's BaseExceptionGroup) is not a std::exception.
+  test::event_log rec;
+  const double t0 = test::now_s();
+  trio::cancel_scope outer;
+  co_await trio::open_nursery([&](trio::nursery& top) -> trio::task<> {
+    top.start_soon([&]() -> trio::task<> {
+      co_await outer.enter([&]() -> trio::task<> {
+        try {
+          co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+            for (int i = 0; i < 2; ++i)
+              n.start_soon([&]() -> trio::task<> {
+                try {
+                  co_await trio::sleep_forever();
+                } catch (const trio::cancelled&) {
+                  rec("child cancelled");
+                  throw;
+                }
+              });
+            co_return;
+          });
+        } catch (const std::exception& e) {
+          rec(std::string("swallowed: ") + e.what());
+        }
+        rec("after the nursery");
+      });
+      rec("outer exited at " + std::to_string(test::now_s() - t0));
+    });
+    co_await trio::sleep(1s);
+    outer.cancel();
+  });
+  CHECK(rec.entries == std::vector<std::string>{"child cancelled", "child cancelled", "outer exited at 1.000000"});
+  CHECK(outer.cancelled_caught());
+}
+
+TRIO_TEST_CASE("NUR-03 a group of cancellations is a base_exception_group, caught directly", "[nursery][exc]") {
+  test::event_log rec;
+  const double t0 = test::now_s();
+  trio::cancel_scope outer;
+  co_await trio::open_nursery([&](trio::nursery& top) -> trio::task<> {
+    top.start_soon([&]() -> trio::task<> {
+      co_await outer.enter([&]() -> trio::task<> {
+        try {
+          co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+            for (int i = 0; i < 2; ++i) n.start_soon([]() -> trio::task<> { co_await trio::sleep_forever(); });
+            co_return;
+          });
+        } catch (const std::exception&) {
+          rec("swallowed");
+        } catch (const trio::base_exception_group& g) {
+          CHECK(kinds(g) == std::vector<std::string>{"cancelled", "cancelled"});
+          CHECK(g.contains<trio::cancelled>());
+          CHECK_FALSE(g.contains<std::exception>());
+          CHECK(dynamic_cast<const trio::exception_group*>(&g) == nullptr);
+          CHECK(dynamic_cast<const std::exception*>(&g) == nullptr);
+          CHECK(g.message() ==
+                "trio::base_exception_group of 2 exception(s): cancelled due to explicit with reason "
+                "'cancel() called'; cancelled due to explicit with reason 'cancel() called'");
+          CHECK(g.message() == g.what());
+          rec("group of cancellations at " + std::to_string(test::now_s() - t0));
+          throw;
+        }
+      });
+      rec("outer exited");
+    });
+    co_await trio::sleep(1s);
+    outer.cancel();
+  });
+  CHECK(rec.entries == std::vector<std::string>{"group of cancellations at 1.000000", "outer exited"});
+  CHECK(outer.cancelled_caught());
+}
+
+TRIO_TEST_CASE("NUR-03 a group of cancelled and an error is a base_exception_group / stripped, the error remains",
+               "[nursery][exc]") {
+  for (bool strict : {false, true}) {
+    test::event_log rec;
+    const double t0 = test::now_s();
+    trio::cancel_scope outer;
+    try {
+      co_await outer.enter([&]() -> trio::task<> {
+        try {
+          co_await trio::open_nursery(trio::nursery_options{.strict_exception_groups = strict},
+                                      [&](trio::nursery& n) -> trio::task<> {
+                                        n.start_soon([]() -> trio::task<> { co_await trio::sleep_forever(); });
+                                        n.start_soon([]() -> trio::task<> {
+                                          try {
+                                            co_await trio::sleep_forever();
+                                          } catch (const trio::cancelled&) {
+                                            throw std::runtime_error("cleanup failed");
+                                          }
+                                        });
+                                        co_await trio::sleep(1s);
+                                        outer.cancel();
+                                      });
+        } catch (const std::exception& e) {
+          rec(std::string("swallowed: ") + e.what());
+        } catch (const trio::base_exception_group& g) {
+          auto k = kinds(g);
+          std::sort(k.begin(), k.end());
+          CHECK(k == std::vector<std::string>{"cancelled", "runtime"});
+          CHECK(g.contains<trio::cancelled>());
+          CHECK(g.contains<std::runtime_error>());
+          CHECK(dynamic_cast<const std::exception*>(&g) == nullptr);
+          CHECK(g.collapsible() == !strict);
+          rec("inner group at " + std::to_string(test::now_s() - t0));
+          throw;
+        }
+      });
+      FAIL("no exception");
+    } catch (const trio::exception_group& g) {  // strict: the cancelled is gone, the group is a std::exception now
+      CHECK(strict);
+      CHECK(kinds(g) == std::vector<std::string>{"runtime"});
+      CHECK(std::string(g.what()) == "trio::exception_group of 1 exception(s): cleanup failed");
+      rec("exception_group out");
+    } catch (const std::runtime_error& e) {  // loose: collapsed to the error itself
+      CHECK_FALSE(strict);
+      CHECK(std::string(e.what()) == "cleanup failed");
+      rec("runtime_error out");
+    }
+    CHECK(rec.entries ==
+          std::vector<std::string>{"inner group at 1.000000", strict ? "exception_group out" : "runtime_error out"});
+    CHECK(outer.cancelled_caught());
+  }
+}
+
+TEST_CASE("EXC-01 make_exception_group: exception_group when every member is a std::exception", "[exc]") {
+  const auto cancelled = std::make_exception_ptr(trio::cancelled(trio::cancel_source::explicit_call, ""));
+  const auto key = std::make_exception_ptr(key_error("k"));
+  const auto value = std::make_exception_ptr(value_error("v"));
+  auto type_of = [](std::exception_ptr e) -> std::string {
+    try {
+      std::rethrow_exception(e);
+    } catch (const trio::exception_group&) {
+      return "exception_group";
+    } catch (const trio::base_exception_group&) {
+      return "base_exception_group";
+    } catch (...) {
+      return "other";
+    }
+  };
+  STATIC_REQUIRE(std::is_base_of_v<std::exception, trio::exception_group>);
+  STATIC_REQUIRE(std::is_base_of_v<trio::base_exception_group, trio::exception_group>);
+  STATIC_REQUIRE_FALSE(std::is_base_of_v<std::exception, trio::base_exception_group>);
+  CHECK(type_of(trio::make_exception_group({key, value})) == "exception_group");
+  CHECK(type_of(trio::make_exception_group({key, cancelled})) == "base_exception_group");
+  CHECK(type_of(trio::make_exception_group({std::make_exception_ptr(trio::keyboard_interrupt())})) ==
+        "base_exception_group");
+  CHECK(type_of(trio::make_exception_group({std::make_exception_ptr(42)})) == "base_exception_group");
+  const auto inner = trio::make_exception_group({key, value});  // a nested exception_group counts as a std::exception
+  CHECK(type_of(trio::make_exception_group({inner, value})) == "exception_group");
+  const auto inner_base = trio::make_exception_group({cancelled});
+  CHECK(type_of(trio::make_exception_group({inner_base, value})) == "base_exception_group");
+  try {
+    std::rethrow_exception(trio::make_exception_group({value, inner_base}, true));
+  } catch (const trio::base_exception_group& g) {
+    CHECK(g.collapsible());
+    CHECK(g.exceptions() == std::vector<std::exception_ptr>{value, inner_base});
+    CHECK(g.contains<trio::cancelled>());  // searches a nested base_exception_group
+    CHECK(g.contains<value_error>());
+    CHECK_FALSE(g.contains<key_error>());
+    CHECK(g.message() ==
+          "trio::base_exception_group of 2 exception(s): v; trio::base_exception_group of 1 exception(s): "
+          "cancelled due to explicit");
+  }
+  try {
+    std::rethrow_exception(trio::make_exception_group({inner, value}));
+  } catch (const std::exception& e) {
+    CHECK(std::string(e.what()) ==
+          "trio::exception_group of 2 exception(s): trio::exception_group of 2 "
+          "exception(s): k; v; v");
   }
 }
 
@@ -257,7 +434,8 @@ TRIO_TEST_CASE("NUR-11 cancelled is stripped by the outermost cancelled scope / 
           outer.cancel();
           n.start_soon([]() -> trio::task<> { throw key_error("k"); });
         });
-      } catch (const trio::exception_group& g) {
+      } catch (const trio::base_exception_group& g) {  // it holds cancellations: not an exception_group
+        CHECK(dynamic_cast<const trio::exception_group*>(&g) == nullptr);
         // Inside `outer` every member is still there: the nursery's own scope does not catch, because
         // `outer` is cancelled too (modern Trio: the nursery's end injects no cancelled of its own).
         auto k = kinds(g);

@@ -1,14 +1,17 @@
 #pragma once
 /// \file
-/// Every exception type of trio-cpp, and `exception_group`.
+/// Every exception type of trio-cpp, and the exception groups (`base_exception_group`, `exception_group`).
 
 #include <cstddef>
 #include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <utility>
 #include <vector>
+
+#include "trio/detail/exception_type.hpp"
 
 namespace trio {
 
@@ -127,40 +130,40 @@ class called_process_error : public std::runtime_error {
   std::string stdout_, stderr_;
 };
 
-/// Several exceptions that escaped one nursery, in the order they arrived.
+/// Several exceptions that escaped one nursery, in the order they arrived, when at least one of them is
+/// not a std::exception (a trio::cancelled, a keyboard_interrupt): Trio's BaseExceptionGroup. Deliberately
+/// NOT derived from std::exception, like trio::cancelled, so `catch (const std::exception&)` does not
+/// swallow a group of cancellations. `exception_group` (every member a std::exception) derives from it.
 ///
 ///     try { co_await trio::open_nursery(body); }
-///     catch (const trio::exception_group& g) { if (g.contains<std::runtime_error>()) ... }
+///     catch (const trio::base_exception_group& g) { if (g.contains<trio::cancelled>()) ...; throw; }
 ///
-/// The trap: by default a nursery whose only error is E throws E itself, not a group of one; ask for
-/// `strict_exception_groups` (run_options or nursery_options) to always get a group.
-class exception_group : public std::exception {
+/// The trap: `catch (const std::exception&)` does not see this group, by design: a task whose nursery
+/// of several children is cancelled from outside raises a group of cancellations, which must reach the
+/// cancelled scope, not a handler's error path. To see every group, catch `trio::base_exception_group`
+/// and rethrow what you do not handle (a cancellation above all).
+class base_exception_group {
  public:
-  explicit exception_group(std::vector<std::exception_ptr> exceptions, bool collapsible = false)
+  explicit base_exception_group(std::vector<std::exception_ptr> exceptions, bool collapsible = false)
       : exceptions_(std::move(exceptions)), collapsible_(collapsible) {}
+  base_exception_group(const base_exception_group&) = default;
+  base_exception_group& operator=(const base_exception_group&) = default;
+  virtual ~base_exception_group() = default;
 
   const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
-  /// A summary naming each member (built on first use: groups of thousands of cancellations are cheap).
-  const char* what() const noexcept override {
-    if (what_.empty()) {
-      try {
-        what_ = describe(exceptions_);
-      } catch (...) {
-        return "trio::exception_group";
-      }
-    }
-    return what_.c_str();
-  }
 
-  /// True if any member, searching nested groups, is an E (or derives from it).
+  /// True if any member, searching nested groups of either kind, is an E (or derives from it).
   template <class E>
   bool contains() const {
     for (const auto& e : exceptions_) {
+      if (const std::type_info* type = detail::exception_type(e)) {  // fast path: no rethrow for E itself
+        if (*type == typeid(E)) return true;
+      }
       try {
         std::rethrow_exception(e);
       } catch (const E&) {
         return true;
-      } catch (const exception_group& g) {
+      } catch (const base_exception_group& g) {
         if (g.contains<E>()) return true;
       } catch (...) {
       }
@@ -172,15 +175,36 @@ class exception_group : public std::exception {
   /// by that member (Trio's loose groups).
   bool collapsible() const noexcept { return collapsible_; }
 
+  /// "trio::base_exception_group of 2 exception(s): cancelled due to explicit; ..." (or
+  /// "trio::exception_group of ..."): a summary naming each member.
+  std::string message() const { return describe(); }
+
+  /// message(), built on first use (groups of thousands of cancellations are cheap until asked).
+  virtual const char* what() const noexcept {
+    if (what_.empty()) {
+      try {
+        what_ = describe();
+      } catch (...) {
+        return is_exception() ? "trio::exception_group" : "trio::base_exception_group";
+      }
+    }
+    return what_.c_str();
+  }
+
  private:
-  static std::string describe(const std::vector<std::exception_ptr>& excs) {
-    std::string s = "trio::exception_group of " + std::to_string(excs.size()) + " exception(s)";
+  bool is_exception() const noexcept;  // an exception_group (defined below it)
+
+  std::string describe() const {
+    std::string s = is_exception() ? "trio::exception_group" : "trio::base_exception_group";
+    s += " of " + std::to_string(exceptions_.size()) + " exception(s)";
     const char* sep = ": ";
-    for (const auto& e : excs) {
+    for (const auto& e : exceptions_) {
       s += sep;
       sep = "; ";
       try {
         std::rethrow_exception(e);
+      } catch (const base_exception_group& g) {
+        s += g.what();
       } catch (const std::exception& x) {
         s += x.what();
       } catch (const cancelled& c) {
@@ -198,5 +222,61 @@ class exception_group : public std::exception {
   bool collapsible_;
   mutable std::string what_;
 };
+
+/// Several exceptions that escaped one nursery, in the order they arrived, every one a std::exception
+/// (a nested exception_group counts as one): Trio's ExceptionGroup.
+///
+///     try { co_await trio::open_nursery(body); }
+///     catch (const trio::exception_group& g) { if (g.contains<std::runtime_error>()) ... }
+///
+/// The trap: by default a nursery whose only error is E throws E itself, not a group of one; ask for
+/// `strict_exception_groups` (run_options or nursery_options) to always get a group. And a group that
+/// holds a trio::cancelled is not an exception_group but a base_exception_group (not a std::exception).
+class exception_group : public base_exception_group, public std::exception {
+ public:
+  /// Every member should be a std::exception: make_exception_group chooses the type from the members.
+  explicit exception_group(std::vector<std::exception_ptr> exceptions, bool collapsible = false)
+      : base_exception_group(std::move(exceptions), collapsible) {}
+
+  const char* what() const noexcept override { return base_exception_group::what(); }
+};
+
+inline bool base_exception_group::is_exception() const noexcept {
+  return dynamic_cast<const exception_group*>(this) != nullptr;
+}
+
+namespace detail {
+/// Whether the exception in `e` is a std::exception: by its type when the library tells it (the common
+/// members of a group: cancellations, groups), else by rethrowing it.
+inline bool is_std_exception(const std::exception_ptr& e) {
+  if (const std::type_info* type = exception_type(e)) {
+    if (*type == typeid(cancelled) || *type == typeid(keyboard_interrupt) || *type == typeid(base_exception_group))
+      return false;
+    if (*type == typeid(exception_group)) return true;
+  }
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+}  // namespace detail
+
+/// A group of `exceptions` of the right type, as Trio's BaseExceptionGroup(...) does: an exception_group
+/// when every member is a std::exception (a nested exception_group counts as one), else a
+/// base_exception_group. What nurseries and cancel scopes use to build their groups.
+///
+///     std::rethrow_exception(trio::make_exception_group(std::move(errors)));
+///
+/// The trap: `throw exception_group(errors)` with a trio::cancelled among the errors makes a group that
+/// `catch (const std::exception&)` swallows, cancellation and all; build groups with this instead.
+inline std::exception_ptr make_exception_group(std::vector<std::exception_ptr> exceptions, bool collapsible = false) {
+  for (const auto& e : exceptions)
+    if (!detail::is_std_exception(e))
+      return std::make_exception_ptr(base_exception_group(std::move(exceptions), collapsible));
+  return std::make_exception_ptr(exception_group(std::move(exceptions), collapsible));
+}
 
 }  // namespace trio

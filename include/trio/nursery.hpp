@@ -22,7 +22,8 @@
 namespace trio {
 
 struct nursery_options {
-  /// Always wrap errors in an exception_group, even a single one. Unset: the run's setting.
+  /// Always wrap errors in a group (an exception_group, or a base_exception_group when one holds a
+  /// trio::cancelled), even a single one. Unset: the run's setting.
   std::optional<bool> strict_exception_groups;
 };
 
@@ -422,8 +423,8 @@ task<R> open_nursery_impl(nursery_options opts, F body) {
 
 /// Opens a nursery, runs body(nursery&) in the current task, then waits for every child. Returns the
 /// body's value. A named body is used in place (it must outlive the co_await); a temporary is kept. The nursery's
-/// errors come out unchanged when there is one (a group when strict) and as a trio::exception_group when there are
-/// several.
+/// errors come out unchanged when there is one (a group when strict) and as a group when there are several: a
+/// trio::exception_group, or a trio::base_exception_group when a member is not a std::exception (trio::cancelled).
 template <class F>
 auto open_nursery(nursery_options opts, F&& body) {
   if constexpr (!detail::check_kept_task_fn<detail::task_fn_site::open_nursery, F, nursery&>()) {

@@ -135,7 +135,7 @@ inline task<socket_stream> open_tcp_stream_impl(std::string host, std::uint16_t 
     msg += ")";
   }
   try {
-    throw exception_group(errors);
+    std::rethrow_exception(make_exception_group(std::move(errors)));  // std::system_errors: an exception_group
   } catch (...) {
     std::throw_with_nested(std::system_error(last_errno, std::system_category(), msg));
   }

@@ -9,6 +9,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "trio/detail/exception_type.hpp"
 #include "trio/detail/runner_core.hpp"
 #include "trio/detail/task_record.hpp"
 
@@ -72,31 +73,22 @@ inline void enter_scope(scope_state& s, task_record& t) {
   }
 }
 
-/// The dynamic type of the exception in `e`, without rethrowing it (libstdc++), or nullptr if unknown.
-inline const std::type_info* exception_type(const std::exception_ptr& e) noexcept {
-#if defined(__GLIBCXX__)
-  return e.__cxa_exception_type();
-#else
-  (void)e;
-  return nullptr;
-#endif
-}
-
-/// Removes every trio::cancelled from `e` (searching nested groups). Returns what is left, or nullptr.
+/// Removes every trio::cancelled from `e` (searching nested groups of either kind). Returns what is left,
+/// or nullptr; a group that changed is rebuilt with make_exception_group (its type follows its members).
 inline std::exception_ptr strip_cancelled(const std::exception_ptr& e, bool& matched) {
   if (const std::type_info* type = exception_type(e)) {  // fast path: no rethrow for the common types
     if (*type == typeid(cancelled)) {
       matched = true;
       return nullptr;
     }
-    if (*type != typeid(exception_group)) return e;
+    if (*type != typeid(exception_group) && *type != typeid(base_exception_group)) return e;
   }
   try {
     std::rethrow_exception(e);
   } catch (const cancelled&) {
     matched = true;
     return nullptr;
-  } catch (const exception_group& g) {
+  } catch (const base_exception_group& g) {  // either kind
     std::vector<std::exception_ptr> kept;
     bool changed = false;
     for (const auto& m : g.exceptions()) {
@@ -111,7 +103,7 @@ inline std::exception_ptr strip_cancelled(const std::exception_ptr& e, bool& mat
     if (!changed) return e;
     if (kept.empty()) return nullptr;
     if (kept.size() == 1 && g.collapsible()) return kept.front();
-    return std::make_exception_ptr(exception_group(std::move(kept), g.collapsible()));
+    return make_exception_group(std::move(kept), g.collapsible());  // no cancelled left: often an exception_group
   } catch (...) {
     return e;
   }

@@ -177,11 +177,12 @@ struct nursery_core {
   void add_error(std::exception_ptr e);
   void check_closed() noexcept;
   void child_finished(std::exception_ptr e);
-  /// The nursery's outcome: nothing, its only error (loose) or a group of all of them.
+  /// The nursery's outcome: nothing, its only error (loose) or a group of all of them (an exception_group,
+  /// or a base_exception_group when one of them is not a std::exception, such as a trio::cancelled).
   std::exception_ptr combined_error() const {
     if (errors.empty()) return nullptr;
     if (errors.size() == 1 && !strict) return errors.front();
-    return std::make_exception_ptr(exception_group(errors, !strict));
+    return make_exception_group(errors, !strict);
   }
 };
 
