@@ -4,7 +4,7 @@
 #      (a heading or a bold label such as **CS-05 ...**);
 #   2. README.md stays a front page: at most 13000 bytes;
 #   3. no tracked file refers to paths outside the repository (../shared) or to work-tracking numbers
-#      ("issue 12", "session 3", "stop 4");
+#      (the word issue, session or stop followed by a number);
 #   4. every relative link in README.md, benchmarks/README.md and docs/*.md points at a file that exists;
 #   5. README.md links every document in docs/.
 # Usage: scripts/lib/check_docs.sh   (from anywhere inside the repository)

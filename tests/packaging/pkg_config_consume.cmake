@@ -1,17 +1,7 @@
 # Installs trio from SOURCE_DIR into a fresh prefix, then builds each consumer the way a project without
 # CMake does: `$CXX -std=c++20 main.cpp $(pkg-config --cflags --libs trio)`, and runs it.
 set(work "${BINARY_DIR}/pkg_config_work")
-file(REMOVE_RECURSE "${work}")
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed: ${ARGN}\n${out}\n${err}")
-  endif()
-  set(last_output "${out}" PARENT_SCOPE)
-endfunction()
-run(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${work}/trio-build" -G "${GENERATOR}" -DCMAKE_CXX_COMPILER=${CXX}
-    -DTRIO_BUILD_TESTS=OFF -DTRIO_BUILD_EXAMPLES=OFF -DCMAKE_INSTALL_PREFIX=${work}/prefix)
-run(${CMAKE_COMMAND} --install "${work}/trio-build")
+include("${CMAKE_CURRENT_LIST_DIR}/install_trio.cmake")
 file(GLOB_RECURSE pc_files "${work}/prefix/*/trio.pc")
 if(NOT pc_files)
   message(FATAL_ERROR "cmake --install put no trio.pc under ${work}/prefix")
