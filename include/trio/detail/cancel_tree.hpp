@@ -41,7 +41,7 @@ inline void cancel_scope_state(scope_state& s, cancel_source source, std::string
   s.cancel_called = true;
   s.source = source;
   s.reason.assign(reason.data(), reason.size());
-  if (s.r) s.r->drop_deadline(s);
+  if (s.r) s.r->deadlines().drop(s);
   if (s.active()) recalculate(s);
 }
 
@@ -69,7 +69,7 @@ inline void enter_scope(scope_state& s, task_record& t) {
     if (!s.deadline_ahead && s.deadline <= r.now())
       cancel_scope_state(s, cancel_source::deadline, "deadline exceeded");
     else
-      r.defer_deadline(s);
+      r.deadlines().defer(s, s.deadline);
   }
 }
 
@@ -113,7 +113,7 @@ inline std::exception_ptr strip_cancelled(const std::exception_ptr& e, bool& mat
 /// that continues upward: the scope absorbs the trio::cancelled it is responsible for.
 TRIO_ALWAYS_INLINE std::exception_ptr exit_scope(scope_state& s, task_record& t, std::exception_ptr e) {
   const bool catches = s.effectively_cancelled && !(s.parent && !s.shield && s.parent->effectively_cancelled);
-  if (s.r) s.r->drop_deadline(s);
+  if (s.r) s.r->deadlines().drop(s);
   t.set_status(*s.parent);
   intrusive_list<scope_state, child_scope_tag>::erase(s);
   s.exited = true;
@@ -131,7 +131,7 @@ TRIO_ALWAYS_INLINE std::exception_ptr exit_scope(scope_state& s, task_record& t,
 /// Leaves `s` on an error path that cannot propagate anything (a destructor): restores the task's
 /// scope and unlinks `s`.
 inline void abandon_scope(scope_state& s, task_record& t) noexcept {
-  if (s.r) s.r->drop_deadline(s);
+  if (s.r) s.r->deadlines().drop(s);
   if (s.r) s.r->forget_deliveries(s);
   if (t.status == &s) t.set_status(*s.parent);
   intrusive_list<scope_state, child_scope_tag>::erase(s);
@@ -141,7 +141,7 @@ inline void abandon_scope(scope_state& s, task_record& t) noexcept {
 inline void set_scope_deadline(scope_state& s, time_point d) {
   s.deadline = d;
   if (!s.active() || s.cancel_called) return;
-  s.r->drop_deadline(s);
+  s.r->deadlines().drop(s);
   if (d != no_deadline) s.r->deadlines().push(s, d);
 }
 

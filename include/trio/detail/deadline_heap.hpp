@@ -12,13 +12,18 @@ namespace trio::detail {
 
 struct deadline_entry {
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-  static constexpr std::size_t deferred = npos - 1;  // waiting to enter the heap (see runner::defer_deadline)
+  static constexpr std::size_t deferred = npos - 1;  // waiting to enter the heap (see deadline_heap::defer)
   time_point when = no_deadline;
   std::uint64_t seq = 0;  // ties fire in insertion order
   std::size_t index = npos;
   void (*fire)(deadline_entry*) noexcept = nullptr;
 
   bool queued() const noexcept { return index != npos && index != deferred; }
+};
+
+/// An entry that may wait outside the heap until the step that set it ends (a cancel scope's deadline).
+struct deferrable_entry : deadline_entry {
+  deferrable_entry* deferred_next = nullptr;  // deadline_heap::deferred_ (an entry that waits for the step's end)
 };
 
 class deadline_heap {
@@ -63,6 +68,55 @@ class deadline_heap {
     if (!e.queued()) return push(e, when);
     remove(e);
     push(e, when);
+  }
+
+  // A scope's deadline enters the heap only when the step that entered the scope ends: a scope that is
+  // entered and left without the task suspending (the common move_on_after around quick work) never
+  // touches the heap. Only the loop reads the heap, between steps; the entry keeps the sequence number
+  // of its entry time, so equal deadlines still fire in the order their scopes were entered.
+  void defer(deferrable_entry& e, time_point when) {
+    reserve_more(deferred_count_ + 1);  // flushing cannot fail then
+    e.when = when;
+    e.seq = take_seq();
+    e.index = deadline_entry::deferred;
+    e.deferred_next = deferred_;
+    deferred_ = &e;
+    ++deferred_count_;
+  }
+
+  void drop(deferrable_entry& e) noexcept {
+    if (e.index != deadline_entry::deferred) {
+      remove(e);
+      return;
+    }
+    for (deferrable_entry** p = &deferred_; *p; p = &(*p)->deferred_next)  // scopes end innermost first: the head
+      if (*p == &e) {
+        *p = e.deferred_next;
+        break;
+      }
+    e.deferred_next = nullptr;
+    e.index = deadline_entry::npos;
+    --deferred_count_;
+  }
+
+  bool has_deferred() const noexcept { return deferred_ != nullptr; }
+
+  void flush_deferred() noexcept {
+    while (deferrable_entry* e = deferred_) {
+      deferred_ = e->deferred_next;
+      e->deferred_next = nullptr;
+      e->index = deadline_entry::npos;
+      push(*e, e->when, e->seq);  // room was reserved
+    }
+    deferred_count_ = 0;
+  }
+
+  /// The earliest deadline, counting the ones still deferred.
+  time_point next_counting_deferred() const noexcept {
+    time_point d = next();
+    for (const deferrable_entry* e = deferred_; e; e = e->deferred_next)
+      if (e->when < d) d = e->when;
+    return d;
   }
 
   /// Pops and fires every entry whose time is <= now. Returns how many fired.
@@ -120,6 +174,8 @@ class deadline_heap {
 
   std::vector<slot> heap_;
   std::uint64_t seq_ = 0;
+  deferrable_entry* deferred_ = nullptr;  // entries set in this step, not in the heap yet
+  std::size_t deferred_count_ = 0;
 };
 
 }  // namespace trio::detail

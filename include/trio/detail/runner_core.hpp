@@ -143,15 +143,8 @@ class runner {
   time_point now() const { return clk_->current_time(); }
   deadline_heap& deadlines() noexcept { return deadlines_; }
 
-  // A scope's deadline enters the heap only when the step that entered the scope ends: a scope that is
-  // entered and left without the task suspending (the common move_on_after around quick work) never
-  // touches the heap. Only the loop reads the heap, between steps; the entry keeps the sequence number
-  // of its entry time, so equal deadlines still fire in the order their scopes were entered.
-  void defer_deadline(scope_state& s);
-  void drop_deadline(scope_state& s) noexcept;
-  void flush_deferred_deadlines() noexcept;
   /// The earliest deadline, counting the ones still deferred.
-  time_point next_deadline() const noexcept;
+  time_point next_deadline() const noexcept { return deadlines_.next_counting_deferred(); }
   ring& io() noexcept { return io_; }
   bool strict_exception_groups() const noexcept { return strict_groups_; }
   const std::shared_ptr<token_state>& token() const noexcept { return token_; }
@@ -396,7 +389,7 @@ class runner {
     if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::before_task_step, t);
     t.resume_point.resume();
     current_ = nullptr;
-    if (deferred_) flush_deferred_deadlines();
+    if (deadlines_.has_deferred()) deadlines_.flush_deferred();
     if (t.frame.done()) {  // the outermost coroutine has reached its final suspend point
       finish_task(t);
     } else if (TRIO_UNLIKELY(!instruments_.empty())) {
@@ -592,8 +585,6 @@ class runner {
   scope_state root_scope_;
   intrusive_list<idle_waiter, idle_tag> idle_waiters_;
   task_record* current_ = nullptr;
-  scope_state* deferred_ = nullptr;  // scopes entered in this step, their deadlines not in the heap yet
-  std::size_t deferred_count_ = 0;
   task_record* init_task_ = nullptr;
   task_record* main_task_ = nullptr;
   nursery_core* system_nursery_ = nullptr;
@@ -622,50 +613,6 @@ inline runner& current_runner(const char* what) {
   runner* r = t_runner;
   if (!r) throw_outside_run(what);
   return *r;
-}
-
-// ---- deferred scope deadlines ----------------------------------------------------------------------
-
-inline void runner::defer_deadline(scope_state& s) {
-  deadlines_.reserve_more(deferred_count_ + 1);  // flushing cannot fail then
-  s.when = s.deadline;
-  s.seq = deadlines_.take_seq();
-  s.index = deadline_entry::deferred;
-  s.deferred_next = deferred_;
-  deferred_ = &s;
-  ++deferred_count_;
-}
-
-inline void runner::drop_deadline(scope_state& s) noexcept {
-  if (s.index != deadline_entry::deferred) {
-    deadlines_.remove(s);
-    return;
-  }
-  for (scope_state** p = &deferred_; *p; p = &(*p)->deferred_next)  // scopes end innermost first: the head
-    if (*p == &s) {
-      *p = s.deferred_next;
-      break;
-    }
-  s.deferred_next = nullptr;
-  s.index = deadline_entry::npos;
-  --deferred_count_;
-}
-
-inline void runner::flush_deferred_deadlines() noexcept {
-  while (scope_state* s = deferred_) {
-    deferred_ = s->deferred_next;
-    s->deferred_next = nullptr;
-    s->index = deadline_entry::npos;
-    deadlines_.push(*s, s->when, s->seq);  // room was reserved
-  }
-  deferred_count_ = 0;
-}
-
-inline time_point runner::next_deadline() const noexcept {
-  time_point d = deadlines_.next();
-  for (const scope_state* s = deferred_; s; s = s->deferred_next)
-    if (s->when < d) d = s->when;
-  return d;
 }
 
 inline bool runner::kernel_has_news_slow() noexcept {

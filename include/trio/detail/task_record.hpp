@@ -89,12 +89,11 @@ class task_info {
 namespace trio::detail {
 
 /// A cancel scope's state, which is also its node in the cancel-status tree.
-struct scope_state : deadline_entry, list_hook<child_scope_tag> {
+struct scope_state : deferrable_entry, list_hook<child_scope_tag> {
   scope_state* parent = nullptr;
   intrusive_list<scope_state, child_scope_tag> children;
   intrusive_list<task_record, status_tag> tasks;  // tasks whose innermost scope this is
   scope_state* work_next = nullptr;
-  scope_state* deferred_next = nullptr;  // runner::deferred_ (a scope whose deadline waits for the step's end)
   task_record* owner = nullptr;
   nursery_core* nursery = nullptr;  // set when this is a nursery's scope
   runner* r = nullptr;
