@@ -5,16 +5,46 @@
 
 #include <cxxabi.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
 
 #include "trio/detail/cancel_tree.hpp"
+#include "trio/detail/intrusive_list.hpp"
 #include "trio/detail/runner_core.hpp"
 #include "trio/detail/task_record.hpp"
+#include "trio/errors.hpp"
 
 namespace trio::detail {
+
+struct nursery_core {
+  nursery_core* start_target = nullptr;  // for start()'s private nursery: where its task will move
+  trio::nursery* self = nullptr;
+  runner* r = nullptr;
+  scope_state* scope = nullptr;
+  task_record* parent_task = nullptr;
+  intrusive_list<task_record, sibling_tag> children;
+  std::size_t child_count = 0;
+  std::size_t pending_starts = 0;
+  std::vector<std::exception_ptr> errors;
+  bool body_running = true;
+  bool closed = false;
+  bool parent_waiting = false;
+  bool strict = false;
+
+  void add_error(std::exception_ptr e);
+  void check_closed() noexcept;
+  void child_finished(std::exception_ptr e);
+  /// The nursery's outcome: nothing, its only error (loose) or a group of all of them (an exception_group,
+  /// or a base_exception_group when one of them is not a std::exception, such as a trio::cancelled).
+  std::exception_ptr combined_error() const {
+    if (errors.empty()) return nullptr;
+    if (errors.size() == 1 && !strict) return errors.front();
+    return make_exception_group(errors, !strict);
+  }
+};
 
 /// The nurseries open in task `t`, outermost first: their scopes are on t's own part of the
 /// cancel-status chain (the scopes `t` entered), so the record needs no list of them.

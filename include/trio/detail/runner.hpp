@@ -19,6 +19,27 @@
 
 namespace trio::detail {
 
+inline task_record& runner::spawn(task_record& t, const task_kind& kind, std::coroutine_handle<> frame, nursery_core* n,
+                                  scope_state* status) noexcept {
+  t.frame = frame;
+  t.resume_point = frame;
+  t.kind = &kind;
+  t.id = ++next_task_id_;
+  t.parent = n;
+  if (n) {
+    n->children.push_back(t);
+    ++n->child_count;
+    t.set_status(*n->scope);
+  } else {
+    t.set_status(status ? *status : root_scope_);
+    init_task_ = &t;
+  }
+  ++tasks_living_;
+  if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::task_spawned, t);
+  reschedule(t);
+  return t;
+}
+
 inline void runner::finish_task(task_record& t) {
   if (TRIO_UNLIKELY(!instruments_.empty())) {
     notify(&instrument::after_task_step, t);

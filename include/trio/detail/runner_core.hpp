@@ -274,25 +274,7 @@ class runner {
   /// Makes the record (of a block that `kind` frees) and its outermost coroutine `frame` a task of
   /// nursery `n` (nullptr: the root task, in scope `status`). The runner owns both from here on.
   task_record& spawn(task_record& t, const task_kind& kind, std::coroutine_handle<> frame, nursery_core* n,
-                     scope_state* status = nullptr) noexcept {
-    t.frame = frame;
-    t.resume_point = frame;
-    t.kind = &kind;
-    t.id = ++next_task_id_;
-    t.parent = n;
-    if (n) {
-      n->children.push_back(t);
-      ++n->child_count;
-      t.set_status(*n->scope);
-    } else {
-      t.set_status(status ? *status : root_scope_);
-      init_task_ = &t;
-    }
-    ++tasks_living_;
-    if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::task_spawned, t);
-    reschedule(t);
-    return t;
-  }
+                     scope_state* status = nullptr) noexcept;
   void mark_main(task_record& t) noexcept { main_task_ = &t; }
 
   /// Runs the loop until the root task has exited.

@@ -158,33 +158,6 @@ struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibli
   }
 };
 
-struct nursery_core {
-  nursery_core* start_target = nullptr;  // for start()'s private nursery: where its task will move
-  trio::nursery* self = nullptr;
-  runner* r = nullptr;
-  scope_state* scope = nullptr;
-  task_record* parent_task = nullptr;
-  intrusive_list<task_record, sibling_tag> children;
-  std::size_t child_count = 0;
-  std::size_t pending_starts = 0;
-  std::vector<std::exception_ptr> errors;
-  bool body_running = true;
-  bool closed = false;
-  bool parent_waiting = false;
-  bool strict = false;
-
-  void add_error(std::exception_ptr e);
-  void check_closed() noexcept;
-  void child_finished(std::exception_ptr e);
-  /// The nursery's outcome: nothing, its only error (loose) or a group of all of them (an exception_group,
-  /// or a base_exception_group when one of them is not a std::exception, such as a trio::cancelled).
-  std::exception_ptr combined_error() const {
-    if (errors.empty()) return nullptr;
-    if (errors.size() == 1 && !strict) return errors.front();
-    return make_exception_group(errors, !strict);
-  }
-};
-
 // Defined in cancel_tree.hpp; declared here for the nursery and loop code that cancels scopes.
 inline void recalculate(scope_state& root) noexcept;
 inline void cancel_scope_state(scope_state& s, cancel_source source, std::string_view reason) noexcept;
