@@ -25,7 +25,9 @@ COMPONENTS = ("ssl", "http")
 # A public path kept for programs written before a header moved into a component's folder.
 FORWARDS = {"trio/testing/ssl_certs.hpp": "ssl"}
 
-INCLUDE = re.compile(r'^\s*#\s*include\s+"(trio/[^"]+)"')
+# Every spelling of an include of a trio header: "trio/x.hpp", <trio/x.hpp>, and a path relative to the
+# including header ("x.hpp", "../x.hpp"), so no two-way include hides behind a spelling the check skips.
+INCLUDE = re.compile(r'^\s*#\s*include\s*(?:"([^"]+)"|<(trio/[^>]+)>)')
 GUARD = re.compile(r'^\s*#\s*(?:if\s+defined\s*\(?\s*|ifdef\s+)TRIO_HAS_([A-Z]+)\b')
 OPEN = re.compile(r'^\s*#\s*if')
 CLOSE = re.compile(r'^\s*#\s*endif')
@@ -63,7 +65,9 @@ def main():
                 m = INCLUDE.match(line)
                 if not m:
                     continue
-                dep = m.group(1)
+                dep = m.group(2) or m.group(1)
+                if not dep.startswith("trio/"):  # relative to the including header
+                    dep = os.path.normpath(os.path.join(os.path.dirname(path), dep)).replace(os.sep, "/")
                 where = f"include/{path}:{lineno}"
                 if dep not in headers:
                     problems.append(f"{where}: includes {dep}, which does not exist")
