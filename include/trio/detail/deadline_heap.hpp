@@ -1,6 +1,8 @@
 #pragma once
 /// \file
-/// A 4-ary min-heap of intrusive deadline entries: cancel-scope deadlines and sleeps share it.
+/// A 4-ary min-heap of intrusive deadline entries: cancel-scope deadlines and sleeps share it. A cancel
+/// scope's deadline waits in front of the heap (deferred) until the step that set it ends; the runner only
+/// asks the heap for the next deadline and has it fire the expired entries.
 
 #include <cstddef>
 #include <cstdint>

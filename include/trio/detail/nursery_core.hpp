@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// A nursery's core: collecting its children's errors, closing, moving a started task
-/// (task_status::started()), and the introspection of task_info that walks nurseries.
+/// A nursery's core (nursery_core): its state, collecting its children's errors, closing, moving a
+/// started task (task_status::started()), and the introspection of task_info that walks nurseries.
 
 #include <cxxabi.h>
 

@@ -2,7 +2,7 @@
 /// \file
 /// The entry to the core's machinery: the runner (runner_core.hpp), the cancel-status tree
 /// (cancel_tree.hpp), a nursery's core (nursery_core.hpp), and the runner's operations that reach into
-/// both (a task's end, an internal failure, Ctrl-C). Include this header; the others include only
+/// both (a task's start and end, an internal failure, Ctrl-C). Include this header; the others include only
 /// downward (runner_core.hpp knows the tree and nurseries by declaration only).
 
 #include <signal.h>

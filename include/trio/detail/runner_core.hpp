@@ -274,7 +274,7 @@ class runner {
   /// Makes the record (of a block that `kind` frees) and its outermost coroutine `frame` a task of
   /// nursery `n` (nullptr: the root task, in scope `status`). The runner owns both from here on.
   task_record& spawn(task_record& t, const task_kind& kind, std::coroutine_handle<> frame, nursery_core* n,
-                     scope_state* status = nullptr) noexcept;
+                     scope_state* status = nullptr) noexcept;  // in runner.hpp: it fills in the nursery
   void mark_main(task_record& t) noexcept { main_task_ = &t; }
 
   /// Runs the loop until the root task has exited.

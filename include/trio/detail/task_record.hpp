@@ -1,8 +1,9 @@
 #pragma once
 /// \file
-/// The records the core is made of: a trio task (task_record), a cancel scope's node in the
-/// cancel-status tree (scope_state) and a nursery's state (nursery_core), plus what a task can hold.
-/// Plain data: the operations on them live in cancel_tree.hpp, nursery_core.hpp and runner.hpp.
+/// The records the core is made of: a trio task (task_record) and a cancel scope's node in the
+/// cancel-status tree (scope_state), plus what a task can hold. Plain data: the operations on them live
+/// in cancel_tree.hpp and runner.hpp. A nursery's state (nursery_core) is in nursery_core.hpp, with its
+/// operations; the records know it by declaration only.
 
 #include <coroutine>
 #include <cstdint>
