@@ -667,3 +667,42 @@ TRIO_TEST_CASE("a FIFO: writes larger than the pipe go through in order, seek an
   CHECK_THROWS_AS(co_await r.seek(0), std::system_error);
   co_await r.aclose();
 }
+
+TRIO_TEST_CASE("IO a file read (a FIFO): a shield raised while the cancel is in flight: the read is submitted again",
+               "[file][io]") {
+  temp_dir dir;
+  const std::string p = dir / "fifo";
+  REQUIRE(::mkfifo(p.c_str(), 0600) == 0);
+  auto w = co_await trio::open_file(p, "r+b");  // a FIFO opened for reading and writing does not wait for a peer
+  auto r = co_await trio::open_file(p, "rb");
+  test::event_log rec;
+  trio::cancel_scope outer, inner;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      co_await outer.enter([&]() -> trio::task<> {
+        co_await inner.enter([&]() -> trio::task<> {
+          std::string buf(16, '\0');
+          rec("read");
+          const std::size_t k = co_await r.read(std::as_writable_bytes(std::span(buf)));
+          rec("got " + buf.substr(0, k));
+        });
+        rec("after the shielded scope");
+      });
+    });
+    co_await trio::testing::wait_all_tasks_blocked();
+    outer.cancel();          // the abort submits ASYNC_CANCEL...
+    inner.set_shield(true);  // ...and before its completion arrives, the read is shielded
+    rec("cancelled, then shielded");
+    co_await trio::sleep(1s);
+    CHECK(trio::lowlevel::current_statistics().io_operations_in_flight == 1);  // the read, submitted again
+    rec("write");
+    co_await w.write(std::string_view("hello"));
+    co_await w.flush();
+  });
+  CHECK(rec.entries ==
+        std::vector<std::string>{"read", "cancelled, then shielded", "write", "got hello", "after the shielded scope"});
+  CHECK_FALSE(inner.cancelled_caught());
+  CHECK_FALSE(outer.cancelled_caught());
+  co_await w.aclose();
+  co_await r.aclose();
+}

@@ -422,3 +422,71 @@ TEST_CASE("STR-12 accept errno policy: transient errors are skipped, the rest ra
     CHECK(s.socket().is_open());
   });
 }
+
+TRIO_TEST_CASE("IO socket::recv: a shield raised while the cancel is in flight: the recv is submitted again",
+               "[socket][io]") {
+  auto ab = trio::socket::pair();
+  test::event_log rec;
+  trio::cancel_scope outer, inner;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      co_await outer.enter([&]() -> trio::task<> {
+        co_await inner.enter([&]() -> trio::task<> {
+          std::string buf(16, '\0');
+          rec("recv");
+          const std::size_t k = co_await ab.second.recv(bytes(buf));
+          rec("got " + buf.substr(0, k));
+        });
+        rec("after the shielded scope");
+      });
+    });
+    co_await trio::testing::wait_all_tasks_blocked();
+    outer.cancel();          // the abort submits ASYNC_CANCEL...
+    inner.set_shield(true);  // ...and before its completion arrives, the recv is shielded
+    rec("cancelled, then shielded");
+    co_await trio::sleep(1s);
+    CHECK(trio::lowlevel::current_statistics().io_operations_in_flight == 1);  // the recv, submitted again
+    rec("send");
+    CHECK(co_await ab.first.send(std::string_view("hello")) == 5);
+  });
+  CHECK(rec.entries ==
+        std::vector<std::string>{"recv", "cancelled, then shielded", "send", "got hello", "after the shielded scope"});
+  CHECK_FALSE(inner.cancelled_caught());
+  CHECK_FALSE(outer.cancelled_caught());  // the cancellation was pending, and no checkpoint followed
+}
+
+TRIO_TEST_CASE("IO socket_stream::receive_some: a resubmitted receive is cancelled again when the shield comes down",
+               "[socket_stream][io]") {
+  auto ab = trio::socket::pair();
+  trio::socket_stream b(std::move(ab.second));
+  test::event_log rec;
+  trio::cancel_scope outer, inner;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      co_await outer.enter([&]() -> trio::task<> {
+        co_await inner.enter([&]() -> trio::task<> {
+          std::string buf(16, '\0');
+          rec("receive");
+          try {
+            co_await b.receive_some(bytes(buf));
+            rec("received");
+          } catch (const trio::cancelled&) {
+            rec("cancelled");
+            throw;
+          }
+        });
+      });
+    });
+    co_await trio::testing::wait_all_tasks_blocked();
+    outer.cancel();
+    inner.set_shield(true);
+    rec("cancelled, then shielded");
+    co_await trio::sleep(1s);
+    CHECK(trio::lowlevel::current_statistics().io_operations_in_flight == 1);  // the receive, submitted again
+    rec("unshield");
+    inner.set_shield(false);  // the cancellation reaches the new operation: a new cancel request
+  });
+  CHECK(rec.entries == std::vector<std::string>{"receive", "cancelled, then shielded", "unshield", "cancelled"});
+  CHECK(outer.cancelled_caught());
+  CHECK(trio::lowlevel::current_statistics().io_operations_in_flight == 0);
+}

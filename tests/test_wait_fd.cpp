@@ -112,6 +112,48 @@ TRIO_TEST_CASE("IO a shield raised while the cancel is in flight: the wait conti
   CHECK_FALSE(outer.cancelled_caught());  // the wait finished normally; nothing reached outer
 }
 
+TRIO_TEST_CASE("IO a wait submitted again after a withdrawn cancellation: events in order, then cancelled again",
+               "[io]") {
+  pipe_pair p;
+  test::event_log rec;
+  trio::cancel_scope outer, inner;
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      co_await outer.enter([&]() -> trio::task<> {
+        co_await inner.enter([&]() -> trio::task<> {
+          rec("wait");
+          co_await trio::lowlevel::wait_readable(p.r);
+          rec("readable");
+          try {
+            char c;
+            REQUIRE(::read(p.r, &c, 1) == 1);
+            co_await trio::lowlevel::wait_readable(p.r);  // nothing more to read: parks...
+            rec("readable again");
+          } catch (const trio::cancelled&) {
+            rec("cancelled");  // ...until the shield comes down and the cancellation reaches it
+            throw;
+          }
+        });
+      });
+    });
+    co_await trio::testing::wait_all_tasks_blocked();
+    outer.cancel();
+    inner.set_shield(true);
+    rec("cancelled, then shielded");
+    co_await trio::sleep(1s);
+    CHECK(trio::lowlevel::current_statistics().io_operations_in_flight == 1);  // waiting again
+    rec("write");
+    REQUIRE(::write(p.w, "x", 1) == 1);
+    co_await trio::sleep(1s);
+    rec("unshield");
+    inner.set_shield(false);
+  });
+  CHECK(rec.entries ==
+        std::vector<std::string>{"wait", "cancelled, then shielded", "write", "readable", "unshield", "cancelled"});
+  CHECK(outer.cancelled_caught());
+  CHECK(trio::lowlevel::current_statistics().io_operations_in_flight == 0);
+}
+
 TEST_CASE("IO a task spinning on checkpoints cannot starve a pipe reader", "[io]") {
   // Newer kernels flag pending completions (IORING_SETUP_TASKRUN_FLAG) and the loop peeks at the flag;
   // without it, the loop enters the kernel every 50 us of busy running. Both paths:

@@ -89,14 +89,11 @@ inline file_mode parse_file_mode(std::string_view mode) {
 
 inline constexpr std::size_t file_buffer_size = 64 * 1024;
 
-/// co_await file_call(fd, prep): one uring_call, resubmitted when a withdrawn cancellation
-/// interrupted it; returns the completion's res (a negative errno for a failure).
+/// co_await file_call(fd, prep): one uring_call (resubmitted by the call itself when a withdrawn
+/// cancellation interrupted it); returns the completion's res (a negative errno for a failure).
 template <class Prep>
 task<int> file_call(int fd, Prep prep) {
-  for (;;) {
-    const int res = co_await uring_call{fd, io_direction::none, "trio::async_file", prep};
-    if (res != uring_interrupted) co_return res;
-  }
+  co_return co_await uring_call{fd, io_direction::none, "trio::async_file", prep};
 }
 
 }  // namespace detail
@@ -208,10 +205,8 @@ class async_file {
       io_uring_prep_read(sqe, fd_, buffer.data(), static_cast<unsigned>(std::min<std::size_t>(buffer.size(), 1u << 30)),
                          offset);
     };
-    int res;
-    do {  // (the uring_call in this frame: no second coroutine per read)
-      res = co_await detail::uring_call{fd_, detail::io_direction::none, "trio::async_file::read_at", prep};
-    } while (res == detail::uring_interrupted);
+    // (the uring_call in this frame: no second coroutine per read)
+    const int res = co_await detail::uring_call{fd_, detail::io_direction::none, "trio::async_file::read_at", prep};
     if (res < 0) fail(-res, "read_at", "reading");
     co_return static_cast<std::size_t>(res);
   }

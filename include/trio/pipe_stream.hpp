@@ -77,7 +77,6 @@ class pipe_end {
       };
       const int res = co_await uring_call{fd_, dir, what, prep};
       if (res >= 0) co_return static_cast<std::size_t>(res);
-      if (res == uring_interrupted) continue;
       if (res == -EAGAIN) {  // an O_NONBLOCK fd: wait until it is ready
         co_await wait(dir == io_direction::read ? POLLIN : POLLOUT);
         continue;

@@ -207,7 +207,7 @@ class process {
     for (;;) {
       auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, s->pidfd, POLLIN); };
       const int res = co_await detail::uring_call{s->pidfd, detail::io_direction::none, "trio::process::wait", prep};
-      if (res < 0 && res != detail::uring_interrupted)
+      if (res < 0)
         detail::throw_errno(-res, "trio::process::wait: polling the pidfd of " + std::to_string(s->pid) + " failed");
       if (s->reap_nowait()) co_return *s->returncode;
     }

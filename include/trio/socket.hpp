@@ -187,7 +187,9 @@ class socket {
       int res;
       try {
         auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_connect(sqe, fd_, a.native(), a.size()); };
-        res = co_await detail::uring_call{fd_, detail::io_direction::write, "trio::socket::connect", prep};
+        // (never resubmitted: an interrupted connect has an unknown state and throws EINTR below)
+        res = co_await detail::uring_call{fd_, detail::io_direction::write, "trio::socket::connect", prep,
+                                          detail::uring_resubmit::never};
       } catch (const cancelled&) {
         close();
         throw;
@@ -213,7 +215,6 @@ class socket {
       socklen_t n = socket_address::capacity();
       auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_accept(sqe, fd_, peer.native(), &n, SOCK_CLOEXEC); };
       const int res = co_await detail::uring_call{fd_, detail::io_direction::read, "trio::socket::accept", prep};
-      if (res == detail::uring_interrupted) continue;
       if (res == -EAGAIN) {
         co_await wait_for(POLLIN, "trio::socket::accept");
         continue;
@@ -290,37 +291,28 @@ class socket {
   /// shutdown(2) (SHUT_RD, SHUT_WR, SHUT_RDWR) as an io_uring operation.
   task<void> shutdown(int how) {
     check_open("shutdown");
-    for (;;) {
-      auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_shutdown(sqe, fd_, how); };
-      const int res = co_await detail::uring_call{fd_, detail::io_direction::none, "trio::socket::shutdown", prep};
-      if (res == detail::uring_interrupted) continue;
-      if (res < 0 && res != -ENOTCONN) detail::throw_errno(-res, "trio::socket::shutdown failed");
-      co_return;
-    }
+    auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_shutdown(sqe, fd_, how); };
+    const int res = co_await detail::uring_call{fd_, detail::io_direction::none, "trio::socket::shutdown", prep};
+    if (res < 0 && res != -ENOTCONN) detail::throw_errno(-res, "trio::socket::shutdown failed");
   }
 
   /// Waits for readiness (POLLIN / POLLOUT) on this socket.
   task<void> wait_for(unsigned events, const char* what) {
-    for (;;) {
-      auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd_, events); };
-      const int res = co_await detail::uring_call{
-          fd_, (events & POLLIN) ? detail::io_direction::read : detail::io_direction::write, what, prep};
-      if (res == detail::uring_interrupted) continue;
-      if (res < 0) detail::throw_errno(-res, what);
-      co_return;
-    }
+    auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd_, events); };
+    const int res = co_await detail::uring_call{
+        fd_, (events & POLLIN) ? detail::io_direction::read : detail::io_direction::write, what, prep};
+    if (res < 0) detail::throw_errno(-res, what);
   }
 
  private:
   /// One data transfer (send/recv/sendmsg/recvmsg): submits prep's SQE until it completes, waiting
-  /// out EAGAIN (an adopted non-blocking socket) and resubmitting after a withdrawn cancellation.
+  /// out EAGAIN (an adopted non-blocking socket; a withdrawn cancellation is resubmitted by the call).
   template <class Prep>
   task<std::size_t> transfer(detail::io_direction dir, const char* what, Prep prep) {
     if (TRIO_UNLIKELY(fd_ < 0)) throw closed_resource_error(std::string(what) + ": the socket is closed");
     for (;;) {
       const int res = co_await detail::uring_call{fd_, dir, what, prep};
       if (res >= 0) co_return static_cast<std::size_t>(res);
-      if (res == detail::uring_interrupted) continue;
       if (res == -EAGAIN) {
         co_await wait_for(dir == detail::io_direction::read ? POLLIN : POLLOUT, what);
         continue;

@@ -71,7 +71,6 @@ class socket_stream {
       auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_recv(sqe, fd, buffer.data(), buffer.size(), 0); };
       const int res = co_await detail::uring_call{fd, detail::io_direction::read, what, prep};
       if (TRIO_LIKELY(res >= 0)) co_return static_cast<std::size_t>(res);
-      if (res == detail::uring_interrupted) continue;
       if (res == -EAGAIN) {
         co_await sock_.wait_for(POLLIN, what);
         continue;
@@ -122,7 +121,6 @@ class socket_stream {
         data = data.subspan(static_cast<std::size_t>(res));
         continue;
       }
-      if (res == detail::uring_interrupted) continue;
       if (res == -EAGAIN) {
         co_await sock_.wait_for(POLLOUT, what);
         continue;
@@ -216,8 +214,8 @@ class socket_listener {
       }
       if (TRIO_LIKELY(res >= 0))
         co_return socket_stream(trio::socket::adopt(res, sock_.family(), sock_.type(), sock_.protocol()));
-      if (res == detail::uring_interrupted || res == -EAGAIN) {
-        if (res == -EAGAIN) co_await sock_.wait_for(POLLIN, what);
+      if (res == -EAGAIN) {
+        co_await sock_.wait_for(POLLIN, what);
         continue;
       }
       if (detail::accept_error_is_transient(-res)) continue;

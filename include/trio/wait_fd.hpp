@@ -19,13 +19,11 @@ namespace trio::detail {
 inline task<void> wait_fd(int fd, int direction) {
   static constexpr const char* names[] = {"trio::lowlevel::wait_readable", "trio::lowlevel::wait_writable"};
   const unsigned events = direction == 0 ? POLLIN : POLLOUT;
-  for (;;) {
-    auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd, events); };
-    const int res = co_await uring_call{fd, static_cast<io_direction>(direction), names[direction], prep};
-    if (res == uring_interrupted) continue;  // cancelled, but a shield went up meanwhile: wait again
-    if (res < 0) throw std::system_error(-res, std::system_category(), names[direction]);
-    co_return;  // ready; a cancellation that raced in stays pending for the next checkpoint
-  }
+  auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd, events); };
+  // (cancelled, but a shield went up before the completion came back: the call waits again itself)
+  const int res = co_await uring_call{fd, static_cast<io_direction>(direction), names[direction], prep};
+  if (res < 0) throw std::system_error(-res, std::system_category(), names[direction]);
+  // ready; a cancellation that raced in stays pending for the next checkpoint
 }
 
 }  // namespace trio::detail

@@ -6,13 +6,16 @@
 /// reaches it the abort function submits IORING_OP_ASYNC_CANCEL and answers `failed`: the task stays
 /// parked until the operation's own completion arrives. An operation that completed anyway delivers
 /// its result, and the cancellation stays pending for the next checkpoint (received bytes are never
-/// dropped).
+/// dropped). An operation that the kernel cancelled for a cancellation that was withdrawn before the
+/// completion came back (a shield raised meanwhile) is submitted again from the completion, and the
+/// task stays parked: this is the library's one resubmit path.
 
 #include <cerrno>
 #include <coroutine>
 #include <cstdint>
 #include <string>
 #include <system_error>
+#include <type_traits>
 
 #include "trio/detail/runner.hpp"
 #include "trio/errors.hpp"
@@ -33,14 +36,21 @@ struct uring_op : io_op {
   bool cancel_sent = false;
   bool closing = false;  // the fd is being closed under us (notify_closing, socket::close)
 
-  uring_op() noexcept {
-    complete = [](io_op* op, int res, unsigned flags) noexcept {
-      auto* self = static_cast<uring_op*>(op);
-      self->result = res;
-      self->cqe_flags = flags;
-      self->r->io_finished();
-      self->r->reschedule(*self->t);
-    };
+  uring_op() noexcept { complete = &finish; }
+
+  /// The completion: records the result and wakes the task.
+  static void finish(io_op* op, int res, unsigned flags) noexcept {
+    auto* self = static_cast<uring_op*>(op);
+    self->result = res;
+    self->cqe_flags = flags;
+    self->r->io_finished();
+    self->r->reschedule(*self->t);
+  }
+
+  /// Whether a completion with `res` is the kernel's answer to our cancel request for a cancellation
+  /// that no longer reaches the task (a shield went up meanwhile): nothing happened, submit again.
+  bool interrupted_by_withdrawn_cancel(int res) const noexcept {
+    return res == -ECANCELED && cancel_sent && !closing && !t->status->effectively_cancelled;
   }
 
   std::uint64_t user_data() noexcept {
@@ -75,9 +85,52 @@ struct uring_op : io_op {
   };
 };
 
-/// What a uring_call answers when its operation was cancelled by a cancellation that was withdrawn
-/// before the completion came back (a shield raised meanwhile): nothing happened, submit again.
+/// What a uring_call made with `uring_resubmit::never` answers when its operation was cancelled by a
+/// cancellation that was withdrawn before the completion came back (a shield raised meanwhile). Every
+/// other uring_call submits its operation again itself and never answers this.
 inline constexpr int uring_interrupted = -EINTR;
+
+/// Whether a uring_call submits its operation again when a withdrawn cancellation interrupted it
+/// (`interrupted`, the default), or answers uring_interrupted (`never`: an operation that cannot be
+/// repeated as if nothing happened, such as connect).
+enum class uring_resubmit : bool { never = false, interrupted = true };
+
+/// A uring_op that keeps the function preparing its SQE, so that the completion can submit it again.
+template <class Prep>
+struct prepared_uring_op : uring_op {
+  Prep prep;
+
+  explicit prepared_uring_op(Prep p, uring_resubmit mode) noexcept : prep(p) {
+    if (mode == uring_resubmit::interrupted) complete = &finish_or_resubmit;
+  }
+
+  /// The completion of a resubmittable operation. The common path costs one comparison more than
+  /// uring_op::finish (res against -ECANCELED).
+  static void finish_or_resubmit(io_op* o, int res, unsigned flags) noexcept {
+    auto* self = static_cast<prepared_uring_op*>(static_cast<uring_op*>(o));
+    if (TRIO_UNLIKELY(res == -ECANCELED) && self->interrupted_by_withdrawn_cancel(res)) {
+      self->resubmit();
+      return;
+    }
+    finish(o, res, flags);
+  }
+
+  /// Prepares and submits the same SQE again; the task stays parked. The operation stays in flight
+  /// (io_in_flight unchanged) and keeps its fd slot; a later cancellation sends a new cancel request.
+  [[gnu::cold]] void resubmit() noexcept {
+    cancel_sent = false;
+    io_uring_sqe* sqe;
+    try {
+      sqe = r->io().get_sqe();
+    } catch (...) {  // the submission queue is full and cannot be flushed: the task gets the error
+      r->io_finished();
+      r->reschedule(*t, wake_kind::error, std::current_exception());
+      return;
+    }
+    prep(sqe);
+    io_uring_sqe_set_data64(sqe, user_data());
+  }
+};
 
 /// Which fd slot an operation occupies while in flight (runner::fd_waiter): one task per fd and
 /// direction, so that closing the fd finds the waiters and two readers get busy_resource_error.
@@ -87,18 +140,26 @@ enum class io_direction : int { read = 0, write = 1, none = 2 };
 /// io_uring_enter and returns the completion's `res` (a negative errno for a failure). Throws
 /// trio::cancelled if the task is cancelled before it starts or the kernel cancelled it for the
 /// cancellation; closed_resource_error if the fd was closed meanwhile (notify_closing); and
-/// busy_resource_error if another task already has an operation in flight on fd in `dir`.
+/// busy_resource_error if another task already has an operation in flight on fd in `dir`. When the
+/// kernel cancelled it for a cancellation that was withdrawn before the completion came back, it
+/// prepares the SQE with prep(sqe) again and submits it again (prep must give the same operation
+/// each time); `uring_call{fd, dir, what, prep, uring_resubmit::never}` answers uring_interrupted
+/// instead.
 /// Trivially destructible (g++ 12 destroys awaiter temporaries twice): `prep` must capture references.
 template <class Prep>
 struct [[nodiscard]] uring_call {
   int fd;
   io_direction dir;
   const char* what;  // for messages: "trio::socket::recv"
-  Prep prep;
-  uring_op op{};
+  prepared_uring_op<Prep> op;
   bool skip = false;  // cancelled before submission
 
+  uring_call(int fd_, io_direction dir_, const char* what_, Prep prep,
+             uring_resubmit mode = uring_resubmit::interrupted) noexcept
+      : fd(fd_), dir(dir_), what(what_), op(prep, mode) {}
+
   bool await_ready() {
+    static_assert(std::is_trivially_destructible_v<uring_call>, "g++ 12 destroys awaiter temporaries twice");
     runner& r = current_runner(what);
     task_record& t = r.current_or_throw(what);
     if (TRIO_UNLIKELY(t.status->effectively_cancelled)) {
@@ -120,7 +181,7 @@ struct [[nodiscard]] uring_call {
       release_slot();
       throw;
     }
-    prep(sqe);
+    op.prep(sqe);
     io_uring_sqe_set_data64(sqe, op.user_data());
     r.io_started();
     return false;
@@ -148,11 +209,18 @@ struct [[nodiscard]] uring_call {
       throw closed_resource_error(std::string(what) + ": fd " + std::to_string(fd) +
                                   " was closed (notify_closing, or the socket's close) while this task was using it");
     if (op.t->status->effectively_cancelled) throw runner::make_cancelled(*op.t);
+    // The cancellation was withdrawn only after the completion came back (a shield raised by another
+    // task between the completion and this resume). A resubmittable operation decides at its
+    // completion (finish_or_resubmit): the cancellation was still in effect then, so the operation
+    // ended for it, and the task is cancelled as if the shield had come up just after (spec CS-08).
+    if (op.complete != &uring_op::finish) throw runner::make_cancelled(*op.t);
     return uring_interrupted;
   }
 };
 template <class Prep>
 uring_call(int, io_direction, const char*, Prep) -> uring_call<Prep>;
+template <class Prep>
+uring_call(int, io_direction, const char*, Prep, uring_resubmit) -> uring_call<Prep>;
 
 /// Wakes the tasks with an operation in flight on fd: they throw closed_resource_error. Call before
 /// closing fd.
