@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <trio/testing/memory_streams.hpp>
 #include <trio/testing/sequencer.hpp>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace tt = trio::testing;
 

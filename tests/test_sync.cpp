@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <random>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 TRIO_TEST_CASE("SYNC-01 event: one-shot, wakes every waiter, a checkpoint even when set", "[sync]") {
   trio::event ev;
