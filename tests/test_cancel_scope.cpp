@@ -1,6 +1,6 @@
 #include <trio/cancel_scope.hpp>  // first: the header compiles on its own
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 using trio::cancel_scope;

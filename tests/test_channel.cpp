@@ -4,7 +4,7 @@
 #include <random>
 #include <set>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 TRIO_TEST_CASE("CH-02 buffered channel basics", "[channel]") {
   auto ch = trio::open_memory_channel<int>(2);

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <random>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 trio::task<> named_child() { co_await trio::sleep_forever(); }

@@ -1,5 +1,5 @@
 // Misuse of every kind the public API names: the exception it names, with a message that says what to do.
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 TEST_CASE("MISUSE calls that need a run, made outside one: std::logic_error saying so", "[misuse]") {
   CHECK_THROWS_WITH(trio::current_time(), Catch::Contains("must be called from inside trio::run()"));

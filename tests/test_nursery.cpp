@@ -5,7 +5,7 @@
 #include <string>
 #include <type_traits>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace tt = trio::testing;
 

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

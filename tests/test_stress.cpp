@@ -3,7 +3,7 @@
 
 #include <functional>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

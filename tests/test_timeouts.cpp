@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 TRIO_TEST_CASE("TO-01 move_on_after: the block exits at its deadline", "[timeouts]") {
   const double t0 = test::now_s();

@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "ssl_helpers.hpp"
+#include "support/ssl_helpers.hpp"
 
 // TLS against real peers: openssl s_server, s_client and curl, started by the test on loopback with
 // bounded waits and stopped by their pid; and the TCP helpers (ssl_listener, serve_ssl_over_tcp).

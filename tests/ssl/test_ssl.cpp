@@ -3,7 +3,7 @@
 #include <array>
 #include <random>
 
-#include "ssl_helpers.hpp"
+#include "support/ssl_helpers.hpp"
 
 // Trio's test_ssl.py, translated (ids: the Trio test names), on memory and lockstep stream pairs with
 // certificates made at run time. Interop with real peers is in test_ssl_interop.cpp.

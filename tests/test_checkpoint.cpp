@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <trio/nursery.hpp>
 #include <trio/sleep.hpp>
 
-#include "http_helpers.hpp"
+#include "support/http_helpers.hpp"
 
-// trio::http::client against a server that breaks HTTP on purpose (tests/hostile_http_server.py, raw
+// trio::http::client against a server that breaks HTTP on purpose (tests/support/hostile_http_server.py, raw
 // sockets, one path per misbehaviour): every failure is the right kind of http::error, nothing is
 // buffered without bound, no body keeps the other tasks or a deadline waiting, and the client works
 // afterwards. Real clock: curl's timers do not follow trio's mock clock.

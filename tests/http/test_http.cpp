@@ -9,10 +9,10 @@
 
 #include <random>
 
-#include "http_helpers.hpp"  // the Python servers
-#include "ssl_helpers.hpp"   // certificates made at run time (trio::ssl), helpers.hpp
+#include "support/http_helpers.hpp"  // the Python servers
+#include "support/ssl_helpers.hpp"   // certificates made at run time (trio::ssl), helpers.hpp
 
-// trio::http::client against a real server: Python's http.server (tests/http_test_server.py),
+// trio::http::client against a real server: Python's http.server (tests/support/http_test_server.py),
 // started by each test on loopback, stopped by closing its stdin and by its pid. Real clock: curl's
 // timers do not follow trio's mock clock.
 

@@ -4,7 +4,7 @@
 #include <csignal>
 #include <thread>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 namespace {
 
