@@ -53,7 +53,10 @@ class event {
       } else {
         parked_ = true;
         lot->waiters().push_back(*this);
-        r_->park(h, &detail::lot_waiter::abort, static_cast<detail::lot_waiter*>(this));
+        static constexpr detail::wait_ops ops{&detail::lot_waiter::abort, [](const void*, std::string& out) {
+                                                out += "trio::event::wait (the event is not set)";
+                                              }};
+        r_->park(h, ops, static_cast<detail::lot_waiter*>(this));
       }
     }
     void await_resume() const {

@@ -14,6 +14,7 @@
 
 #include "trio/clock.hpp"
 #include "trio/detail/runner.hpp"
+#include "trio/detail/task_dump.hpp"
 #include "trio/errors.hpp"
 #include "trio/instrument.hpp"
 
@@ -43,11 +44,13 @@ class [[nodiscard]] park_awaitable {
     t_ = &r_->current_or_throw("trio::lowlevel::wait_task_rescheduled");
   }
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) noexcept { r_->park(h, &thunk, this); }
+  void await_suspend(std::coroutine_handle<> h) noexcept { r_->park(h, ops, this); }
   void await_resume() const { detail::runner::resume_from_park(*t_); }
 
  private:
   static abort_result thunk(void* self) noexcept { return static_cast<park_awaitable*>(self)->abort_(); }
+  static constexpr detail::wait_ops ops{
+      &thunk, [](const void*, std::string& out) { out += "trio::lowlevel::wait_task_rescheduled (a custom wait)"; }};
   F abort_;
   detail::runner* r_;
   detail::task_record* t_ = nullptr;
@@ -160,29 +163,16 @@ inline trio_token current_trio_token() {
   return trio_token(detail::current_runner("trio::lowlevel::current_trio_token()").token());
 }
 
-/// The whole tree of tasks and nurseries, one per line, indented: for finding what a hung program waits on.
+/// The whole tree of tasks and nurseries, for finding what a hung program waits on. Per task: its id
+/// and name, "(running)" or "(runnable)" unless it is parked, then indented under it what it waits on
+/// ("waiting: trio::lock::acquire (held by task #4 ...)"), its cancel status ("cancel: deadline in
+/// 2.500000 s, shielded") and its await chain ("at: serve(int) > handle(trio::socket_stream) > ..."),
+/// outermost first, by function name (from the binary's symbol table: a stripped binary shows addresses).
+///
+/// The trap: the names come from symbols; link with -rdynamic, or keep the symbol table (do not strip),
+/// to see them.
 inline std::string format_task_tree() {
-  auto& r = detail::current_runner("trio::lowlevel::format_task_tree()");
-  std::string out;
-  struct walker {
-    std::string& out;
-    const detail::task_record* current;
-    void task(const detail::task_record& t, int depth) {
-      out.append(static_cast<std::size_t>(depth) * 2, ' ');
-      out += "task #" + std::to_string(t.id) + " " + t.name();
-      if (&t == current) out += " (running)";
-      out += '\n';
-      for (const detail::nursery_core* n : detail::open_nurseries(t)) {
-        out.append(static_cast<std::size_t>(depth + 1) * 2, ' ');
-        out += "nursery (" + std::to_string(n->child_count) + " children";
-        if (n->scope && n->scope->cancel_called) out += ", cancelled";
-        out += ")\n";
-        n->children.for_each([&](const detail::task_record& c) { task(c, depth + 2); });
-      }
-    }
-  } w{out, r.current()};
-  if (auto* root = r.init_task()) w.task(*root, 0);
-  return out;
+  return detail::format_tree(detail::current_runner("trio::lowlevel::format_task_tree()"));
 }
 
 }  // namespace trio::lowlevel

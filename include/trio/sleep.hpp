@@ -39,7 +39,7 @@ class [[nodiscard]] sleep_awaiter : deadline_entry {
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
     if (until_ != no_deadline) r_->deadlines().push(*this, until_);
-    r_->park(h, &abort, this);
+    r_->park(h, ops, this);
   }
   /// Trio's sleep is a cancel scope around sleep_forever: when its time has come but an enclosing
   /// scope is cancelled by the time the task runs (a deadline due at the same instant, whichever entered
@@ -55,6 +55,16 @@ class [[nodiscard]] sleep_awaiter : deadline_entry {
     self->r_->deadlines().remove(*self);
     return abort_result::succeeded;
   }
+  static void describe(const void* p, std::string& out) {
+    const auto* self = static_cast<const sleep_awaiter*>(p);
+    if (self->until_ == no_deadline) {
+      out += "trio::sleep_until (no deadline: forever)";
+      return;
+    }
+    out += "trio::sleep, wakes in ";
+    append_seconds(out, self->until_ - self->r_->now());
+  }
+  static constexpr wait_ops ops{&abort, &describe};
 
   time_point until_;
   runner* r_;
@@ -67,8 +77,9 @@ class [[nodiscard]] forever_awaiter {
   explicit forever_awaiter(const char* what) : t_(&current_runner(what).current_or_throw(what)) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) const noexcept {
-    t_runner->park(
-        h, [](void*) noexcept { return abort_result::succeeded; }, nullptr);
+    static constexpr wait_ops ops{[](void*) noexcept { return abort_result::succeeded; },
+                                  [](const void*, std::string& out) { out += "trio::sleep_forever"; }};
+    t_runner->park(h, ops, nullptr);
   }
   void await_resume() const { runner::resume_from_park(*t_); }
 

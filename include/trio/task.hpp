@@ -5,6 +5,7 @@
 #include <cxxabi.h>
 
 #include <coroutine>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <functional>
@@ -50,7 +51,12 @@ struct outcome<void> {
   return std::make_exception_ptr(std::logic_error(msg));
 }
 
+/// Marks a coroutine frame as a trio::task's, so the task dump can walk an await chain through
+/// `continuation` and stop at a frame of another kind.
+inline constexpr std::uint64_t task_frame_magic = 0x7472696f7461736bull;  // "triotask"
+
 struct task_promise_base : pooled_frame {
+  std::uint64_t magic = task_frame_magic;
   std::coroutine_handle<> continuation = std::noop_coroutine();
 
   struct final_awaiter {

@@ -71,6 +71,9 @@ struct run_config {
   bool handle_sigint = true;
   bool randomize_schedule = true;
   bool warn_swallowed_cancellation = true;
+  int task_dump_signal = 0;
+  bool fail_on_deadlock = false;
+  std::string (*format_tree)(const runner&) = nullptr;  // the task dump (detail/task_dump.hpp)
 };
 
 class runner {
@@ -98,6 +101,9 @@ class runner {
     token_->wake_fd = wake_fd_;
     arm_wake_read();
     if (cfg.handle_sigint) install_sigint();
+    format_tree_ = cfg.format_tree;
+    fail_on_deadlock_ = cfg.fail_on_deadlock;
+    if (cfg.task_dump_signal > 0) install_dump_signal(cfg.task_dump_signal);
     clk_->start_clock();
   }
   runner(const runner&) = delete;
@@ -105,6 +111,7 @@ class runner {
   ~runner() {
     while (!services_.empty()) services_.pop_back();  // newest first; worker threads are joined here
     restore_sigint();
+    restore_dump_signal();
     inbox_node* left = nullptr;
     {
       std::lock_guard lk(token_->m);
@@ -190,12 +197,12 @@ class runner {
   }
 
   /// The one blocking primitive (Trio's wait_task_rescheduled): parks the current task, which resumed
-  /// through `h`, until someone reschedules it. When cancellation reaches it, `abort` is asked to undo
-  /// the wait.
-  void park(std::coroutine_handle<> h, abort_fn_t abort, void* ctx) noexcept {
+  /// through `h`, until someone reschedules it. When cancellation reaches it, `ops.abort` is asked to undo
+  /// the wait; `ops.describe` says what it is in the task dump.
+  void park(std::coroutine_handle<> h, const wait_ops& ops, void* ctx) noexcept {
     task_record& t = *current_;
     t.resume_point = h;
-    t.abort_fn = abort;
+    t.wait = &ops;
     t.abort_ctx = ctx;
     t.parked = true;
     if (t.status->effectively_cancelled) attempt_delivery(t);
@@ -234,7 +241,7 @@ class runner {
   /// If `t` is parked, asks its abort function to undo the wait; on success it resumes cancelled.
   void attempt_delivery(task_record& t) noexcept {
     if (!t.parked) return;
-    if (t.abort_fn(t.abort_ctx) == abort_result::succeeded) reschedule(t, wake_kind::cancelled);
+    if (t.wait->abort(t.abort_ctx) == abort_result::succeeded) reschedule(t, wake_kind::cancelled);
   }
 
   /// The cancelled exception for `t`, naming the outermost cancelled scope that reaches it (the root
@@ -317,6 +324,7 @@ class runner {
   const std::exception_ptr& main_error() const noexcept { return main_error_; }
   const std::exception_ptr& init_error() const noexcept { return init_error_; }
   const std::exception_ptr& internal_error() const noexcept { return internal_error_; }
+  const std::exception_ptr& deadlock_error() const noexcept { return deadlock_error_; }
 
   // ---- wait_all_tasks_blocked ---------------------------------------------------------------------
   void add_idle_waiter(idle_waiter& w) noexcept {
@@ -353,6 +361,7 @@ class runner {
  private:
   static constexpr std::uint64_t wake_tag = 1;
   static constexpr std::uint64_t signal_tag = 2;
+  static constexpr std::uint64_t dump_tag = 3;
 
   std::uint64_t next_random() noexcept {
     rng_ ^= rng_ << 13;
@@ -450,6 +459,10 @@ class runner {
       on_signal();
       return;
     }
+    if (user_data == dump_tag) {
+      on_dump_signal();
+      return;
+    }
     io_op* op = reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(user_data));
     op->complete(op, res, flags);
   }
@@ -509,6 +522,74 @@ class runner {
   }
 
   void on_signal() noexcept;
+
+  // ---- the task dump on a signal, and deadlocks -----------------------------------------------
+  /// The signal is blocked in this thread and read from a signalfd, like Ctrl-C: threads the run starts
+  /// inherit the mask; a thread of the program's own should block it too.
+  void install_dump_signal(int sig) {
+    sigset_t set;
+    sigemptyset(&set);
+    if (sigaddset(&set, sig) != 0)
+      throw std::invalid_argument("trio::run: run_options::task_dump_signal " + std::to_string(sig) +
+                                  " is not a signal number");
+    if (sig == SIGINT || sig == SIGKILL || sig == SIGSTOP)
+      throw std::invalid_argument("trio::run: run_options::task_dump_signal cannot be SIGINT, SIGKILL or SIGSTOP");
+    ::pthread_sigmask(SIG_BLOCK, &set, &old_dump_mask_);
+    dump_fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (dump_fd_ < 0) {
+      const int err = errno;
+      ::pthread_sigmask(SIG_SETMASK, &old_dump_mask_, nullptr);
+      throw std::system_error(err, std::system_category(), "trio::run: signalfd(task_dump_signal) failed");
+    }
+    dump_signal_ = sig;
+    arm_poll(dump_fd_, dump_tag);
+  }
+  void restore_dump_signal() noexcept {
+    if (dump_fd_ < 0) return;
+    signalfd_siginfo info;
+    while (::read(dump_fd_, &info, sizeof info) == sizeof info) {
+    }
+    ::close(dump_fd_);
+    dump_fd_ = -1;
+    ::pthread_sigmask(SIG_SETMASK, &old_dump_mask_, nullptr);
+  }
+  void on_dump_signal() noexcept {
+    signalfd_siginfo info;
+    bool any = false;
+    while (::read(dump_fd_, &info, sizeof info) == sizeof info) any = true;
+    if (any) {
+      try {
+        const char* abbrev = ::sigabbrev_np(dump_signal_);
+        std::string text = "trio: task dump (" +
+                           (abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(dump_signal_)) +
+                           "); the run goes on\n";
+        if (format_tree_) text += format_tree_(*this);
+        for (std::size_t at = 0; at < text.size();) {
+          const ssize_t n = ::write(2, text.data() + at, text.size() - at);
+          if (n <= 0) break;
+          at += static_cast<std::size_t>(n);
+        }
+      } catch (...) {  // out of memory: no dump this time
+      }
+    }
+    try {
+      arm_poll(dump_fd_, dump_tag);
+    } catch (...) {
+      internal_failure(std::current_exception());
+    }
+  }
+
+  /// Nothing can ever wake a task again: no task runnable, no deadline, no I/O in flight, no task
+  /// waiting on a thread, and no trio_token held outside the run (only the run's own reference).
+  bool nothing_can_happen() const noexcept {
+    if (runnable_ != 0 || io_in_flight_ != 0 || next_deadline() != no_deadline || !idle_waiters_.empty()) return false;
+    if (io_.has_pending_submissions() || token_.use_count() > 1 || token_->pending.load(std::memory_order_acquire))
+      return false;
+    return !any_external_wait();
+  }
+  /// Some task waits on a thread (to_thread) or the kernel: it can still be woken. Walks the task tree.
+  bool any_external_wait() const noexcept;
+  void on_deadlock() noexcept;
 
  public:
   /// A signal receiver for SIGINT takes Ctrl-C over while it lives (as in Trio): the run's own SIGINT
@@ -613,6 +694,12 @@ class runner {
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;  // the in-flight read's buffer (owned by the kernel meanwhile)
   int signal_fd_ = -1;
+  int dump_fd_ = -1;
+  int dump_signal_ = 0;
+  sigset_t old_dump_mask_{};
+  bool fail_on_deadlock_ = false;
+  std::string (*format_tree_)(const runner&) = nullptr;
+  std::exception_ptr deadlock_error_;
   int sigint_taken_ = 0;  // signal receivers for SIGINT alive now
   int ki_count_ = 0;
   sigset_t old_mask_{};
@@ -701,6 +788,11 @@ inline void runner::io_turn() {
     }
   }
 
+  // fail_on_deadlock: a wait that nothing can end. Wait a quarter second of real time for what the
+  // checks cannot see coming, then declare the deadlock.
+  const bool suspect = TRIO_UNLIKELY(fail_on_deadlock_) && !busy && timeout == duration::max() && nothing_can_happen();
+  if (suspect) timeout = std::chrono::milliseconds(250);
+
   if (TRIO_UNLIKELY(!instruments_.empty())) notify_io(&instrument::before_io_wait, timeout);
   std::size_t events = 0;
   // A turn that would not wait enters the kernel only for pending submissions or completions.
@@ -717,6 +809,7 @@ inline void runner::io_turn() {
   if (token_->pending.load(std::memory_order_acquire)) events += run_callbacks();
 
   if (!deadlines_.empty() && deadlines_.expire(clk_->current_time()) != 0) primed = idle::none;
+  if (suspect && events == 0 && nothing_can_happen()) on_deadlock();
 
   if (primed != idle::none && runnable_ == 0 && events == 0) {
     if (primed == idle::waiters && !idle_waiters_.empty()) {

@@ -1,0 +1,267 @@
+#pragma once
+/// \file
+/// The task dump (lowlevel::format_task_tree, run_options::task_dump_signal, deadlock_error): every
+/// task of a run with its state, what it waits on, its cancel status and its await chain. Nothing here
+/// runs unless a dump is asked for; what a wait costs is one pointer to a static wait_ops (park()).
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <coroutine>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "trio/detail/runner.hpp"
+#include "trio/task.hpp"
+
+namespace trio::detail {
+
+/// The name of the function containing `pc`, demangled, or "" if unknown. Looks in the dynamic symbols
+/// (dladdr), then in the ELF symbol table of the file the code was loaded from (local functions, such as
+/// those in an anonymous namespace, are only there; a stripped binary has none).
+inline std::string symbol_name(const void* pc) {
+  std::string mangled;
+  Dl_info info{};
+  if (::dladdr(pc, &info) != 0 && info.dli_sname) mangled = info.dli_sname;
+  if (mangled.empty()) {
+    struct found_object {
+      std::uintptr_t addr;
+      std::uintptr_t bias = 0;
+      std::string path;
+      bool found = false;
+    } obj{reinterpret_cast<std::uintptr_t>(pc), 0, {}, false};
+    ::dl_iterate_phdr(
+        [](dl_phdr_info* i, std::size_t, void* p) -> int {
+          auto* o = static_cast<found_object*>(p);
+          for (int k = 0; k < i->dlpi_phnum; ++k) {
+            const auto& ph = i->dlpi_phdr[k];
+            if (ph.p_type != PT_LOAD) continue;
+            const std::uintptr_t lo = i->dlpi_addr + ph.p_vaddr;
+            if (o->addr >= lo && o->addr < lo + ph.p_memsz) {
+              o->bias = i->dlpi_addr;
+              o->path = (i->dlpi_name && *i->dlpi_name) ? i->dlpi_name : "/proc/self/exe";
+              o->found = true;
+              return 1;
+            }
+          }
+          return 0;
+        },
+        &obj);
+    if (!obj.found) return {};
+    const int fd = ::open(obj.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    struct stat st {};
+    void* map = MAP_FAILED;
+    if (::fstat(fd, &st) == 0 && st.st_size > static_cast<off_t>(sizeof(ElfW(Ehdr))))
+      map = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED) return {};
+    const auto* base = static_cast<const unsigned char*>(map);
+    const auto size = static_cast<std::size_t>(st.st_size);
+    const auto* eh = reinterpret_cast<const ElfW(Ehdr)*>(base);
+    const std::uintptr_t want = obj.addr - obj.bias;
+    if (std::memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_shoff != 0 &&
+        eh->e_shoff + std::size_t{eh->e_shnum} * sizeof(ElfW(Shdr)) <= size) {
+      const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(base + eh->e_shoff);
+      for (int pass = 0; pass < 2 && mangled.empty(); ++pass) {  // .symtab first, then .dynsym
+        const unsigned kind = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
+        for (unsigned k = 0; k < eh->e_shnum && mangled.empty(); ++k) {
+          if (sh[k].sh_type != kind || sh[k].sh_link >= eh->e_shnum) continue;
+          const ElfW(Shdr)& strs = sh[sh[k].sh_link];
+          if (sh[k].sh_offset + sh[k].sh_size > size || strs.sh_offset + strs.sh_size > size) continue;
+          const auto* syms = reinterpret_cast<const ElfW(Sym)*>(base + sh[k].sh_offset);
+          const std::size_t n = sh[k].sh_size / sizeof(ElfW(Sym));
+          for (std::size_t i = 0; i < n; ++i) {
+            if (ELF64_ST_TYPE(syms[i].st_info) != STT_FUNC || syms[i].st_value == 0) continue;
+            if (want < syms[i].st_value || want >= syms[i].st_value + syms[i].st_size) continue;
+            if (syms[i].st_name >= strs.sh_size) break;
+            const char* name = reinterpret_cast<const char*>(base + strs.sh_offset + syms[i].st_name);
+            mangled.assign(name, ::strnlen(name, strs.sh_size - syms[i].st_name));
+            break;
+          }
+        }
+      }
+    }
+    ::munmap(map, size);
+    if (mangled.empty()) return {};
+  }
+  int status = 0;
+  char* d = abi::__cxa_demangle(mangled.c_str(), nullptr, nullptr, &status);
+  std::string out = status == 0 && d ? d : mangled;
+  std::free(d);
+  // A coroutine's resume function is its body: "f() [clone .actor]" (g++), "f() (.resume)" (clang).
+  for (std::string_view suffix : {" [clone .actor]", " [clone .resume]", " (.resume)", ".actor", ".resume"})
+    if (out.size() > suffix.size() && out.compare(out.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      out.resize(out.size() - suffix.size());
+      break;
+    }
+  return out;
+}
+
+/// A coroutine frame's function, for people: "serve(int)". g++ names a coroutine's body after its frame
+/// type, "f(f(int)::_Z1fi.Frame*)": that reads back as "f(int)". The library's own frames lose their
+/// template and parameter lists; "(anonymous namespace)::" goes.
+inline std::string frame_function(std::coroutine_handle<> h) {
+  const void* resume_fn = *static_cast<void* const*>(h.address());
+  std::string name = symbol_name(resume_fn);
+  if (name.empty()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%p", resume_fn);
+    return buf;
+  }
+  if (name.size() > 8 && name.compare(name.size() - 8, 8, ".Frame*)") == 0) {
+    for (std::size_t k = name.find('(', 1); k != std::string::npos; k = name.find('(', k + 1)) {
+      if (name.compare(k + 1, k, name, 0, k) != 0) continue;  // "f(" followed by "f..."
+      const std::size_t frame = name.rfind("::_Z");
+      if (frame != std::string::npos && frame > k) name = name.substr(k + 1, frame - k - 1);
+      break;
+    }
+  }
+  for (std::size_t at; (at = name.find("(anonymous namespace)::")) != std::string::npos;) name.erase(at, 23);
+  if (name.rfind("trio::", 0) == 0) {
+    std::size_t end = 0;
+    while (end < name.size() && name[end] != '<' && name[end] != '(') ++end;
+    name.resize(end);
+  }
+  return name;
+}
+
+/// Whether `h` is the frame of a trio::task coroutine (whose promise carries task_frame_magic).
+inline bool is_task_frame(std::coroutine_handle<> h) noexcept {
+  if (!h || h.address() == std::noop_coroutine().address()) return false;
+  return std::coroutine_handle<task_promise_base>::from_address(h.address()).promise().magic == task_frame_magic;
+}
+
+/// The task's coroutine frames from its function down to the innermost co_await, by name. The
+/// library's own frames (namespace trio::detail) are left out.
+inline std::vector<std::string> await_chain(const task_record& t) {
+  std::vector<std::string> inner_first;
+  std::coroutine_handle<> h = t.resume_point;
+  for (int depth = 0; depth < 64 && is_task_frame(h); ++depth) {
+    std::string name = frame_function(h);
+    if (name.rfind("trio::detail::", 0) != 0) inner_first.push_back(std::move(name));
+    if (h == t.frame) break;
+    h = std::coroutine_handle<task_promise_base>::from_address(h.address()).promise().continuation;
+  }
+  return {inner_first.rbegin(), inner_first.rend()};
+}
+
+inline const char* cancel_source_words(cancel_source s) noexcept {
+  switch (s) {
+    case cancel_source::deadline:
+      return "its deadline passed";
+    case cancel_source::explicit_call:
+      return "cancel() was called";
+    case cancel_source::nursery:
+      return "a sibling task failed";
+    case cancel_source::keyboard_interrupt:
+      return "Ctrl-C";
+    case cancel_source::shutdown:
+      return "the run is shutting down";
+    case cancel_source::unknown:
+      break;
+  }
+  return "cancelled";
+}
+
+/// "cancel: deadline in 3.000000 s, cancelled (reason), shielded".
+inline void append_cancel_status(std::string& out, const runner& r, const task_record& t) {
+  time_point deadline = no_deadline;
+  bool shielded = false;
+  const scope_state* cancelled_by = nullptr;
+  for (const scope_state* s = t.status; s; s = s->parent) {
+    if (s->deadline < deadline) deadline = s->deadline;
+    if (s->cancel_called) cancelled_by = s;  // the outermost one that reaches the task
+    if (s->shield) {
+      shielded = true;
+      break;
+    }
+  }
+  out += "cancel: ";
+  if (deadline == no_deadline) {
+    out += "no deadline";
+  } else if (deadline >= r.now()) {
+    out += "deadline in ";
+    append_seconds(out, deadline - r.now());
+  } else {
+    out += "deadline passed ";
+    append_seconds(out, r.now() - deadline);
+    out += " ago";
+  }
+  if (t.status && t.status->effectively_cancelled && cancelled_by) {
+    out += ", cancelled (";
+    out += cancelled_by->reason.empty() ? cancel_source_words(cancelled_by->source) : cancelled_by->reason;
+    out += ")";
+  }
+  if (shielded) out += ", shielded";
+}
+
+/// The whole tree of tasks and nurseries of `r`, one task per line with its details indented under it.
+inline std::string format_tree(const runner& r) {
+  std::string out;
+  struct walker {
+    std::string& out;
+    const runner& r;
+    const task_record* current;
+    void line(int depth) { out.append(static_cast<std::size_t>(depth) * 2, ' '); }
+    void task(const task_record& t, int depth) {
+      line(depth);
+      // Named after the function its outermost coroutine runs, when the symbols say; else its type.
+      std::string name = is_task_frame(t.frame) && !t.frame.done() ? frame_function(t.frame) : std::string();
+      if (name.empty() || name[0] == '0' || name.rfind("trio::detail::", 0) == 0) name = t.name();
+      out += "task #" + std::to_string(t.id) + " " + name;
+      if (&t == current)
+        out += " (running)";
+      else if (!t.parked)
+        out += " (runnable)";
+      out += '\n';
+      if (t.parked && t.wait) {
+        line(depth + 2);
+        out += "waiting: ";
+        if (t.wait->describe)
+          t.wait->describe(t.abort_ctx, out);
+        else
+          out += "(a wait the library cannot describe)";
+        out += '\n';
+      }
+      if (t.status) {
+        line(depth + 2);
+        append_cancel_status(out, r, t);
+        out += '\n';
+      }
+      if (&t != current) {
+        const std::vector<std::string> chain = await_chain(t);
+        if (!chain.empty()) {
+          line(depth + 2);
+          out += "at: ";
+          for (std::size_t i = 0; i < chain.size(); ++i) {
+            if (i) out += " > ";
+            out += chain[i];
+          }
+          out += '\n';
+        }
+      }
+      for (const nursery_core* n : open_nurseries(t)) {
+        line(depth + 1);
+        out += "nursery (" + std::to_string(n->child_count) + " children";
+        if (n->scope && n->scope->cancel_called) out += ", cancelled";
+        out += ")\n";
+        n->children.for_each([&](const task_record& c) { task(c, depth + 2); });
+      }
+    }
+  } w{out, r, r.current()};
+  if (const task_record* root = r.init_task()) w.task(*root, 0);
+  return out;
+}
+
+}  // namespace trio::detail
