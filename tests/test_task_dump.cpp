@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <thread>
@@ -108,7 +109,8 @@ TRIO_TEST_CASE("task dump: each task says what it waits on", "[lowlevel][task_du
                Contains("waiting: trio::receive_channel::receive (nothing buffered, capacity 0"));
     CHECK_THAT(entry_of(dump, "channel_sender"), Contains("waiting: trio::send_channel::send (buffer full: 1 of 1"));
     CHECK_THAT(entry_of(dump, "fd_reader"),
-               Contains("waiting: trio::lowlevel::wait_readable on fd " + std::to_string(fds.fd[0])));
+               Contains("waiting: trio::lowlevel::wait_readable on fd " + std::to_string(fds.fd[0]) +
+                        " (unix socket (unnamed) <-> (unnamed))"));
     const std::string shielded = entry_of(dump, "shielded_with_deadline");
     CHECK_THAT(shielded, Contains("cancel: deadline in 3.000000 s, shielded"));
     // The one asking is running; the others are parked.
@@ -154,6 +156,35 @@ TRIO_TEST_CASE("task dump: the await chain runs from the task's function to the 
     CHECK(outer < inner);  // outermost first
     ev.set();
   });
+}
+
+TRIO_TEST_CASE("task dump: a socket wait names its addresses, a process wait its pid, a signal wait its receiver",
+               "[lowlevel][task_dump]") {
+  auto listeners = co_await trio::open_tcp_listeners(0, "127.0.0.1");
+  const auto port = listeners.front().socket().local_address().port();
+  trio::socket_stream client = co_await trio::open_tcp_stream("127.0.0.1", port);
+  trio::socket_stream server = co_await listeners.front().accept();
+  trio::process sleeper_process = co_await trio::open_process({"sleep", "30"});
+  auto signals = trio::open_signal_receiver({SIGUSR1});
+  co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+    n.start_soon([&]() -> trio::task<> {
+      std::array<std::byte, 16> buf;
+      (void)co_await client.receive_some(buf);
+    });
+    n.start_soon([&]() -> trio::task<> { (void)co_await sleeper_process.wait(); });
+    n.start_soon([&]() -> trio::task<> { (void)co_await signals.next(); });
+    co_await trio::testing::wait_all_tasks_blocked();
+    const std::string dump = trio::lowlevel::format_task_tree();
+    INFO(dump);
+    CHECK_THAT(dump, Contains("(TCP 127.0.0.1:" + std::to_string(client.socket().local_address().port()) +
+                              " <-> 127.0.0.1:" + std::to_string(port) + ")"));
+    CHECK_THAT(dump, Contains("trio::process::wait on fd"));
+    CHECK_THAT(dump, Contains("(process " + std::to_string(sleeper_process.pid()) + ")"));
+    CHECK_THAT(dump, Contains("waiting: trio::signal_receiver::next on fd"));
+    n.cancel_scope().cancel();
+  });
+  sleeper_process.kill();
+  (void)co_await sleeper_process.wait();
 }
 
 TEST_CASE("task dump: fail_on_deadlock ends a run that can never run again with the dump", "[lowlevel][task_dump]") {

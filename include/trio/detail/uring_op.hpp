@@ -14,6 +14,7 @@
 #include <string>
 #include <system_error>
 
+#include "trio/detail/describe_fd.hpp"
 #include "trio/detail/runner.hpp"
 #include "trio/errors.hpp"
 
@@ -70,7 +71,7 @@ struct uring_op : io_op {
   static void describe(const void* p, std::string& out) {
     const auto* self = static_cast<const uring_op*>(p);
     out += self->what ? self->what : "an io_uring operation";
-    if (self->fd >= 0) out += " on fd " + std::to_string(self->fd);
+    if (self->fd >= 0) out += " on fd " + std::to_string(self->fd) + " (" + describe_fd(self->fd) + ")";
     if (self->closing)
       out += " (the fd is being closed)";
     else if (self->cancel_sent)
