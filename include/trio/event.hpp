@@ -4,6 +4,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <string>
 
 #include "trio/detail/runner.hpp"
 #include "trio/parking_lot.hpp"
@@ -39,7 +40,9 @@ class event {
 
   class [[nodiscard]] wait_awaiter : detail::lot_waiter {
    public:
-    explicit wait_awaiter(event& e) : ev_(&e) {
+    /// `label`, if given, is what the task dump says the task waits on instead of "trio::event::wait"
+    /// (the library's own waits: "trio::http::client::request: GET https://... (waiting for the response)").
+    explicit wait_awaiter(event& e, const std::string* label = nullptr) : ev_(&e), label_(label) {
       r_ = &detail::current_runner("trio::event::wait");
       task = &r_->current_or_throw("trio::event::wait");
       lot = &e.lot_;
@@ -53,9 +56,11 @@ class event {
       } else {
         parked_ = true;
         lot->waiters().push_back(*this);
-        static constexpr detail::wait_ops ops{&detail::lot_waiter::abort, [](const void*, std::string& out) {
-                                                out += "trio::event::wait (the event is not set)";
-                                              }};
+        static constexpr detail::wait_ops ops{
+            &detail::lot_waiter::abort, [](const void* p, std::string& out) {
+              const auto* self = static_cast<const wait_awaiter*>(static_cast<const detail::lot_waiter*>(p));
+              out += self->label_ ? *self->label_ : std::string("trio::event::wait (the event is not set)");
+            }};
         r_->park(h, ops, static_cast<detail::lot_waiter*>(this));
       }
     }
@@ -68,6 +73,7 @@ class event {
 
    private:
     event* ev_;
+    const std::string* label_;
     detail::runner* r_;
     bool parked_ = false;
   };
