@@ -583,8 +583,8 @@ class runner {
   /// waiting on a thread, and no trio_token held outside the run (only the run's own reference).
   bool nothing_can_happen() const noexcept {
     if (runnable_ != 0 || io_in_flight_ != 0 || next_deadline() != no_deadline || !idle_waiters_.empty()) return false;
-    if (io_.has_pending_submissions() || token_.use_count() > 1 || token_->pending.load(std::memory_order_acquire))
-      return false;
+    // (SQEs still to submit wake nobody by themselves: an operation a task waits on counts in io_in_flight_)
+    if (token_.use_count() > 1 || token_->pending.load(std::memory_order_acquire)) return false;
     return !any_external_wait();
   }
   /// Some task waits on a thread (to_thread) or the kernel: it can still be woken. Walks the task tree.
