@@ -164,7 +164,8 @@ TRIO_TEST_CASE("task dump: a socket wait names its addresses, a process wait its
   const auto port = listeners.front().socket().local_address().port();
   trio::socket_stream client = co_await trio::open_tcp_stream("127.0.0.1", port);
   trio::socket_stream server = co_await listeners.front().accept();
-  trio::process sleeper_process = co_await trio::open_process({"sleep", "30"});
+  std::vector<std::string> argv{"sleep", "30"};  // (g++ 12: no braced list inside a co_await expression)
+  trio::process sleeper_process = co_await trio::open_process(argv);
   auto signals = trio::open_signal_receiver({SIGUSR1});
   co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
     n.start_soon([&]() -> trio::task<> {
