@@ -13,10 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <coroutine>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,75 +30,105 @@
 
 namespace trio::detail {
 
-/// The name of the function containing `pc`, demangled, or "" if unknown. Looks in the dynamic symbols
-/// (dladdr), then in the ELF symbol table of the file the code was loaded from (local functions, such as
-/// those in an anonymous namespace, are only there; a stripped binary has none).
-inline std::string symbol_name(const void* pc) {
-  std::string mangled;
-  Dl_info info{};
-  if (::dladdr(pc, &info) != 0 && info.dli_sname) mangled = info.dli_sname;
-  if (mangled.empty()) {
-    struct found_object {
-      std::uintptr_t addr;
-      std::uintptr_t bias = 0;
-      std::string path;
-      bool found = false;
-    } obj{reinterpret_cast<std::uintptr_t>(pc), 0, {}, false};
-    ::dl_iterate_phdr(
-        [](dl_phdr_info* i, std::size_t, void* p) -> int {
-          auto* o = static_cast<found_object*>(p);
-          for (int k = 0; k < i->dlpi_phnum; ++k) {
-            const auto& ph = i->dlpi_phdr[k];
-            if (ph.p_type != PT_LOAD) continue;
-            const std::uintptr_t lo = i->dlpi_addr + ph.p_vaddr;
-            if (o->addr >= lo && o->addr < lo + ph.p_memsz) {
-              o->bias = i->dlpi_addr;
-              o->path = (i->dlpi_name && *i->dlpi_name) ? i->dlpi_name : "/proc/self/exe";
-              o->found = true;
-              return 1;
-            }
-          }
-          return 0;
-        },
-        &obj);
-    if (!obj.found) return {};
-    const int fd = ::open(obj.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return {};
+/// The functions of one loaded ELF file, sorted by address (from .symtab, else .dynsym). The file
+/// stays mapped while the process lives: the names point into it.
+struct elf_functions {
+  struct entry {
+    std::uintptr_t start, size;
+    const char* name;
+  };
+  std::vector<entry> sorted;
+
+  explicit elf_functions(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
     struct stat st {};
     void* map = MAP_FAILED;
     if (::fstat(fd, &st) == 0 && st.st_size > static_cast<off_t>(sizeof(ElfW(Ehdr))))
       map = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
-    if (map == MAP_FAILED) return {};
+    if (map == MAP_FAILED) return;
     const auto* base = static_cast<const unsigned char*>(map);
     const auto size = static_cast<std::size_t>(st.st_size);
     const auto* eh = reinterpret_cast<const ElfW(Ehdr)*>(base);
-    const std::uintptr_t want = obj.addr - obj.bias;
-    if (std::memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_shoff != 0 &&
-        eh->e_shoff + std::size_t{eh->e_shnum} * sizeof(ElfW(Shdr)) <= size) {
-      const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(base + eh->e_shoff);
-      for (int pass = 0; pass < 2 && mangled.empty(); ++pass) {  // .symtab first, then .dynsym
-        const unsigned kind = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
-        for (unsigned k = 0; k < eh->e_shnum && mangled.empty(); ++k) {
-          if (sh[k].sh_type != kind || sh[k].sh_link >= eh->e_shnum) continue;
-          const ElfW(Shdr)& strs = sh[sh[k].sh_link];
-          if (sh[k].sh_offset + sh[k].sh_size > size || strs.sh_offset + strs.sh_size > size) continue;
-          const auto* syms = reinterpret_cast<const ElfW(Sym)*>(base + sh[k].sh_offset);
-          const std::size_t n = sh[k].sh_size / sizeof(ElfW(Sym));
-          for (std::size_t i = 0; i < n; ++i) {
-            if (ELF64_ST_TYPE(syms[i].st_info) != STT_FUNC || syms[i].st_value == 0) continue;
-            if (want < syms[i].st_value || want >= syms[i].st_value + syms[i].st_size) continue;
-            if (syms[i].st_name >= strs.sh_size) break;
-            const char* name = reinterpret_cast<const char*>(base + strs.sh_offset + syms[i].st_name);
-            mangled.assign(name, ::strnlen(name, strs.sh_size - syms[i].st_name));
-            break;
+    if (std::memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
+        eh->e_shoff + std::size_t{eh->e_shnum} * sizeof(ElfW(Shdr)) > size) {
+      ::munmap(map, size);
+      return;
+    }
+    const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(base + eh->e_shoff);
+    for (unsigned kind : {unsigned{SHT_SYMTAB}, unsigned{SHT_DYNSYM}}) {
+      for (unsigned k = 0; k < eh->e_shnum; ++k) {
+        if (sh[k].sh_type != kind || sh[k].sh_link >= eh->e_shnum) continue;
+        const ElfW(Shdr)& strs = sh[sh[k].sh_link];
+        if (sh[k].sh_offset + sh[k].sh_size > size || strs.sh_offset + strs.sh_size > size || strs.sh_size == 0)
+          continue;
+        const auto* syms = reinterpret_cast<const ElfW(Sym)*>(base + sh[k].sh_offset);
+        const std::size_t n = sh[k].sh_size / sizeof(ElfW(Sym));
+        const char* names = reinterpret_cast<const char*>(base + strs.sh_offset);
+        if (names[strs.sh_size - 1] != '\0') continue;  // names must end inside the table
+        for (std::size_t i = 0; i < n; ++i)
+          if (ELF64_ST_TYPE(syms[i].st_info) == STT_FUNC && syms[i].st_value != 0 && syms[i].st_name < strs.sh_size)
+            sorted.push_back({syms[i].st_value, syms[i].st_size, names + syms[i].st_name});
+      }
+      if (!sorted.empty()) break;
+    }
+    std::sort(sorted.begin(), sorted.end(), [](const entry& a, const entry& b) { return a.start < b.start; });
+    if (sorted.empty()) ::munmap(map, size);
+  }
+
+  const char* find(std::uintptr_t offset) const noexcept {
+    auto it = std::upper_bound(sorted.begin(), sorted.end(), offset,
+                               [](std::uintptr_t o, const entry& e) { return o < e.start; });
+    if (it == sorted.begin()) return nullptr;
+    --it;
+    return offset < it->start + std::max<std::uintptr_t>(it->size, 1) ? it->name : nullptr;
+  }
+};
+
+/// The mangled name of the function containing `pc`, or "". Looks in the dynamic symbols (dladdr), then
+/// in the ELF symbol table of the file the code was loaded from: local functions, such as those in an
+/// anonymous namespace, are only there (a stripped binary has none). Files are read once per process.
+inline std::string mangled_symbol(const void* pc) {
+  Dl_info info{};
+  if (::dladdr(pc, &info) != 0 && info.dli_sname) return info.dli_sname;
+  struct found_object {
+    std::uintptr_t addr;
+    std::uintptr_t bias;
+    std::string path;
+    bool found;
+  } obj{reinterpret_cast<std::uintptr_t>(pc), 0, {}, false};
+  ::dl_iterate_phdr(
+      [](dl_phdr_info* i, std::size_t, void* p) -> int {
+        auto* o = static_cast<found_object*>(p);
+        for (int k = 0; k < i->dlpi_phnum; ++k) {
+          const auto& ph = i->dlpi_phdr[k];
+          if (ph.p_type != PT_LOAD) continue;
+          const std::uintptr_t lo = i->dlpi_addr + ph.p_vaddr;
+          if (o->addr >= lo && o->addr < lo + ph.p_memsz) {
+            o->bias = i->dlpi_addr;
+            o->path = (i->dlpi_name && *i->dlpi_name) ? i->dlpi_name : "/proc/self/exe";
+            o->found = true;
+            return 1;
           }
         }
-      }
-    }
-    ::munmap(map, size);
-    if (mangled.empty()) return {};
-  }
+        return 0;
+      },
+      &obj);
+  if (!obj.found) return {};
+  static std::mutex m;
+  static std::map<std::string, std::unique_ptr<elf_functions>> files;  // (kept: names point into them)
+  std::lock_guard lk(m);
+  auto& f = files[obj.path];
+  if (!f) f = std::make_unique<elf_functions>(obj.path);
+  const char* name = f->find(obj.addr - obj.bias);
+  return name ? name : std::string();
+}
+
+/// The demangled name of the function containing `pc`, or "" if unknown.
+inline std::string symbol_name(const void* pc) {
+  const std::string mangled = mangled_symbol(pc);
+  if (mangled.empty()) return {};
   int status = 0;
   char* d = abi::__cxa_demangle(mangled.c_str(), nullptr, nullptr, &status);
   std::string out = status == 0 && d ? d : mangled;
