@@ -2,6 +2,8 @@
 /// \file
 /// trio::lowlevel: the blocking primitive, rescheduling, introspection, tokens and instruments.
 
+#include <array>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <cstring>
@@ -90,6 +92,18 @@ struct run_statistics {
   std::size_t tasks_runnable = 0;
   duration time_to_next_deadline = duration::max();  // duration::max(): no deadline
   std::size_t io_operations_in_flight = 0;
+  // Counted since the run started (always on: an increment each).
+  std::uint64_t loop_turns = 0;
+  std::uint64_t task_steps = 0;
+  std::uint64_t io_uring_enters = 0;
+  std::uint64_t sqes_submitted = 0;
+  std::uint64_t cqes_reaped = 0;
+  std::uint64_t cancellations_delivered = 0;  // trio::cancelled raised in a task
+  // Step times: measured only with run_options::collect_step_times or slow_step_threshold (else zero).
+  duration busy_time{};     // the sum of the steps' times
+  duration longest_step{};  // and the task that took it, "task #N name"
+  std::string longest_step_task;
+  std::array<std::uint64_t, 40> step_time_histogram{};  // bucket i: steps taking [2^i, 2^(i+1)) ns
 };
 
 inline run_statistics current_statistics() {
@@ -99,6 +113,17 @@ inline run_statistics current_statistics() {
   s.tasks_runnable = r.tasks_runnable();
   if (const time_point next = r.next_deadline(); next != no_deadline) s.time_to_next_deadline = next - r.now();
   s.io_operations_in_flight = r.io_in_flight();
+  const detail::loop_counters& c = r.counters();
+  s.loop_turns = c.loop_turns;
+  s.task_steps = c.task_steps;
+  s.io_uring_enters = r.io_ring().enters();
+  s.sqes_submitted = r.io_ring().sqes();
+  s.cqes_reaped = r.io_ring().cqes();
+  s.cancellations_delivered = c.cancellations;
+  s.busy_time = std::chrono::duration_cast<duration>(std::chrono::nanoseconds(c.busy_ns));
+  s.longest_step = std::chrono::duration_cast<duration>(std::chrono::nanoseconds(c.longest_ns));
+  s.longest_step_task = c.longest_task;
+  s.step_time_histogram = c.step_histogram;
   return s;
 }
 

@@ -12,6 +12,7 @@
 
 #include "trio/clock.hpp"
 #include "trio/detail/runner.hpp"
+#include "trio/detail/step_watchdog.hpp"
 #include "trio/detail/task_dump.hpp"
 #include "trio/detail/task_fn_checks.hpp"
 #include "trio/errors.hpp"
@@ -41,6 +42,14 @@ struct run_options {
   /// trio_token held outside the run), cancel everything and throw trio::deadlock_error, whose message is
   /// the task dump, instead of waiting forever. TRIO_TEST_CASE sets it.
   bool fail_on_deadlock = false;
+  /// > 0: a task step (from a resume to the next suspension) that runs longer is reported on stderr,
+  /// with the task and where it resumed and suspended: while it still runs (from a watchdog thread)
+  /// and when it ends. At most one report per second of each kind; the others are counted. It also
+  /// turns on step times in lowlevel::current_statistics(). Zero: off.
+  duration slow_step_threshold{};
+  /// Measure every step's time for lowlevel::current_statistics() (busy_time, longest_step, the
+  /// step-time histogram). Off by default: two clock reads per step.
+  bool collect_step_times = false;
 };
 
 namespace detail {
@@ -101,6 +110,12 @@ auto run_checked(run_options options, F&& fn, A&&... args) {
   cfg.task_dump_signal = options.task_dump_signal;
   cfg.fail_on_deadlock = options.fail_on_deadlock;
   cfg.format_tree = &detail::format_tree;
+  if (options.slow_step_threshold < duration::zero())
+    throw std::invalid_argument("trio::run: run_options::slow_step_threshold is negative; use zero to turn it off");
+  cfg.slow_step_threshold = options.slow_step_threshold;
+  cfg.collect_step_times = options.collect_step_times;
+  cfg.code_name = &detail::code_words;
+  cfg.make_watchdog = &detail::make_step_watchdog;
 
   detail::result_slot<T> result;
   std::decay_t<F> fn_copy(std::forward<F>(fn));

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <coroutine>
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -74,7 +76,39 @@ struct run_config {
   int task_dump_signal = 0;
   bool fail_on_deadlock = false;
   std::string (*format_tree)(const runner&) = nullptr;  // the task dump (detail/task_dump.hpp)
+  duration slow_step_threshold{};
+  bool collect_step_times = false;
+  std::string (*code_name)(const void* code) = nullptr;  // a function's name from its address (task_dump.hpp)
+  std::unique_ptr<struct step_observer> (*make_watchdog)(duration threshold,
+                                                         std::string (*code_name)(const void*)) = nullptr;
 };
+
+/// What the loop counts (run_statistics). Step times are measured only when asked for.
+struct loop_counters {
+  std::uint64_t loop_turns = 0;
+  std::uint64_t task_steps = 0;
+  std::uint64_t cancellations = 0;
+  std::int64_t busy_ns = 0;
+  std::int64_t longest_ns = 0;
+  std::string longest_task;
+  std::array<std::uint64_t, 40> step_histogram{};  // bucket i: steps of [2^i, 2^(i+1)) ns
+};
+
+/// Watches the steps while they run (run_options::slow_step_threshold): the loop tells it when each
+/// step starts and ends. The thread that does it is in step_watchdog.hpp.
+struct step_observer {
+  virtual ~step_observer() = default;
+  virtual void begin(std::int64_t start_ns, std::uint64_t task_id, const std::type_info* type,
+                     const void* code) noexcept = 0;
+  virtual void end() noexcept = 0;
+};
+
+/// CLOCK_MONOTONIC in ns (the clock of step times).
+inline std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 class runner {
  public:
@@ -102,6 +136,10 @@ class runner {
     arm_wake_read();
     if (cfg.handle_sigint) install_sigint();
     format_tree_ = cfg.format_tree;
+    code_name_ = cfg.code_name;
+    slow_step_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(cfg.slow_step_threshold).count();
+    time_steps_ = cfg.collect_step_times || slow_step_ns_ > 0;
+    if (slow_step_ns_ > 0 && cfg.make_watchdog) watchdog_ = cfg.make_watchdog(cfg.slow_step_threshold, cfg.code_name);
     fail_on_deadlock_ = cfg.fail_on_deadlock;
     if (cfg.task_dump_signal > 0) install_dump_signal(cfg.task_dump_signal);
     clk_->start_clock();
@@ -263,6 +301,7 @@ class runner {
 
   /// Counts a cancellation delivered to `t` by `cause` (cold: a throw follows).
   void count_delivery(const task_record& t, const scope_state& cause) noexcept {
+    ++stats_.cancellations;
     if (swallow_.scope != &cause || swallow_.task_id != t.id) {
       swallow_ = {&cause, t.id, 0};
       return;
@@ -313,6 +352,7 @@ class runner {
   void loop() {
     if (!instruments_.empty()) notify_plain(&instrument::before_run);
     while (!init_done_) {
+      ++stats_.loop_turns;
       run_batch();
       if (init_done_) break;
       if (!quick_turn()) io_turn();
@@ -325,6 +365,8 @@ class runner {
   const std::exception_ptr& init_error() const noexcept { return init_error_; }
   const std::exception_ptr& internal_error() const noexcept { return internal_error_; }
   const std::exception_ptr& deadlock_error() const noexcept { return deadlock_error_; }
+  const loop_counters& counters() const noexcept { return stats_; }
+  const ring& io_ring() const noexcept { return io_; }
 
   // ---- wait_all_tasks_blocked ---------------------------------------------------------------------
   void add_idle_waiter(idle_waiter& w) noexcept {
@@ -401,9 +443,13 @@ class runner {
   }
 
   void step(task_record& t) {
+    ++stats_.task_steps;
     current_ = &t;
     if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::before_task_step, t);
-    t.resume_point.resume();
+    if (TRIO_UNLIKELY(time_steps_))
+      timed_resume(t);
+    else
+      t.resume_point.resume();
     current_ = nullptr;
     if (deferred_) flush_deferred_deadlines();
     if (t.frame.done()) {  // the outermost coroutine has reached its final suspend point
@@ -414,6 +460,49 @@ class runner {
   }
 
   void finish_task(task_record& t);
+
+  /// A step with its time measured (run_options::collect_step_times or slow_step_threshold).
+  [[gnu::noinline]] void timed_resume(task_record& t) {
+    const void* resumed_in = *static_cast<void* const*>(t.resume_point.address());
+    const std::int64_t t0 = monotonic_ns();
+    if (watchdog_) watchdog_->begin(t0, t.id, t.kind ? t.kind->fn_type : nullptr, resumed_in);
+    t.resume_point.resume();
+    const std::int64_t dt = monotonic_ns() - t0;
+    if (watchdog_) watchdog_->end();
+    stats_.busy_ns += dt;
+    int bucket = dt > 0 ? 63 - __builtin_clzll(static_cast<unsigned long long>(dt)) : 0;
+    ++stats_.step_histogram[static_cast<std::size_t>(std::min(bucket, 39))];
+    if (dt > stats_.longest_ns) {
+      stats_.longest_ns = dt;
+      try {
+        stats_.longest_task = "task #" + std::to_string(t.id) + " " + t.name();
+      } catch (...) {
+      }
+    }
+    if (slow_step_ns_ > 0 && dt > slow_step_ns_) report_slow_step(t, dt, resumed_in);
+  }
+  [[gnu::cold]] void report_slow_step(const task_record& t, std::int64_t dt, const void* resumed_in) noexcept {
+    const std::int64_t now = monotonic_ns();
+    if (now < next_slow_report_ns_) {  // at most one report per second
+      ++slow_held_;
+      return;
+    }
+    next_slow_report_ns_ = now + 1'000'000'000;
+    try {
+      std::string line = "trio: slow step: task #" + std::to_string(t.id) + " (" + t.name() + ") ran " +
+                         std::to_string(dt / 1'000'000) + " ms without reaching a checkpoint";
+      if (code_name_) {
+        line += "; it resumed in " + code_name_(resumed_in);
+        if (!t.frame.done())
+          line += " and suspended in " + code_name_(*static_cast<void* const*>(t.resume_point.address()));
+      }
+      if (slow_held_) line += " (" + std::to_string(slow_held_) + " more slow steps not reported)";
+      slow_held_ = 0;
+      line += '\n';
+      std::fputs(line.c_str(), stderr);
+    } catch (...) {
+    }
+  }
 
   /// The common turn while tasks keep the loop busy: nothing to submit, nothing completed, no
   /// run_sync_soon callbacks, no instruments. Skips the syscall; false: take the full io_turn().
@@ -700,6 +789,13 @@ class runner {
   bool fail_on_deadlock_ = false;
   std::string (*format_tree_)(const runner&) = nullptr;
   std::exception_ptr deadlock_error_;
+  std::string (*code_name_)(const void*) = nullptr;
+  loop_counters stats_;
+  bool time_steps_ = false;
+  std::int64_t slow_step_ns_ = 0;
+  std::int64_t next_slow_report_ns_ = 0;
+  std::uint64_t slow_held_ = 0;
+  std::unique_ptr<step_observer> watchdog_;
   int sigint_taken_ = 0;  // signal receivers for SIGINT alive now
   int ki_count_ = 0;
   sigset_t old_mask_{};

@@ -142,11 +142,10 @@ inline std::string symbol_name(const void* pc) {
   return out;
 }
 
-/// A coroutine frame's function, for people: "serve(int)". g++ names a coroutine's body after its frame
-/// type, "f(f(int)::_Z1fi.Frame*)": that reads back as "f(int)". The library's own frames lose their
-/// template and parameter lists; "(anonymous namespace)::" goes.
-inline std::string frame_function(std::coroutine_handle<> h) {
-  const void* resume_fn = *static_cast<void* const*>(h.address());
+/// The function at `resume_fn` (a coroutine frame's resume function), for people: "serve(int)". g++ names a coroutine's
+/// body after its frame type, "f(f(int)::_Z1fi.Frame*)": that reads back as "f(int)". The library's own frames lose
+/// their template and parameter lists; "(anonymous namespace)::" goes.
+inline std::string code_words(const void* resume_fn) {
   std::string name = symbol_name(resume_fn);
   if (name.empty()) {
     char buf[32];
@@ -168,6 +167,9 @@ inline std::string frame_function(std::coroutine_handle<> h) {
     name.resize(end);
   }
   return name;
+}
+inline std::string frame_function(std::coroutine_handle<> h) {
+  return code_words(*static_cast<void* const*>(h.address()));
 }
 
 /// Whether `h` is the frame of a trio::task coroutine (whose promise carries task_frame_magic).
