@@ -170,9 +170,10 @@ class [[nodiscard]] chan_awaiter : chan_waiter<T> {
   chan_awaiter(const chan_awaiter&) = delete;
   chan_awaiter& operator=(const chan_awaiter&) = delete;
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
     queue_->push_back(*this);
-    r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this));
+    r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this), is_task_promise_v<P>);
   }
   /// True when woken because every sender closed (receive side).
   bool await_resume() const {
@@ -210,7 +211,7 @@ class [[nodiscard]] inline_channel_op : protected chan_waiter<T> {
   void cancel_point() const {
     if (this->task->status->effectively_cancelled) throw runner::make_cancelled(*this->task);
   }
-  void yield_or_park(std::coroutine_handle<> h, bool done, const channel_state<T>& st,
+  void yield_or_park(std::coroutine_handle<> h, bool in_task, bool done, const channel_state<T>& st,
                      intrusive_list<chan_waiter<T>, chan_tag>& queue, std::uint64_t handle) noexcept {
     if (done) {
       r_->yield(h);
@@ -218,7 +219,7 @@ class [[nodiscard]] inline_channel_op : protected chan_waiter<T> {
       this->handle = handle;
       this->st = &st;
       queue.push_back(*this);
-      r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this));
+      r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this), in_task);
     }
   }
   void resume(bool done) const {
@@ -240,9 +241,10 @@ class [[nodiscard]] send_awaiter : inline_channel_op<T> {
     sent_ = ch_->try_send(value_);
     return false;
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
     this->to_send = &value_;
-    this->yield_or_park(h, sent_, *ch_->st_, ch_->st_->senders, ch_->id_);
+    this->yield_or_park(h, is_task_promise_v<P>, sent_, *ch_->st_, ch_->st_->senders, ch_->id_);
   }
   void await_resume() const { this->resume(sent_); }
 
@@ -263,9 +265,10 @@ class [[nodiscard]] receive_awaiter : inline_channel_op<T> {
     got_ = ch_->try_receive(value_);
     return got_ && !value_;  // the end of the channel is a cancel point only (Trio)
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
     this->slot = &value_;
-    this->yield_or_park(h, got_, *ch_->st_, ch_->st_->receivers, ch_->id_);
+    this->yield_or_park(h, is_task_promise_v<P>, got_, *ch_->st_, ch_->st_->receivers, ch_->id_);
   }
   auto await_resume() {
     this->resume(got_);

@@ -50,7 +50,8 @@ class event {
     wait_awaiter(const wait_awaiter&) = delete;
     wait_awaiter& operator=(const wait_awaiter&) = delete;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept {
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
       if (ev_->flag_) {
         r_->yield(h);  // already set: still a full checkpoint
       } else {
@@ -61,7 +62,7 @@ class event {
               const auto* self = static_cast<const wait_awaiter*>(static_cast<const detail::lot_waiter*>(p));
               out += self->label_ ? *self->label_ : std::string("trio::event::wait (the event is not set)");
             }};
-        r_->park(h, ops, static_cast<detail::lot_waiter*>(this));
+        r_->park(h, ops, static_cast<detail::lot_waiter*>(this), detail::is_task_promise_v<P>);
       }
     }
     void await_resume() const {

@@ -46,7 +46,10 @@ class [[nodiscard]] park_awaitable {
     t_ = &r_->current_or_throw("trio::lowlevel::wait_task_rescheduled");
   }
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) noexcept { r_->park(h, ops, this); }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
+    r_->park(h, ops, this, detail::is_task_promise_v<P>);
+  }
   void await_resume() const { detail::runner::resume_from_park(*t_); }
 
  private:

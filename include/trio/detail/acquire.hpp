@@ -34,12 +34,13 @@ class [[nodiscard]] acquire_awaiter : lot_waiter {
     acquired_ = prim_->try_acquire(*task, data);
     return false;
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
     if (acquired_) {
       r_->yield(h);  // a schedule point; never cancelled
     } else {
       lot->waiters().push_back(*this);
-      r_->park(h, ops, static_cast<lot_waiter*>(this));
+      r_->park(h, ops, static_cast<lot_waiter*>(this), is_task_promise_v<P>);
     }
   }
   void await_resume() const {

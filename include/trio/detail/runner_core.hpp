@@ -237,12 +237,15 @@ class runner {
   /// The one blocking primitive (Trio's wait_task_rescheduled): parks the current task, which resumed
   /// through `h`, until someone reschedules it. When cancellation reaches it, `ops.abort` is asked to undo
   /// the wait; `ops.describe` says what it is in the task dump.
-  void park(std::coroutine_handle<> h, const wait_ops& ops, void* ctx) noexcept {
+  /// `in_task`: h is a trio::task's frame (is_task_promise_v of the awaiting promise type), so the task
+  /// dump may walk the await chain from it.
+  void park(std::coroutine_handle<> h, const wait_ops& ops, void* ctx, bool in_task = false) noexcept {
     task_record& t = *current_;
     t.resume_point = h;
     t.wait = &ops;
     t.abort_ctx = ctx;
     t.parked = true;
+    t.parked_in_task = in_task;
     if (t.status->effectively_cancelled) attempt_delivery(t);
   }
 

@@ -172,22 +172,22 @@ inline std::string frame_function(std::coroutine_handle<> h) {
   return code_words(*static_cast<void* const*>(h.address()));
 }
 
-/// Whether `h` is the frame of a trio::task coroutine (whose promise carries task_frame_magic).
-inline bool is_task_frame(std::coroutine_handle<> h) noexcept {
-  if (!h || h.address() == std::noop_coroutine().address()) return false;
-  return std::coroutine_handle<task_promise_base>::from_address(h.address()).promise().magic == task_frame_magic;
-}
-
-/// The task's coroutine frames from its function down to the innermost co_await, by name. The
-/// library's own frames (namespace trio::detail) are left out.
+/// The task's coroutine frames from its function down to the innermost co_await, by name, for a parked
+/// task: it parked in a trio::task's frame, and each frame's promise says whether the coroutine awaiting
+/// it is a trio::task's too (the walk stops at a coroutine of another kind). The library's own frames
+/// (namespace trio::detail) are left out.
 inline std::vector<std::string> await_chain(const task_record& t) {
   std::vector<std::string> inner_first;
+  if (!t.parked || !t.parked_in_task) return inner_first;
   std::coroutine_handle<> h = t.resume_point;
-  for (int depth = 0; depth < 64 && is_task_frame(h); ++depth) {
+  for (int depth = 0; depth < 64; ++depth) {
     std::string name = frame_function(h);
     if (name.rfind("trio::detail::", 0) != 0) inner_first.push_back(std::move(name));
     if (h == t.frame) break;
-    h = std::coroutine_handle<task_promise_base>::from_address(h.address()).promise().continuation;
+    const std::uintptr_t next =
+        std::coroutine_handle<task_promise_base>::from_address(h.address()).promise().continuation;
+    if ((next & 1) == 0) break;  // awaited by a coroutine of another kind (or by nobody)
+    h = std::coroutine_handle<>::from_address(reinterpret_cast<void*>(next & ~std::uintptr_t{1}));
   }
   return {inner_first.rbegin(), inner_first.rend()};
 }
@@ -253,7 +253,7 @@ inline std::string format_tree(const runner& r) {
     void task(const task_record& t, int depth) {
       line(depth);
       // Named after the function its outermost coroutine runs, when the symbols say; else its type.
-      std::string name = is_task_frame(t.frame) && !t.frame.done() ? frame_function(t.frame) : std::string();
+      std::string name = t.frame && !t.frame.done() ? frame_function(t.frame) : std::string();
       if (name.empty() || name[0] == '0' || name.rfind("trio::detail::", 0) == 0) name = t.name();
       out += "task #" + std::to_string(t.id) + " " + name;
       if (&t == current)

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -45,6 +46,11 @@ struct owner_exit_hook {
   owner_exit_hook* next_held = nullptr;
   task_record* holder = nullptr;
 };
+
+struct task_promise_base;
+/// Whether P is the promise of a trio::task (the park sites tell the runner, for the task dump).
+template <class P>
+inline constexpr bool is_task_promise_v = std::is_base_of_v<task_promise_base, P>;
 
 /// What an abort function answers (Trio's Abort.SUCCEEDED / Abort.FAILED).
 enum class abort_result : unsigned char { succeeded, failed };
@@ -164,7 +170,8 @@ struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibli
   const task_kind* kind = nullptr;
   std::uint64_t id : 48 = 0;  // 2.8e14 spawns per run
   wake_kind wake : 8 = wake_kind::value;
-  bool parked : 1 = false;  // wait and abort_ctx are valid
+  bool parked : 1 = false;          // wait and abort_ctx are valid
+  bool parked_in_task : 1 = false;  // while parked: resume_point is a trio::task's frame (the task dump)
 
   // Its runner is the thread's (t_runner): a task never leaves the thread that runs it.
   task_record() noexcept {}

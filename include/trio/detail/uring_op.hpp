@@ -84,7 +84,10 @@ struct uring_op : io_op {
   struct [[nodiscard]] awaiter {
     uring_op& op;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept { op.r->park(h, uring_op::ops, &op); }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+      op.r->park(h, uring_op::ops, &op, is_task_promise_v<P>);
+    }
     void await_resume() const { runner::resume_from_park(*op.t); }
   };
 };
@@ -141,7 +144,10 @@ struct [[nodiscard]] uring_call {
     r.io_started();
     return false;
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept { op.r->park(h, uring_op::ops, &op); }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
+    op.r->park(h, uring_op::ops, &op, is_task_promise_v<P>);
+  }
   int await_resume() {
     if (TRIO_UNLIKELY(skip)) throw runner::make_cancelled(*op.t);
     release_slot();
