@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
   trio::run_options o;
   o.task_dump_signal = SIGQUIT;
   o.instruments.push_back(&recorder);
-  if (argc < 3) {
+  if (argc < 3) {  // the demo writes its trace; a server writes it only if it dies
     trio::run(o, demo);
     const std::string path = (std::filesystem::temp_directory_path() / "22_observability.trace.json").string();
     std::ofstream out(path);
@@ -167,6 +167,7 @@ int main(int argc, char** argv) {
     fmt::print("trace written to {} (open it in https://ui.perfetto.dev)\n", path);
     return 0;
   }
+  recorder.write_on_error((std::filesystem::temp_directory_path() / "22_observability.crash.json").string());
   try {
     trio::run(o, serve, trio::socket_address::parse_port(argv[1]), trio::socket_address::parse_port(argv[2]));
   } catch (const trio::keyboard_interrupt&) {

@@ -76,3 +76,27 @@ TEST_CASE("trace_recorder: a full ring keeps the newest events and counts the dr
   }
   CHECK(std::system("python3 -m json.tool trace_recorder_ring.json >/dev/null") == 0);
 }
+
+TEST_CASE("trace_recorder: write_on_error writes the trace when an exception escapes run, only then", "[trace]") {
+  const std::string path = "trace_recorder_on_error.json";
+  std::remove(path.c_str());
+  trio::trace_recorder rec;
+  rec.write_on_error(path);
+  trio::run_options o;
+  o.handle_sigint = false;
+  o.instruments.push_back(&rec);
+  trio::run(o, []() -> trio::task<> { co_await trio::checkpoint(); });
+  CHECK_FALSE(std::ifstream(path).good());  // a run that ends well leaves no file
+  {
+    test::stderr_capture err;
+    CHECK_THROWS_AS(trio::run(o,
+                              []() -> trio::task<> {
+                                co_await trio::checkpoint();
+                                throw std::runtime_error("boom");
+                              }),
+                    std::runtime_error);
+    CHECK_THAT(err.text(), Catch::Contains("the run failed; its last"));
+  }
+  REQUIRE(std::ifstream(path).good());
+  CHECK(std::system(("python3 -m json.tool " + path + " >/dev/null").c_str()) == 0);
+}

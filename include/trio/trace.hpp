@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -25,8 +26,8 @@ namespace trio {
 ///     trio::trace_recorder rec;
 ///     trio::run_options o;
 ///     o.instruments.push_back(&rec);
-///     try { trio::run(o, main_task); } catch (...) { std::ofstream f("trace.json"); rec.write_chrome_trace(f); throw;
-///     }
+///     rec.write_on_error("crash-trace.json");   // written if an exception escapes trio::run
+///     trio::run(o, main_task);                  // or any time: rec.write_chrome_trace(std::cout)
 ///
 /// Each task step is a slice on the loop's track, named after its task; each wait for I/O is a slice
 /// on a second track; spawns and exits are instant events. Times are the steady clock's, in
@@ -63,6 +64,21 @@ class trace_recorder : public instrument {
   void after_io_wait(duration) override {
     const std::int64_t end = now_ns();
     push({kind::io_wait, 0, wait_start_, end - wait_start_});
+  }
+
+  /// Asks the recorder to write its trace to `path` when the run ends with an exception escaping
+  /// trio::run (the main task's, a deadlock, Ctrl-C): the flight recorder of a crash. Empty: off.
+  void write_on_error(std::string path) { on_error_path_ = std::move(path); }
+  void after_run() override {
+    if (on_error_path_.empty() || !detail::t_runner || !detail::t_runner->run_failed()) return;
+    std::ofstream f(on_error_path_);
+    write_chrome_trace(f);
+    f.close();
+    if (!f)
+      std::fprintf(stderr, "trio::trace_recorder: could not write the trace to %s\n", on_error_path_.c_str());
+    else
+      std::fprintf(stderr, "trio::trace_recorder: the run failed; its last %zu events are in %s\n", events_.size(),
+                   on_error_path_.c_str());
   }
 
   /// How many events the ring holds now (at most max_events).
@@ -162,6 +178,7 @@ class trace_recorder : public instrument {
   std::int64_t step_start_ = 0;
   std::int64_t wait_start_ = 0;
   std::unordered_map<std::uint64_t, std::string> names_;
+  std::string on_error_path_;
   std::vector<std::uint64_t> exited_;
 };
 

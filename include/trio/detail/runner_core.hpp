@@ -368,6 +368,10 @@ class runner {
   const std::exception_ptr& init_error() const noexcept { return init_error_; }
   const std::exception_ptr& internal_error() const noexcept { return internal_error_; }
   const std::exception_ptr& deadlock_error() const noexcept { return deadlock_error_; }
+  /// An exception will escape trio::run (the main task's, an internal one, a deadlock, Ctrl-C).
+  bool run_failed() const noexcept {
+    return main_error_ || internal_error_ || init_error_ || deadlock_error_ || ki_count_ > 0;
+  }
   const loop_counters& counters() const noexcept { return stats_; }
   const ring& io_ring() const noexcept { return io_; }
 
