@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <trio/testing.hpp>
+#include <trio/trace.hpp>
 #include <trio/trio.hpp>
 
 #include "alloc_counter.hpp"
@@ -87,6 +88,29 @@ void trio_checkpoint(benchmark::State& state) {
   const int n = scaled(2'000'000);
   in_trio([&]() -> trio::task<> {
     alloc_scope a{state, double(n)};
+    for (auto _ : state)
+      for (int i = 0; i < n; ++i) co_await trio::checkpoint();
+  });
+}
+// The diagnostics' cost: the same checkpoint loop with step times measured (collect_step_times), and
+// with a trace_recorder installed (an instrument: the loop calls it around every step).
+void trio_checkpoint_step_times(benchmark::State& state) {
+  const int n = scaled(2'000'000);
+  trio::run_options o;
+  o.handle_sigint = false;
+  o.collect_step_times = true;
+  trio::run(o, [&]() -> trio::task<> {
+    for (auto _ : state)
+      for (int i = 0; i < n; ++i) co_await trio::checkpoint();
+  });
+}
+void trio_checkpoint_trace_recorder(benchmark::State& state) {
+  const int n = scaled(2'000'000);
+  trio::trace_recorder rec;
+  trio::run_options o;
+  o.handle_sigint = false;
+  o.instruments.push_back(&rec);
+  trio::run(o, [&]() -> trio::task<> {
     for (auto _ : state)
       for (int i = 0; i < n; ++i) co_await trio::checkpoint();
   });
@@ -892,6 +916,8 @@ void asio_accept_close(benchmark::State& state) { run_accept(state, asio_accept_
 
 PAIR(spawn_join);
 PAIR(checkpoint);
+BENCHMARK(trio_checkpoint_step_times)->Unit(benchmark::kMillisecond);
+BENCHMARK(trio_checkpoint_trace_recorder)->Unit(benchmark::kMillisecond);
 PAIR(checkpoint_100_tasks);
 PAIR(await_task);
 PAIR(deadline_scope);

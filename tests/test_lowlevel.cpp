@@ -76,3 +76,75 @@ TRIO_TEST_CASE("lowlevel current_clock is the run's clock", "[lowlevel]") {
   CHECK(&trio::lowlevel::current_clock() == &trio::testing::current_mock_clock());
   co_return;
 }
+
+TEST_CASE("slow steps: a task that blocks 200 ms is reported while it blocks and after", "[lowlevel][slow_step]") {
+  test::stderr_capture err;
+  trio::run_options o;
+  o.handle_sigint = false;
+  o.slow_step_threshold = 50ms;
+  std::string seen_while_blocking;
+  trio::run(o, [&]() -> trio::task<> {
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon([&]() -> trio::task<> {
+        co_await trio::checkpoint();
+        ::usleep(200000);  // the bug: a blocking call inside a coroutine
+        seen_while_blocking = err.peek();
+        co_await trio::checkpoint();
+      });
+      co_return;
+    });
+  });
+  const std::string text = err.text();
+  INFO(text);
+  CHECK_THAT(seen_while_blocking, Catch::Contains("has been running for"));
+  CHECK_THAT(seen_while_blocking, Catch::Contains("without reaching a checkpoint (a blocking call in a coroutine?)"));
+  CHECK_THAT(text, Catch::Contains("trio: slow step: task #"));
+  CHECK_THAT(text, Catch::Contains("ms without reaching a checkpoint; it resumed in "));
+  CHECK(test::count_of(text, "has been running for") == 1);  // one report per step
+  CHECK(test::count_of(text, "trio: slow step:") == 1);
+}
+
+TEST_CASE("run statistics: counters always, step times when asked for", "[lowlevel][metrics]") {
+  trio::run_options o;
+  o.handle_sigint = false;
+  o.collect_step_times = true;
+  trio::lowlevel::run_statistics s;
+  trio::run(o, [&]() -> trio::task<> {
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon([]() -> trio::task<> {
+        ::usleep(20000);
+        int fds[2];
+        REQUIRE(::pipe(fds) == 0);
+        co_await trio::lowlevel::wait_writable(fds[1]);  // an io_uring operation: an SQE, then a CQE
+        ::close(fds[0]);
+        ::close(fds[1]);
+      });
+      co_return;
+    });
+    trio::cancel_scope cs;
+    cs.cancel();
+    co_await cs.enter([]() -> trio::task<> { co_await trio::checkpoint(); });
+    s = trio::lowlevel::current_statistics();
+  });
+  CHECK(s.task_steps >= 4);
+  CHECK(s.loop_turns >= 2);
+  CHECK(s.io_uring_enters >= 1);
+  CHECK(s.sqes_submitted >= 1);
+  CHECK(s.cqes_reaped >= 1);
+  CHECK(s.cancellations_delivered == 1);
+  CHECK(s.longest_step >= 20ms);
+  CHECK(s.busy_time >= s.longest_step);
+  CHECK_THAT(s.longest_step_task, Catch::StartsWith("task #"));
+  std::uint64_t steps = 0;
+  for (auto c : s.step_time_histogram) steps += c;
+  CHECK(steps + 1 == s.task_steps);       // every step but the one still running
+  CHECK(s.step_time_histogram[24] >= 1);  // [16.8, 33.6) ms: the 20 ms step
+}
+
+TRIO_TEST_CASE("run statistics: without step times, they stay zero", "[lowlevel][metrics]") {
+  co_await trio::checkpoint();
+  const auto s = trio::lowlevel::current_statistics();
+  CHECK(s.task_steps > 0);
+  CHECK(s.busy_time == trio::duration::zero());
+  CHECK(s.longest_step_task.empty());
+}

@@ -88,7 +88,11 @@ struct chan_tag {};
 /// A task blocked in send or receive. It lives in the task's frame; `value` points at the value to
 /// send (in the sender's frame) or at the slot to fill (in the receiver's frame).
 template <class T>
+struct channel_state;
+
+template <class T>
 struct chan_waiter : list_hook<chan_tag> {
+  const channel_state<T>* st = nullptr;
   task_record* task = nullptr;
   std::uint64_t handle = 0;
   T* to_send = nullptr;
@@ -100,6 +104,8 @@ struct chan_waiter : list_hook<chan_tag> {
     intrusive_list<chan_waiter, chan_tag>::erase(*static_cast<chan_waiter*>(p));
     return abort_result::succeeded;
   }
+  static void describe(const void* p, std::string& out);
+  static constexpr wait_ops ops{&abort, &describe};
 };
 
 template <class T>
@@ -132,13 +138,29 @@ struct channel_state {
   }
 };
 
+template <class T>
+void chan_waiter<T>::describe(const void* p, std::string& out) {
+  const auto* self = static_cast<const chan_waiter*>(p);
+  const channel_state<T>& st = *self->st;
+  const std::string capacity =
+      st.max_buffer == static_cast<std::size_t>(-1) ? std::string("unbounded") : std::to_string(st.max_buffer);
+  if (self->to_send || !self->slot) {
+    out += "trio::send_channel::send (buffer full: " + std::to_string(st.buffer.size()) + " of " + capacity + ", " +
+           std::to_string(st.open_receive) + " receive handles open)";
+  } else {
+    out += "trio::receive_channel::receive (nothing buffered, capacity " + capacity + ", " +
+           std::to_string(st.open_send) + " send handles open)";
+  }
+}
+
 /// Parks the current task in a channel's send or receive queue.
 template <class T>
 class [[nodiscard]] chan_awaiter : chan_waiter<T> {
  public:
-  chan_awaiter(intrusive_list<chan_waiter<T>, chan_tag>& queue, std::uint64_t handle, T* to_send,
-               std::optional<T>* slot, const char* what)
+  chan_awaiter(const channel_state<T>& st, intrusive_list<chan_waiter<T>, chan_tag>& queue, std::uint64_t handle,
+               T* to_send, std::optional<T>* slot, const char* what)
       : queue_(&queue) {
+    this->st = &st;
     r_ = &current_runner(what);
     this->task = &r_->current_or_throw(what);
     this->handle = handle;
@@ -148,9 +170,10 @@ class [[nodiscard]] chan_awaiter : chan_waiter<T> {
   chan_awaiter(const chan_awaiter&) = delete;
   chan_awaiter& operator=(const chan_awaiter&) = delete;
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
     queue_->push_back(*this);
-    r_->park(h, &chan_waiter<T>::abort, static_cast<chan_waiter<T>*>(this));
+    r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this), is_task_promise_v<P>);
   }
   /// True when woken because every sender closed (receive side).
   bool await_resume() const {
@@ -188,14 +211,15 @@ class [[nodiscard]] inline_channel_op : protected chan_waiter<T> {
   void cancel_point() const {
     if (this->task->status->effectively_cancelled) throw runner::make_cancelled(*this->task);
   }
-  void yield_or_park(std::coroutine_handle<> h, bool done, intrusive_list<chan_waiter<T>, chan_tag>& queue,
-                     std::uint64_t handle) noexcept {
+  void yield_or_park(std::coroutine_handle<> h, bool in_task, bool done, const channel_state<T>& st,
+                     intrusive_list<chan_waiter<T>, chan_tag>& queue, std::uint64_t handle) noexcept {
     if (done) {
       r_->yield(h);
     } else {
       this->handle = handle;
+      this->st = &st;
       queue.push_back(*this);
-      r_->park(h, &chan_waiter<T>::abort, static_cast<chan_waiter<T>*>(this));
+      r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this), in_task);
     }
   }
   void resume(bool done) const {
@@ -217,9 +241,10 @@ class [[nodiscard]] send_awaiter : inline_channel_op<T> {
     sent_ = ch_->try_send(value_);
     return false;
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
     this->to_send = &value_;
-    this->yield_or_park(h, sent_, ch_->st_->senders, ch_->id_);
+    this->yield_or_park(h, is_task_promise_v<P>, sent_, *ch_->st_, ch_->st_->senders, ch_->id_);
   }
   void await_resume() const { this->resume(sent_); }
 
@@ -240,9 +265,10 @@ class [[nodiscard]] receive_awaiter : inline_channel_op<T> {
     got_ = ch_->try_receive(value_);
     return got_ && !value_;  // the end of the channel is a cancel point only (Trio)
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
     this->slot = &value_;
-    this->yield_or_park(h, got_, ch_->st_->receivers, ch_->id_);
+    this->yield_or_park(h, is_task_promise_v<P>, got_, *ch_->st_, ch_->st_->receivers, ch_->id_);
   }
   auto await_resume() {
     this->resume(got_);
@@ -358,7 +384,7 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
       co_await cancel_shielded_checkpoint();
       co_return;
     }
-    co_await detail::chan_awaiter<T>(st_->senders, id_, &value, nullptr, "trio::send_channel::send");
+    co_await detail::chan_awaiter<T>(*st_, st_->senders, id_, &value, nullptr, "trio::send_channel::send");
   }
 
   static std::exception_ptr closed_error(const char* what) noexcept {
@@ -505,7 +531,7 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
       if (v) co_await cancel_shielded_checkpoint();  // the end of channel is a cancel point only (Trio)
       co_return v;
     }
-    co_await detail::chan_awaiter<T>(st_->receivers, id_, nullptr, &v, what);
+    co_await detail::chan_awaiter<T>(*st_, st_->receivers, id_, nullptr, &v, what);
     co_return v;
   }
 };

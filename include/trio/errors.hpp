@@ -95,6 +95,13 @@ class run_finished_error : public std::runtime_error {
 class trio_internal_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+/// trio::run with run_options::fail_on_deadlock (every TRIO_TEST_CASE): no task could ever run again (no
+/// task runnable, no deadline, no I/O or thread work in flight, no trio_token held outside the run).
+/// what() is the task dump: every task and what it waits on.
+class deadlock_error : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
 /// run_process with check=true saw a non-zero exit status.
 class called_process_error : public std::runtime_error {
  public:

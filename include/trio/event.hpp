@@ -4,6 +4,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <string>
 
 #include "trio/detail/runner.hpp"
 #include "trio/parking_lot.hpp"
@@ -39,7 +40,9 @@ class event {
 
   class [[nodiscard]] wait_awaiter : detail::lot_waiter {
    public:
-    explicit wait_awaiter(event& e) : ev_(&e) {
+    /// `label`, if given, is what the task dump says the task waits on instead of "trio::event::wait"
+    /// (the library's own waits: "trio::http::client::request: GET https://... (waiting for the response)").
+    explicit wait_awaiter(event& e, const std::string* label = nullptr) : ev_(&e), label_(label) {
       r_ = &detail::current_runner("trio::event::wait");
       task = &r_->current_or_throw("trio::event::wait");
       lot = &e.lot_;
@@ -47,13 +50,19 @@ class event {
     wait_awaiter(const wait_awaiter&) = delete;
     wait_awaiter& operator=(const wait_awaiter&) = delete;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept {
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
       if (ev_->flag_) {
         r_->yield(h);  // already set: still a full checkpoint
       } else {
         parked_ = true;
         lot->waiters().push_back(*this);
-        r_->park(h, &detail::lot_waiter::abort, static_cast<detail::lot_waiter*>(this));
+        static constexpr detail::wait_ops ops{
+            &detail::lot_waiter::abort, [](const void* p, std::string& out) {
+              const auto* self = static_cast<const wait_awaiter*>(static_cast<const detail::lot_waiter*>(p));
+              out += self->label_ ? *self->label_ : std::string("trio::event::wait (the event is not set)");
+            }};
+        r_->park(h, ops, static_cast<detail::lot_waiter*>(this), detail::is_task_promise_v<P>);
       }
     }
     void await_resume() const {
@@ -65,6 +74,7 @@ class event {
 
    private:
     event* ev_;
+    const std::string* label_;
     detail::runner* r_;
     bool parked_ = false;
   };

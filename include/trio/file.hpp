@@ -323,7 +323,7 @@ class async_file {
     std::coroutine_handle<> start(async_file* f, task<T> t, std::coroutine_handle<> awaiting) noexcept {
       h = std::move(t).release();
       f->slow_ = h;
-      h.promise().continuation = awaiting;
+      h.promise().set_awaiting(awaiting);
       return h;
     }
     T finish(async_file* f) {

@@ -2,6 +2,8 @@
 /// \file
 /// trio::lowlevel: the blocking primitive, rescheduling, introspection, tokens and instruments.
 
+#include <array>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +16,7 @@
 
 #include "trio/clock.hpp"
 #include "trio/detail/runner.hpp"
+#include "trio/detail/task_dump.hpp"
 #include "trio/errors.hpp"
 #include "trio/instrument.hpp"
 
@@ -43,11 +46,16 @@ class [[nodiscard]] park_awaitable {
     t_ = &r_->current_or_throw("trio::lowlevel::wait_task_rescheduled");
   }
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) noexcept { r_->park(h, &thunk, this); }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
+    r_->park(h, ops, this, detail::is_task_promise_v<P>);
+  }
   void await_resume() const { detail::runner::resume_from_park(*t_); }
 
  private:
   static abort_result thunk(void* self) noexcept { return static_cast<park_awaitable*>(self)->abort_(); }
+  static constexpr detail::wait_ops ops{
+      &thunk, [](const void*, std::string& out) { out += "trio::lowlevel::wait_task_rescheduled (a custom wait)"; }};
   F abort_;
   detail::runner* r_;
   detail::task_record* t_ = nullptr;
@@ -87,6 +95,18 @@ struct run_statistics {
   std::size_t tasks_runnable = 0;
   duration time_to_next_deadline = duration::max();  // duration::max(): no deadline
   std::size_t io_operations_in_flight = 0;
+  // Counted since the run started (always on: an increment each).
+  std::uint64_t loop_turns = 0;
+  std::uint64_t task_steps = 0;
+  std::uint64_t io_uring_enters = 0;
+  std::uint64_t sqes_submitted = 0;
+  std::uint64_t cqes_reaped = 0;
+  std::uint64_t cancellations_delivered = 0;  // trio::cancelled raised in a task
+  // Step times: measured only with run_options::collect_step_times or slow_step_threshold (else zero).
+  duration busy_time{};     // the sum of the steps' times
+  duration longest_step{};  // and the task that took it, "task #N name"
+  std::string longest_step_task;
+  std::array<std::uint64_t, 40> step_time_histogram{};  // bucket i: steps taking [2^i, 2^(i+1)) ns
 };
 
 inline run_statistics current_statistics() {
@@ -96,6 +116,17 @@ inline run_statistics current_statistics() {
   s.tasks_runnable = r.tasks_runnable();
   if (const time_point next = r.next_deadline(); next != no_deadline) s.time_to_next_deadline = next - r.now();
   s.io_operations_in_flight = r.io_in_flight();
+  const detail::loop_counters& c = r.counters();
+  s.loop_turns = c.loop_turns;
+  s.task_steps = c.task_steps;
+  s.io_uring_enters = r.io_ring().enters();
+  s.sqes_submitted = r.io_ring().sqes();
+  s.cqes_reaped = r.io_ring().cqes();
+  s.cancellations_delivered = c.cancellations;
+  s.busy_time = std::chrono::duration_cast<duration>(std::chrono::nanoseconds(c.busy_ns));
+  s.longest_step = std::chrono::duration_cast<duration>(std::chrono::nanoseconds(c.longest_ns));
+  s.longest_step_task = c.longest_task;
+  s.step_time_histogram = c.step_histogram;
   return s;
 }
 
@@ -160,29 +191,16 @@ inline trio_token current_trio_token() {
   return trio_token(detail::current_runner("trio::lowlevel::current_trio_token()").token());
 }
 
-/// The whole tree of tasks and nurseries, one per line, indented: for finding what a hung program waits on.
+/// The whole tree of tasks and nurseries, for finding what a hung program waits on. Per task: its id
+/// and name, "(running)" or "(runnable)" unless it is parked, then indented under it what it waits on
+/// ("waiting: trio::lock::acquire (held by task #4 ...)"), its cancel status ("cancel: deadline in
+/// 2.500000 s, shielded") and its await chain ("at: serve(int) > handle(trio::socket_stream) > ..."),
+/// outermost first, by function name (from the binary's symbol table: a stripped binary shows addresses).
+///
+/// The trap: the names come from symbols; link with -rdynamic, or keep the symbol table (do not strip),
+/// to see them.
 inline std::string format_task_tree() {
-  auto& r = detail::current_runner("trio::lowlevel::format_task_tree()");
-  std::string out;
-  struct walker {
-    std::string& out;
-    const detail::task_record* current;
-    void task(const detail::task_record& t, int depth) {
-      out.append(static_cast<std::size_t>(depth) * 2, ' ');
-      out += "task #" + std::to_string(t.id) + " " + t.name();
-      if (&t == current) out += " (running)";
-      out += '\n';
-      for (const detail::nursery_core* n : detail::open_nurseries(t)) {
-        out.append(static_cast<std::size_t>(depth + 1) * 2, ' ');
-        out += "nursery (" + std::to_string(n->child_count) + " children";
-        if (n->scope && n->scope->cancel_called) out += ", cancelled";
-        out += ")\n";
-        n->children.for_each([&](const detail::task_record& c) { task(c, depth + 2); });
-      }
-    }
-  } w{out, r.current()};
-  if (auto* root = r.init_task()) w.task(*root, 0);
-  return out;
+  return detail::format_tree(detail::current_runner("trio::lowlevel::format_task_tree()"));
 }
 
 }  // namespace trio::lowlevel

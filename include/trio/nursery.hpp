@@ -311,13 +311,19 @@ class nursery {
   struct [[nodiscard]] join_awaiter {
     nursery& n;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) const noexcept {
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) const noexcept {
       detail::runner& r = *n.core_.r;
       if (!n.core_.closed) {
         // Waiting for children is not a cancel point (modern Trio): cancellation reaches the children.
         n.core_.parent_waiting = true;
-        r.park(
-            h, [](void*) noexcept { return detail::abort_result::failed; }, nullptr);
+        static constexpr detail::wait_ops ops{[](void*) noexcept { return detail::abort_result::failed; },
+                                              [](const void* p, std::string& out) {
+                                                const auto& core = *static_cast<const detail::nursery_core*>(p);
+                                                out += "the end of a nursery's body: waiting for its " +
+                                                       std::to_string(core.child_count) + " children";
+                                              }};
+        r.park(h, ops, &n.core_, detail::is_task_promise_v<P>);
       } else {
         r.yield(h);  // a schedule point only
       }

@@ -5,6 +5,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <string>
 
 #include "trio/detail/intrusive_list.hpp"
 #include "trio/detail/runner.hpp"
@@ -65,9 +66,15 @@ class parking_lot {
     park_awaiter(const park_awaiter&) = delete;
     park_awaiter& operator=(const park_awaiter&) = delete;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept {
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
       lot->waiters_.push_back(*this);
-      r_->park(h, &detail::lot_waiter::abort, static_cast<detail::lot_waiter*>(this));
+      static constexpr detail::wait_ops ops{&detail::lot_waiter::abort, [](const void* p, std::string& out) {
+                                              const auto* w = static_cast<const detail::lot_waiter*>(p);
+                                              out += "trio::parking_lot::park (" + std::to_string(w->lot->size()) +
+                                                     " parked in this lot)";
+                                            }};
+      r_->park(h, ops, static_cast<detail::lot_waiter*>(this), detail::is_task_promise_v<P>);
     }
     void await_resume() const { detail::runner::resume_from_park(*task); }
 

@@ -12,6 +12,8 @@
 
 #include "trio/clock.hpp"
 #include "trio/detail/runner.hpp"
+#include "trio/detail/step_watchdog.hpp"
+#include "trio/detail/task_dump.hpp"
 #include "trio/detail/task_fn_checks.hpp"
 #include "trio/errors.hpp"
 #include "trio/instrument.hpp"
@@ -32,6 +34,22 @@ struct run_options {
   /// is almost certainly swallowing it (catch (...) around a checkpoint in a loop) and spins at 100% CPU:
   /// the run then prints one warning to stderr naming the task. false silences it.
   bool warn_swallowed_cancellation = true;
+  /// A signal (e.g. SIGQUIT or SIGUSR1) that writes the task dump (lowlevel::format_task_tree: every task,
+  /// what it waits on, its cancel status and await chain) to stderr; the run goes on. 0: none. The
+  /// signal is blocked in the run's thread and the threads it starts; block it in your own threads.
+  int task_dump_signal = 0;
+  /// When no task can ever run again (nothing runnable, no deadline, no I/O or thread work in flight, no
+  /// trio_token held outside the run), cancel everything and throw trio::deadlock_error, whose message is
+  /// the task dump, instead of waiting forever. TRIO_TEST_CASE sets it.
+  bool fail_on_deadlock = false;
+  /// > 0: a task step (from a resume to the next suspension) that runs longer is reported on stderr,
+  /// with the task and where it resumed and suspended: while it still runs (from a watchdog thread)
+  /// and when it ends. At most one report per second of each kind; the others are counted. It also
+  /// turns on step times in lowlevel::current_statistics(). Zero: off.
+  duration slow_step_threshold{};
+  /// Measure every step's time for lowlevel::current_statistics() (busy_time, longest_step, the
+  /// step-time histogram). Off by default: two clock reads per step.
+  bool collect_step_times = false;
 };
 
 namespace detail {
@@ -89,6 +107,15 @@ auto run_checked(run_options options, F&& fn, A&&... args) {
   cfg.handle_sigint = options.handle_sigint;
   cfg.randomize_schedule = options.randomize_schedule;
   cfg.warn_swallowed_cancellation = options.warn_swallowed_cancellation;
+  cfg.task_dump_signal = options.task_dump_signal;
+  cfg.fail_on_deadlock = options.fail_on_deadlock;
+  cfg.format_tree = &detail::format_tree;
+  if (options.slow_step_threshold < duration::zero())
+    throw std::invalid_argument("trio::run: run_options::slow_step_threshold is negative; use zero to turn it off");
+  cfg.slow_step_threshold = options.slow_step_threshold;
+  cfg.collect_step_times = options.collect_step_times;
+  cfg.code_name = &detail::code_words;
+  cfg.make_watchdog = &detail::make_step_watchdog;
 
   detail::result_slot<T> result;
   std::decay_t<F> fn_copy(std::forward<F>(fn));
@@ -104,6 +131,7 @@ auto run_checked(run_options options, F&& fn, A&&... args) {
                                                         &result, &fn_copy, &args_copy);
     r.loop();
     if (r.keyboard_interrupted()) throw keyboard_interrupt();
+    if (auto e = r.deadlock_error()) std::rethrow_exception(e);
     if (auto e = r.internal_error()) {
       try {
         std::rethrow_exception(e);

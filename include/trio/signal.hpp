@@ -87,7 +87,7 @@ class signal_receiver {
     s.drain();
     if (s.pending.empty()) {
       do {
-        co_await lowlevel::wait_readable(s.fd);
+        co_await detail::wait_fd(s.fd, 0, "trio::signal_receiver::next");
         s.drain();
       } while (s.pending.empty());
     } else {

@@ -37,9 +37,10 @@ class [[nodiscard]] sleep_awaiter : deadline_entry {
   sleep_awaiter& operator=(const sleep_awaiter&) = delete;
 
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) {
     if (until_ != no_deadline) r_->deadlines().push(*this, until_);
-    r_->park(h, &abort, this);
+    r_->park(h, ops, this, detail::is_task_promise_v<P>);
   }
   /// Trio's sleep is a cancel scope around sleep_forever: when its time has come but an enclosing
   /// scope is cancelled by the time the task runs (a deadline due at the same instant, whichever entered
@@ -55,6 +56,16 @@ class [[nodiscard]] sleep_awaiter : deadline_entry {
     self->r_->deadlines().remove(*self);
     return abort_result::succeeded;
   }
+  static void describe(const void* p, std::string& out) {
+    const auto* self = static_cast<const sleep_awaiter*>(p);
+    if (self->until_ == no_deadline) {
+      out += "trio::sleep_until (no deadline: forever)";
+      return;
+    }
+    out += "trio::sleep, wakes in ";
+    append_seconds(out, self->until_ - self->r_->now());
+  }
+  static constexpr wait_ops ops{&abort, &describe};
 
   time_point until_;
   runner* r_;
@@ -66,9 +77,11 @@ class [[nodiscard]] forever_awaiter {
  public:
   explicit forever_awaiter(const char* what) : t_(&current_runner(what).current_or_throw(what)) {}
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) const noexcept {
-    t_runner->park(
-        h, [](void*) noexcept { return abort_result::succeeded; }, nullptr);
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) const noexcept {
+    static constexpr wait_ops ops{[](void*) noexcept { return abort_result::succeeded; },
+                                  [](const void*, std::string& out) { out += "trio::sleep_forever"; }};
+    t_runner->park(h, ops, nullptr, detail::is_task_promise_v<P>);
   }
   void await_resume() const { runner::resume_from_park(*t_); }
 

@@ -5,6 +5,7 @@
 #include <cxxabi.h>
 
 #include <coroutine>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <functional>
@@ -51,13 +52,24 @@ struct outcome<void> {
 }
 
 struct task_promise_base : pooled_frame {
-  std::coroutine_handle<> continuation = std::noop_coroutine();
+  /// The coroutine that awaits this one (resumed when it finishes), with bit 0 set when that coroutine
+  /// is itself a trio::task's: the task dump walks an await chain through it and stops at a frame of
+  /// another kind. (Frames are at least 16-byte aligned; the tag is a compile-time constant.)
+  std::uintptr_t continuation = reinterpret_cast<std::uintptr_t>(std::noop_coroutine().address());
+
+  std::coroutine_handle<> awaiting() const noexcept {
+    return std::coroutine_handle<>::from_address(reinterpret_cast<void*>(continuation & ~std::uintptr_t{1}));
+  }
+  template <class P>
+  void set_awaiting(std::coroutine_handle<P> h) noexcept {
+    continuation = reinterpret_cast<std::uintptr_t>(h.address()) | (std::is_base_of_v<task_promise_base, P> ? 1 : 0);
+  }
 
   struct final_awaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-      return h.promise().continuation;
+      return h.promise().awaiting();
     }
     void await_resume() const noexcept {}
   };
@@ -185,8 +197,9 @@ class [[nodiscard]] task {
   struct [[nodiscard]] start_awaiter {
     std::coroutine_handle<promise_type> h;
     bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> cont) const noexcept {
-      h.promise().continuation = cont;
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> cont) const noexcept {
+      h.promise().set_awaiting(cont);
       return h;
     }
   };

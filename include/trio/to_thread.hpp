@@ -108,7 +108,14 @@ struct [[nodiscard]] job_wait {
   Job* job;
   task_record* task;
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) const noexcept { job->r->park(h, &Job::abort, job); }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) const noexcept {
+    static constexpr wait_ops ops{
+        &Job::abort,
+        [](const void*, std::string& out) { out += "trio::to_thread::run_sync (a worker thread runs the function)"; },
+        true};
+    job->r->park(h, ops, job, detail::is_task_promise_v<P>);
+  }
   void await_resume() const { runner::resume_from_park(*task); }
 };
 

@@ -7,7 +7,8 @@
 #include "trio/errors.hpp"
 #include "trio/task.hpp"
 
-// Core: the loop, the blocking primitive, introspection, instruments
+// Core: the loop, the blocking primitive, introspection, metrics, instruments
+#include "trio/format_prometheus.hpp"
 #include "trio/instrument.hpp"
 #include "trio/lowlevel.hpp"
 

@@ -16,13 +16,15 @@
 
 namespace trio::detail {
 
-inline task<void> wait_fd(int fd, int direction) {
+/// `what` names the wait in errors and the task dump (default: wait_readable / wait_writable).
+inline task<void> wait_fd(int fd, int direction, const char* what = nullptr) {
   static constexpr const char* names[] = {"trio::lowlevel::wait_readable", "trio::lowlevel::wait_writable"};
+  if (!what) what = names[direction];
   const unsigned events = direction == 0 ? POLLIN : POLLOUT;
   auto prep = [&](io_uring_sqe* sqe) noexcept { io_uring_prep_poll_add(sqe, fd, events); };
   // (cancelled, but a shield went up before the completion came back: the call waits again itself)
-  const int res = co_await uring_call{fd, static_cast<io_direction>(direction), names[direction], prep};
-  if (res < 0) throw std::system_error(-res, std::system_category(), names[direction]);
+  const int res = co_await uring_call{fd, static_cast<io_direction>(direction), what, prep};
+  if (res < 0) throw std::system_error(-res, std::system_category(), what);
   // ready; a cancellation that raced in stays pending for the next checkpoint
 }
 

@@ -607,3 +607,26 @@ TRIO_TEST_CASE("HTTP transport seam: an async handler obeys cancel scopes, its e
   CHECK(r.elapsed() == 10s);  // trio's clock: the mock clock's virtual time
   CHECK_THROWS_AS(co_await client.get("http://x.example.test/refused"), http::connect_error);
 }
+
+TEST_CASE("http: the task dump names a request's method and URL while it waits", "[http][task_dump]") {
+  test::run_real([&]() -> trio::task<> {
+    // A listener that never accepts: the kernel completes the handshake, nobody answers.
+    auto listeners = co_await trio::open_tcp_listeners(0, "127.0.0.1");
+    const std::string url =
+        "http://127.0.0.1:" + std::to_string(listeners.front().socket().local_address().port()) + "/never";
+    http::client c;
+    co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+      n.start_soon([&]() -> trio::task<> { (void)co_await c.get(url); });
+      std::string dump;
+      for (int i = 0; i < 200 && dump.find("(waiting for the response)") == std::string::npos; ++i) {
+        co_await trio::sleep(std::chrono::milliseconds(5));
+        dump = trio::lowlevel::format_task_tree();
+      }
+      INFO(dump);
+      CHECK_THAT(dump,
+                 Catch::Contains("waiting: trio::http::client::request: GET " + url + " (waiting for the response)"));
+      n.cancel_scope().cancel();
+    });
+    co_await c.aclose();
+  });
+}

@@ -56,6 +56,16 @@ class stderr_capture {
     stop();
     std::fclose(file_);
   }
+  /// What was captured so far (the capture goes on).
+  std::string peek() const {
+    std::fflush(stderr);
+    std::string out;
+    char buf[4096];
+    off_t at = 0;
+    for (ssize_t n; (n = ::pread(::fileno(file_), buf, sizeof buf, at)) > 0; at += n)
+      out.append(buf, static_cast<std::size_t>(n));
+    return out;
+  }
   std::string text() {
     stop();
     std::string out;

@@ -5,6 +5,7 @@
 /// release hands it over. Awaiters hold only pointers and flags (g++ 12 and co_await temporaries).
 
 #include <coroutine>
+#include <string>
 
 #include "trio/detail/runner.hpp"
 #include "trio/parking_lot.hpp"
@@ -16,7 +17,7 @@ namespace trio::detail {
 template <class Prim>
 class [[nodiscard]] acquire_awaiter : lot_waiter {
  public:
-  acquire_awaiter(Prim& prim, const void* data, const char* what) : prim_(&prim) {
+  acquire_awaiter(Prim& prim, const void* data, const char* what) : prim_(&prim), what_(what) {
     r_ = &current_runner(what);
     task = &r_->current_or_throw(what);
     this->data = data;
@@ -33,12 +34,13 @@ class [[nodiscard]] acquire_awaiter : lot_waiter {
     acquired_ = prim_->try_acquire(*task, data);
     return false;
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
     if (acquired_) {
       r_->yield(h);  // a schedule point; never cancelled
     } else {
       lot->waiters().push_back(*this);
-      r_->park(h, &lot_waiter::abort, static_cast<lot_waiter*>(this));
+      r_->park(h, ops, static_cast<lot_waiter*>(this), is_task_promise_v<P>);
     }
   }
   void await_resume() const {
@@ -47,7 +49,27 @@ class [[nodiscard]] acquire_awaiter : lot_waiter {
   }
 
  private:
+  static void describe(const void* p, std::string& out) {
+    const auto* self = static_cast<const acquire_awaiter*>(static_cast<const lot_waiter*>(p));
+    const Prim& prim = *self->prim_;
+    out += self->what_;
+    if constexpr (requires { prim.statistics().owner; }) {
+      if (const auto* owner = prim.statistics().owner)
+        out += " (held by task #" + std::to_string(owner->id()) + " " + owner->name() + ")";
+      else
+        out += " (free; handed to the first waiter)";
+    } else if constexpr (requires { prim.total_tokens(); }) {
+      out += " (" + std::to_string(prim.borrowed_tokens()) + " of " + std::to_string(prim.total_tokens()) +
+             " tokens borrowed)";
+    } else if constexpr (requires { prim.value(); }) {
+      out += " (value " + std::to_string(prim.value()) + ")";
+    }
+    out += ", " + std::to_string(prim.statistics().tasks_waiting) + " waiting";
+  }
+  static constexpr wait_ops ops{&lot_waiter::abort, &describe};
+
   Prim* prim_;
+  const char* what_;
   runner* r_;
   bool cancelled_ = false;
   bool acquired_ = false;

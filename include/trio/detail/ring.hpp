@@ -60,10 +60,12 @@ class ring {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (!sqe) {
       io_uring_submit(&ring_);
+      ++enters_;
       sqe = io_uring_get_sqe(&ring_);
       if (!sqe) throw std::system_error(EBUSY, std::system_category(), "trio: io_uring submission queue is full");
     }
     ++pending_;
+    ++sqes_;
     return sqe;
   }
 
@@ -91,6 +93,7 @@ class ring {
   /// completion. One io_uring_enter. Errors other than a timeout or an interruption throw.
   void submit_and_wait(std::int64_t timeout_ns) {
     pending_ = 0;
+    ++enters_;
     int rc;
     if (timeout_ns == 0) {
       rc = io_uring_submit_and_get_events(&ring_);
@@ -119,14 +122,23 @@ class ring {
       fn(cqe->user_data, cqe->res, cqe->flags);
     }
     io_uring_cq_advance(&ring_, n);
+    cqes_ += n;
     return n;
   }
+
+  // Counters for run_statistics.
+  std::uint64_t enters() const noexcept { return enters_; }
+  std::uint64_t sqes() const noexcept { return sqes_; }
+  std::uint64_t cqes() const noexcept { return cqes_; }
 
  private:
   io_uring ring_{};
   unsigned flags_ = 0;
   unsigned features_ = 0;
   unsigned pending_ = 0;
+  std::uint64_t enters_ = 0;
+  std::uint64_t sqes_ = 0;
+  std::uint64_t cqes_ = 0;
 };
 
 }  // namespace trio::detail

@@ -9,7 +9,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string>
 #include <utility>
 
 #include "trio/detail/cancel_tree.hpp"
@@ -76,6 +79,53 @@ inline void runner::finish_task(task_record& t) {
       cancel_scope_state(*system_nursery_->scope, cancel_source::shutdown, "the main task has finished");
   }
   if (n) n->child_finished(std::move(err));
+}
+
+inline bool runner::any_external_wait() const noexcept {
+  struct walker {
+    static bool task(const task_record& t) {
+      if (t.parked && t.wait && t.wait->external) return true;
+      for (const nursery_core* n : open_nurseries(t)) {
+        bool found = false;
+        n->children.for_each([&](const task_record& c) { found = found || task(c); });
+        if (found) return true;
+      }
+      return false;
+    }
+  };
+  try {
+    return init_task_ && walker::task(*init_task_);
+  } catch (...) {
+    return true;  // (out of memory listing nurseries: assume the run can still move)
+  }
+}
+
+/// No task can ever run again. The first time: keep the dump as the run's error and cancel everything,
+/// so the tasks unwind. If even that cannot end them (a wait that cannot be undone), nothing can:
+/// print the dump and abort rather than hang.
+inline void runner::on_deadlock() noexcept {
+  std::string dump;
+  try {
+    dump = format_tree_ ? format_tree_(*this) : std::string();
+  } catch (...) {
+  }
+  if (!deadlock_error_) {
+    try {
+      deadlock_error_ = std::make_exception_ptr(trio::deadlock_error(
+          "trio: deadlock: no task can ever run again (nothing runnable, no deadline, no I/O or thread work in "
+          "flight, no trio_token held outside the run). The tasks and what they wait on:\n" +
+          dump));
+    } catch (...) {
+      deadlock_error_ = std::current_exception();
+    }
+    cancel_scope_state(root_scope_, cancel_source::shutdown, "deadlock: no task can ever run again");
+    return;
+  }
+  std::fprintf(stderr,
+               "trio: deadlock, and cancelling every task did not end them (a wait that cannot be undone); "
+               "aborting. The tasks:\n%s",
+               dump.c_str());
+  std::abort();
 }
 
 inline void runner::internal_failure(std::exception_ptr e) noexcept {

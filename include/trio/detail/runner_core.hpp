@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <coroutine>
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -71,7 +73,42 @@ struct run_config {
   bool handle_sigint = true;
   bool randomize_schedule = true;
   bool warn_swallowed_cancellation = true;
+  int task_dump_signal = 0;
+  bool fail_on_deadlock = false;
+  std::string (*format_tree)(const runner&) = nullptr;  // the task dump (detail/task_dump.hpp)
+  duration slow_step_threshold{};
+  bool collect_step_times = false;
+  std::string (*code_name)(const void* code) = nullptr;  // a function's name from its address (task_dump.hpp)
+  std::unique_ptr<struct step_observer> (*make_watchdog)(duration threshold,
+                                                         std::string (*code_name)(const void*)) = nullptr;
 };
+
+/// What the loop counts (run_statistics). Step times are measured only when asked for.
+struct loop_counters {
+  std::uint64_t loop_turns = 0;
+  std::uint64_t task_steps = 0;
+  std::uint64_t cancellations = 0;
+  std::int64_t busy_ns = 0;
+  std::int64_t longest_ns = 0;
+  std::string longest_task;
+  std::array<std::uint64_t, 40> step_histogram{};  // bucket i: steps of [2^i, 2^(i+1)) ns
+};
+
+/// Watches the steps while they run (run_options::slow_step_threshold): the loop tells it when each
+/// step starts and ends. The thread that does it is in step_watchdog.hpp.
+struct step_observer {
+  virtual ~step_observer() = default;
+  virtual void begin(std::int64_t start_ns, std::uint64_t task_id, const std::type_info* type,
+                     const void* code) noexcept = 0;
+  virtual void end() noexcept = 0;
+};
+
+/// CLOCK_MONOTONIC in ns (the clock of step times).
+inline std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 class runner {
  public:
@@ -98,6 +135,13 @@ class runner {
     token_->wake_fd = wake_fd_;
     arm_wake_read();
     if (cfg.handle_sigint) install_sigint();
+    format_tree_ = cfg.format_tree;
+    code_name_ = cfg.code_name;
+    slow_step_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(cfg.slow_step_threshold).count();
+    time_steps_ = cfg.collect_step_times || slow_step_ns_ > 0;
+    if (slow_step_ns_ > 0 && cfg.make_watchdog) watchdog_ = cfg.make_watchdog(cfg.slow_step_threshold, cfg.code_name);
+    fail_on_deadlock_ = cfg.fail_on_deadlock;
+    if (cfg.task_dump_signal > 0) install_dump_signal(cfg.task_dump_signal);
     clk_->start_clock();
   }
   runner(const runner&) = delete;
@@ -105,6 +149,7 @@ class runner {
   ~runner() {
     while (!services_.empty()) services_.pop_back();  // newest first; worker threads are joined here
     restore_sigint();
+    restore_dump_signal();
     inbox_node* left = nullptr;
     {
       std::lock_guard lk(token_->m);
@@ -183,14 +228,17 @@ class runner {
   }
 
   /// The one blocking primitive (Trio's wait_task_rescheduled): parks the current task, which resumed
-  /// through `h`, until someone reschedules it. When cancellation reaches it, `abort` is asked to undo
-  /// the wait.
-  void park(std::coroutine_handle<> h, abort_fn_t abort, void* ctx) noexcept {
+  /// through `h`, until someone reschedules it. When cancellation reaches it, `ops.abort` is asked to undo
+  /// the wait; `ops.describe` says what it is in the task dump.
+  /// `in_task`: h is a trio::task's frame (is_task_promise_v of the awaiting promise type), so the task
+  /// dump may walk the await chain from it.
+  void park(std::coroutine_handle<> h, const wait_ops& ops, void* ctx, bool in_task = false) noexcept {
     task_record& t = *current_;
     t.resume_point = h;
-    t.abort_fn = abort;
+    t.wait = &ops;
     t.abort_ctx = ctx;
     t.parked = true;
+    t.parked_in_task = in_task;
     if (t.status->effectively_cancelled) attempt_delivery(t);
   }
 
@@ -227,7 +275,7 @@ class runner {
   /// If `t` is parked, asks its abort function to undo the wait; on success it resumes cancelled.
   void attempt_delivery(task_record& t) noexcept {
     if (!t.parked) return;
-    if (t.abort_fn(t.abort_ctx) == abort_result::succeeded) reschedule(t, wake_kind::cancelled);
+    if (t.wait->abort(t.abort_ctx) == abort_result::succeeded) reschedule(t, wake_kind::cancelled);
   }
 
   /// The cancelled exception for `t`, naming the outermost cancelled scope that reaches it (the root
@@ -249,6 +297,7 @@ class runner {
 
   /// Counts a cancellation delivered to `t` by `cause` (cold: a throw follows).
   void count_delivery(const task_record& t, const scope_state& cause) noexcept {
+    ++stats_.cancellations;
     if (swallow_.scope != &cause || swallow_.task_id != t.id) {
       swallow_ = {&cause, t.id, 0};
       return;
@@ -281,6 +330,7 @@ class runner {
   void loop() {
     if (!instruments_.empty()) notify_plain(&instrument::before_run);
     while (!init_done_) {
+      ++stats_.loop_turns;
       run_batch();
       if (init_done_) break;
       if (!quick_turn()) io_turn();
@@ -292,6 +342,13 @@ class runner {
   const std::exception_ptr& main_error() const noexcept { return main_error_; }
   const std::exception_ptr& init_error() const noexcept { return init_error_; }
   const std::exception_ptr& internal_error() const noexcept { return internal_error_; }
+  const std::exception_ptr& deadlock_error() const noexcept { return deadlock_error_; }
+  /// An exception will escape trio::run (the main task's, an internal one, a deadlock, Ctrl-C).
+  bool run_failed() const noexcept {
+    return main_error_ || internal_error_ || init_error_ || deadlock_error_ || ki_count_ > 0;
+  }
+  const loop_counters& counters() const noexcept { return stats_; }
+  const ring& io_ring() const noexcept { return io_; }
 
   // ---- wait_all_tasks_blocked ---------------------------------------------------------------------
   void add_idle_waiter(idle_waiter& w) noexcept {
@@ -328,6 +385,7 @@ class runner {
  private:
   static constexpr std::uint64_t wake_tag = 1;
   static constexpr std::uint64_t signal_tag = 2;
+  static constexpr std::uint64_t dump_tag = 3;
 
   std::uint64_t next_random() noexcept {
     rng_ ^= rng_ << 13;
@@ -367,9 +425,13 @@ class runner {
   }
 
   void step(task_record& t) {
+    ++stats_.task_steps;
     current_ = &t;
     if (TRIO_UNLIKELY(!instruments_.empty())) notify(&instrument::before_task_step, t);
-    t.resume_point.resume();
+    if (TRIO_UNLIKELY(time_steps_))
+      timed_resume(t);
+    else
+      t.resume_point.resume();
     current_ = nullptr;
     if (deadlines_.has_deferred()) deadlines_.flush_deferred();
     if (t.frame.done()) {  // the outermost coroutine has reached its final suspend point
@@ -380,6 +442,49 @@ class runner {
   }
 
   void finish_task(task_record& t);
+
+  /// A step with its time measured (run_options::collect_step_times or slow_step_threshold).
+  [[gnu::noinline]] void timed_resume(task_record& t) {
+    const void* resumed_in = *static_cast<void* const*>(t.resume_point.address());
+    const std::int64_t t0 = monotonic_ns();
+    if (watchdog_) watchdog_->begin(t0, t.id, t.kind ? t.kind->fn_type : nullptr, resumed_in);
+    t.resume_point.resume();
+    const std::int64_t dt = monotonic_ns() - t0;
+    if (watchdog_) watchdog_->end();
+    stats_.busy_ns += dt;
+    int bucket = dt > 0 ? 63 - __builtin_clzll(static_cast<unsigned long long>(dt)) : 0;
+    ++stats_.step_histogram[static_cast<std::size_t>(std::min(bucket, 39))];
+    if (dt > stats_.longest_ns) {
+      stats_.longest_ns = dt;
+      try {
+        stats_.longest_task = "task #" + std::to_string(t.id) + " " + t.name();
+      } catch (...) {
+      }
+    }
+    if (slow_step_ns_ > 0 && dt > slow_step_ns_) report_slow_step(t, dt, resumed_in);
+  }
+  [[gnu::cold]] void report_slow_step(const task_record& t, std::int64_t dt, const void* resumed_in) noexcept {
+    const std::int64_t now = monotonic_ns();
+    if (now < next_slow_report_ns_) {  // at most one report per second
+      ++slow_held_;
+      return;
+    }
+    next_slow_report_ns_ = now + 1'000'000'000;
+    try {
+      std::string line = "trio: slow step: task #" + std::to_string(t.id) + " (" + t.name() + ") ran " +
+                         std::to_string(dt / 1'000'000) + " ms without reaching a checkpoint";
+      if (code_name_) {
+        line += "; it resumed in " + code_name_(resumed_in);
+        if (!t.frame.done())
+          line += " and suspended in " + code_name_(*static_cast<void* const*>(t.resume_point.address()));
+      }
+      if (slow_held_) line += " (" + std::to_string(slow_held_) + " more slow steps not reported)";
+      slow_held_ = 0;
+      line += '\n';
+      std::fputs(line.c_str(), stderr);
+    } catch (...) {
+    }
+  }
 
   /// The common turn while tasks keep the loop busy: nothing to submit, nothing completed, no
   /// run_sync_soon callbacks, no instruments. Skips the syscall; false: take the full io_turn().
@@ -423,6 +528,10 @@ class runner {
     }
     if (user_data == signal_tag) {
       on_signal();
+      return;
+    }
+    if (user_data == dump_tag) {
+      on_dump_signal();
       return;
     }
     io_op* op = reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(user_data));
@@ -484,6 +593,74 @@ class runner {
   }
 
   void on_signal() noexcept;
+
+  // ---- the task dump on a signal, and deadlocks -----------------------------------------------
+  /// The signal is blocked in this thread and read from a signalfd, like Ctrl-C: threads the run starts
+  /// inherit the mask; a thread of the program's own should block it too.
+  void install_dump_signal(int sig) {
+    sigset_t set;
+    sigemptyset(&set);
+    if (sigaddset(&set, sig) != 0)
+      throw std::invalid_argument("trio::run: run_options::task_dump_signal " + std::to_string(sig) +
+                                  " is not a signal number");
+    if (sig == SIGINT || sig == SIGKILL || sig == SIGSTOP)
+      throw std::invalid_argument("trio::run: run_options::task_dump_signal cannot be SIGINT, SIGKILL or SIGSTOP");
+    ::pthread_sigmask(SIG_BLOCK, &set, &old_dump_mask_);
+    dump_fd_ = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (dump_fd_ < 0) {
+      const int err = errno;
+      ::pthread_sigmask(SIG_SETMASK, &old_dump_mask_, nullptr);
+      throw std::system_error(err, std::system_category(), "trio::run: signalfd(task_dump_signal) failed");
+    }
+    dump_signal_ = sig;
+    arm_poll(dump_fd_, dump_tag);
+  }
+  void restore_dump_signal() noexcept {
+    if (dump_fd_ < 0) return;
+    signalfd_siginfo info;
+    while (::read(dump_fd_, &info, sizeof info) == sizeof info) {
+    }
+    ::close(dump_fd_);
+    dump_fd_ = -1;
+    ::pthread_sigmask(SIG_SETMASK, &old_dump_mask_, nullptr);
+  }
+  void on_dump_signal() noexcept {
+    signalfd_siginfo info;
+    bool any = false;
+    while (::read(dump_fd_, &info, sizeof info) == sizeof info) any = true;
+    if (any) {
+      try {
+        const char* abbrev = ::sigabbrev_np(dump_signal_);
+        std::string text = "trio: task dump (" +
+                           (abbrev ? "SIG" + std::string(abbrev) : "signal " + std::to_string(dump_signal_)) +
+                           "); the run goes on\n";
+        if (format_tree_) text += format_tree_(*this);
+        for (std::size_t at = 0; at < text.size();) {
+          const ssize_t n = ::write(2, text.data() + at, text.size() - at);
+          if (n <= 0) break;
+          at += static_cast<std::size_t>(n);
+        }
+      } catch (...) {  // out of memory: no dump this time
+      }
+    }
+    try {
+      arm_poll(dump_fd_, dump_tag);
+    } catch (...) {
+      internal_failure(std::current_exception());
+    }
+  }
+
+  /// Nothing can ever wake a task again: no task runnable, no deadline, no I/O in flight, no task
+  /// waiting on a thread, and no trio_token held outside the run (only the run's own reference).
+  bool nothing_can_happen() const noexcept {
+    if (runnable_ != 0 || io_in_flight_ != 0 || next_deadline() != no_deadline || !idle_waiters_.empty()) return false;
+    // (SQEs still to submit wake nobody by themselves: an operation a task waits on counts in io_in_flight_)
+    if (token_.use_count() > 1 || token_->pending.load(std::memory_order_acquire)) return false;
+    return !any_external_wait();
+  }
+  /// Some task waits on a thread (to_thread) or the kernel: it can still be woken. Walks the task tree.
+  bool any_external_wait() const noexcept;
+  void on_deadlock() noexcept;
 
  public:
   /// A signal receiver for SIGINT takes Ctrl-C over while it lives (as in Trio): the run's own SIGINT
@@ -586,6 +763,19 @@ class runner {
   int wake_fd_ = -1;
   std::uint64_t wake_value_ = 0;  // the in-flight read's buffer (owned by the kernel meanwhile)
   int signal_fd_ = -1;
+  int dump_fd_ = -1;
+  int dump_signal_ = 0;
+  sigset_t old_dump_mask_{};
+  bool fail_on_deadlock_ = false;
+  std::string (*format_tree_)(const runner&) = nullptr;
+  std::exception_ptr deadlock_error_;
+  std::string (*code_name_)(const void*) = nullptr;
+  loop_counters stats_;
+  bool time_steps_ = false;
+  std::int64_t slow_step_ns_ = 0;
+  std::int64_t next_slow_report_ns_ = 0;
+  std::uint64_t slow_held_ = 0;
+  std::unique_ptr<step_observer> watchdog_;
   int sigint_taken_ = 0;  // signal receivers for SIGINT alive now
   int ki_count_ = 0;
   sigset_t old_mask_{};
@@ -630,6 +820,11 @@ inline void runner::io_turn() {
     }
   }
 
+  // fail_on_deadlock: a wait that nothing can end. Wait a quarter second of real time for what the
+  // checks cannot see coming, then declare the deadlock.
+  const bool suspect = TRIO_UNLIKELY(fail_on_deadlock_) && !busy && timeout == duration::max() && nothing_can_happen();
+  if (suspect) timeout = std::chrono::milliseconds(250);
+
   if (TRIO_UNLIKELY(!instruments_.empty())) notify_io(&instrument::before_io_wait, timeout);
   std::size_t events = 0;
   // A turn that would not wait enters the kernel only for pending submissions or completions.
@@ -646,6 +841,7 @@ inline void runner::io_turn() {
   if (token_->pending.load(std::memory_order_acquire)) events += run_callbacks();
 
   if (!deadlines_.empty() && deadlines_.expire(clk_->current_time()) != 0) primed = idle::none;
+  if (suspect && events == 0 && nothing_can_happen()) on_deadlock();
 
   if (primed != idle::none && runnable_ == 0 && events == 0) {
     if (primed == idle::waiters && !idle_waiters_.empty()) {

@@ -5,12 +5,15 @@
 /// in cancel_tree.hpp and runner.hpp. A nursery's state (nursery_core) is in nursery_core.hpp, with its
 /// operations; the records know it by declaration only.
 
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -45,10 +48,33 @@ struct owner_exit_hook {
   task_record* holder = nullptr;
 };
 
+struct task_promise_base;
+/// Whether P is the promise of a trio::task (the park sites tell the runner, for the task dump).
+template <class P>
+inline constexpr bool is_task_promise_v = std::is_base_of_v<task_promise_base, P>;
+
 /// What an abort function answers (Trio's Abort.SUCCEEDED / Abort.FAILED).
 enum class abort_result : unsigned char { succeeded, failed };
 enum class wake_kind : unsigned char { value, cancelled, error };
 using abort_fn_t = abort_result (*)(void* ctx) noexcept;
+
+/// What a parked task waits on: how to undo the wait when cancellation reaches it, and how to say
+/// what it is in the task dump (lowlevel::format_task_tree). One static instance per kind of wait.
+struct wait_ops {
+  abort_fn_t abort;
+  /// Appends the wait in words a user recognises: "trio::event::wait (the event is not set)".
+  void (*describe)(const void* ctx, std::string& out);
+  /// The wait can end without any task of the run acting (a thread, the kernel, a signal): while a task
+  /// waits so, the run is not deadlocked.
+  bool external = false;
+};
+
+/// Appends d as seconds with microseconds: "4.000000 s".
+inline void append_seconds(std::string& out, duration d) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.6f s", std::chrono::duration<double>(d).count());
+  out += buf;
+}
 
 /// The runner of this thread's active trio::run, or nullptr.
 constinit inline thread_local runner* t_runner = nullptr;
@@ -130,7 +156,7 @@ struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibli
   // different states share their slots (an idle task's record is 104 bytes).
   union {
     task_record* run_next = nullptr;  // runnable: the run queue (singly linked)
-    abort_fn_t abort_fn;              // parked: undoes the wait when cancellation reaches the task
+    const wait_ops* wait;             // parked: undoes (and describes) the wait
   };
   std::coroutine_handle<> resume_point;  // innermost suspended coroutine of the task
   std::coroutine_handle<> frame;         // the outermost coroutine, destroyed when the task exits
@@ -144,7 +170,8 @@ struct task_record : lowlevel::task_info, list_hook<status_tag>, list_hook<sibli
   const task_kind* kind = nullptr;
   std::uint64_t id : 48 = 0;  // 2.8e14 spawns per run
   wake_kind wake : 8 = wake_kind::value;
-  bool parked : 1 = false;  // abort_fn and abort_ctx are valid
+  bool parked : 1 = false;          // wait and abort_ctx are valid
+  bool parked_in_task : 1 = false;  // while parked: resume_point is a trio::task's frame (the task dump)
 
   // Its runner is the thread's (t_runner): a task never leaves the thread that runs it.
   task_record() noexcept {}

@@ -17,6 +17,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "trio/detail/describe_fd.hpp"
 #include "trio/detail/runner.hpp"
 #include "trio/errors.hpp"
 
@@ -35,6 +36,8 @@ struct uring_op : io_op {
   unsigned cqe_flags = 0;
   bool cancel_sent = false;
   bool closing = false;  // the fd is being closed under us (notify_closing, socket::close)
+  int fd = -1;           // for the task dump: the operation's fd and name
+  const char* what = nullptr;
 
   uring_op() noexcept { complete = &finish; }
 
@@ -75,12 +78,26 @@ struct uring_op : io_op {
     static_cast<uring_op*>(p)->request_cancel();
     return abort_result::failed;
   }
+  static void describe(const void* p, std::string& out) {
+    const auto* self = static_cast<const uring_op*>(p);
+    out += self->what ? self->what : "an io_uring operation";
+    if (self->fd >= 0) out += " on fd " + std::to_string(self->fd) + " (" + describe_fd(self->fd) + ")";
+    if (self->closing)
+      out += " (the fd is being closed)";
+    else if (self->cancel_sent)
+      out += " (cancel requested; waiting for the kernel's answer)";
+  }
+  /// External: the kernel completes it.
+  static constexpr wait_ops ops{&abort, &describe, true};
 
   /// Parks the task until the CQE arrives (the op was submitted by the caller).
   struct [[nodiscard]] awaiter {
     uring_op& op;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept { op.r->park(h, &uring_op::abort, &op); }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+      op.r->park(h, uring_op::ops, &op, is_task_promise_v<P>);
+    }
     void await_resume() const { runner::resume_from_park(*op.t); }
   };
 };
@@ -174,6 +191,8 @@ struct [[nodiscard]] uring_call {
     }
     op.r = &r;
     op.t = &t;
+    op.fd = fd;
+    op.what = what;
     io_uring_sqe* sqe;
     try {
       sqe = r.io().get_sqe();
@@ -186,7 +205,10 @@ struct [[nodiscard]] uring_call {
     r.io_started();
     return false;
   }
-  void await_suspend(std::coroutine_handle<> h) noexcept { op.r->park(h, &uring_op::abort, &op); }
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
+    op.r->park(h, uring_op::ops, &op, is_task_promise_v<P>);
+  }
   int await_resume() {
     if (TRIO_UNLIKELY(skip)) throw runner::make_cancelled(*op.t);
     release_slot();

@@ -77,7 +77,9 @@ class client {
     detail::request_state s(multi_);  // in this frame (trio's frame pool): no allocation
     prepare(s, std::move(method), std::move(url), o, false);
     multi_->add(s.t);
-    co_await s.t.finished.wait();
+    const std::string waiting =
+        "trio::http::client::request: " + s.method + " " + s.url + " (waiting for the response)";
+    co_await event::wait_awaiter(s.t.finished, &waiting);
     co_return finish(s);
   }
 
@@ -96,7 +98,9 @@ class client {
     auto s = std::make_unique<detail::request_state>(multi_);
     prepare(*s, std::move(method), std::move(url), o, true);
     multi_->add(s->t);
-    co_await s->t.headers_ready.wait();
+    const std::string waiting =
+        "trio::http::client::stream: " + s->method + " " + s->url + " (waiting for the response's headers)";
+    co_await event::wait_awaiter(s->t.headers_ready, &waiting);
     if (s->t.done && s->t.result != CURLE_OK) detail::throw_transfer_error(s->t, s->method, s->url);
     streamed_response r;
     fill_head(*s, r.head_, header_map(s->t.head, s->t.head.size(), s->t.head_lines), false);

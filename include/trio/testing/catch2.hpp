@@ -9,6 +9,9 @@
 ///       CHECK(trio::current_time() - t0 == 1s);
 ///     }
 ///
+/// A test that deadlocks (no task can ever run again) fails within a second with trio::deadlock_error,
+/// whose message lists every task and what it waits on, instead of hanging until ctest's timeout.
+///
 /// The trap: CHECK/REQUIRE inside child tasks work, but a REQUIRE failure throws; let it propagate out
 /// of the nursery (do not catch std::exception around it) so the test fails.
 
@@ -59,6 +62,13 @@ inline void run_test(task<> (*body)()) {
   run_options opts;
   opts.clock = &clk;
   opts.handle_sigint = false;
+  opts.fail_on_deadlock = true;
+  run(opts, body);
+}
+inline void run_real_time_test(task<> (*body)()) {
+  run_options opts;
+  opts.handle_sigint = false;
+  opts.fail_on_deadlock = true;
   run(opts, body);
 }
 }  // namespace detail_catch2
@@ -71,3 +81,14 @@ inline void run_test(task<> (*body)()) {
   TEST_CASE(name, tags) { ::trio::testing::detail_catch2::run_test(&fn); } \
   static ::trio::task<> fn()
 #define TRIO_TEST_CASE(name, tags) TRIO_DETAIL_TEST_CASE(TRIO_DETAIL_CAT(trio_test_body_, __LINE__), name, tags)
+
+#define TRIO_DETAIL_REAL_TIME_TEST_CASE(fn, name, tags)                              \
+  static ::trio::task<> fn();                                                        \
+  TEST_CASE(name, tags) { ::trio::testing::detail_catch2::run_real_time_test(&fn); } \
+  static ::trio::task<> fn()
+/// TRIO_REAL_TIME_TEST_CASE: like TRIO_TEST_CASE, under the real clock, for a test that waits on real
+/// I/O or threads. (The autojumping mock clock jumps to the next deadline as soon as every task is
+/// blocked, including a task blocked on a socket or a thread: a 60 s timeout around a real network
+/// wait fires at once.)
+#define TRIO_REAL_TIME_TEST_CASE(name, tags) \
+  TRIO_DETAIL_REAL_TIME_TEST_CASE(TRIO_DETAIL_CAT(trio_real_time_test_body_, __LINE__), name, tags)

@@ -20,9 +20,16 @@ class [[nodiscard]] awaiter : trio::detail::idle_waiter {
   awaiter(const awaiter&) = delete;
   awaiter& operator=(const awaiter&) = delete;
   bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  template <class P>
+  void await_suspend(std::coroutine_handle<P> h) noexcept {
     r_->add_idle_waiter(*this);
-    r_->park(h, &abort, this);
+    static constexpr trio::detail::wait_ops ops{&abort, [](const void* p, std::string& out) {
+                                                  out += "trio::testing::wait_all_tasks_blocked (cushion ";
+                                                  trio::detail::append_seconds(out,
+                                                                               static_cast<const awaiter*>(p)->cushion);
+                                                  out += ")";
+                                                }};
+    r_->park(h, ops, this, trio::detail::is_task_promise_v<P>);
   }
   void await_resume() const { trio::detail::runner::resume_from_park(*task); }
 
