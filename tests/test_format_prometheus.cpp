@@ -5,7 +5,7 @@
 #include <regex>
 #include <sstream>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 // lowlevel::format_prometheus: the Prometheus text exposition format, checked line by line here and,
 // where Debian's python3-prometheus-client is installed, by its parser.

@@ -8,7 +8,7 @@
 #include <csignal>
 #include <thread>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 // The task dump (lowlevel::format_task_tree), its triggers (run_options::task_dump_signal,
 // run_options::fail_on_deadlock) and the real-clock test case.

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "helpers.hpp"
+#include "support/helpers.hpp"
 
 // trio::trace_recorder: a flight recorder of the last events, written as Chrome trace-event JSON.
 

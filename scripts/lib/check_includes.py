@@ -19,6 +19,7 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include")
 FOUNDATIONS = {  # public headers the core's detail/ may use: they depend on nothing of the loop
     "trio/clock.hpp", "trio/errors.hpp", "trio/instrument.hpp",
+    "trio/task.hpp",  # the coroutine type: its promise is what the task dump walks
     "trio/parking_lot.hpp",  # the queue every primitive parks on (Trio's lowlevel.ParkingLot)
 }
 COMPONENTS = ("ssl", "http")
