@@ -58,9 +58,8 @@ trio::task<> metrics(trio::socket_stream stream) {
     std::string reply;
     if (request.rfind("GET /metrics ", 0) == 0) {
       const std::string body = trio::lowlevel::format_prometheus(trio::lowlevel::current_statistics());
-      reply = fmt::format(
-          "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{}", body.size(),
-          body);
+      reply = fmt::format("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{}",
+                          body.size(), body);
     } else {
       reply = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n";
     }
