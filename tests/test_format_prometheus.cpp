@@ -100,7 +100,15 @@ TRIO_TEST_CASE("format_prometheus: a live run's counters move", "[lowlevel][metr
 }
 
 TEST_CASE("format_prometheus: Python's prometheus_client parses it", "[lowlevel][metrics]") {
-  if (std::system("python3 -c 'import prometheus_client' 2>/dev/null") != 0) {
+  // Debian's package installs into the system interpreter; a python3 earlier on PATH (pyenv, a venv)
+  // may not see it.
+  std::string python;
+  for (const char* candidate : {"/usr/bin/python3", "python3"})
+    if (std::system((std::string(candidate) + " -c 'import prometheus_client' 2>/dev/null").c_str()) == 0) {
+      python = candidate;
+      break;
+    }
+  if (python.empty()) {
     WARN("python3-prometheus-client is not installed: the parser check did not run");
     return;
   }
@@ -127,5 +135,5 @@ TEST_CASE("format_prometheus: Python's prometheus_client parses it", "[lowlevel]
     std::ofstream f("format_prometheus_check.py");
     f << script;
   }
-  CHECK(std::system(("python3 format_prometheus_check.py " + path).c_str()) == 0);
+  CHECK(std::system((python + " format_prometheus_check.py " + path).c_str()) == 0);
 }
