@@ -14,7 +14,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <coroutine>
@@ -453,7 +452,7 @@ class runner {
     if (watchdog_) watchdog_->end();
     stats_.busy_ns += dt;
     int bucket = dt > 0 ? 63 - __builtin_clzll(static_cast<unsigned long long>(dt)) : 0;
-    ++stats_.step_histogram[static_cast<std::size_t>(std::min(bucket, 39))];
+    ++stats_.step_histogram[static_cast<std::size_t>(bucket < 39 ? bucket : 39)];
     if (dt > stats_.longest_ns) {
       stats_.longest_ns = dt;
       try {

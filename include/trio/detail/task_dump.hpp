@@ -13,12 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <coroutine>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -73,16 +71,25 @@ struct elf_functions {
       }
       if (!sorted.empty()) break;
     }
-    std::sort(sorted.begin(), sorted.end(), [](const entry& a, const entry& b) { return a.start < b.start; });
+    std::qsort(sorted.data(), sorted.size(), sizeof(entry), [](const void* a, const void* b) {
+      const auto x = static_cast<const entry*>(a)->start, y = static_cast<const entry*>(b)->start;
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
     if (sorted.empty()) ::munmap(map, size);
   }
 
   const char* find(std::uintptr_t offset) const noexcept {
-    auto it = std::upper_bound(sorted.begin(), sorted.end(), offset,
-                               [](std::uintptr_t o, const entry& e) { return o < e.start; });
-    if (it == sorted.begin()) return nullptr;
-    --it;
-    return offset < it->start + std::max<std::uintptr_t>(it->size, 1) ? it->name : nullptr;
+    std::size_t lo = 0, hi = sorted.size();  // the first entry starting after offset
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (sorted[mid].start <= offset)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo == 0) return nullptr;
+    const entry& e = sorted[lo - 1];
+    return offset < e.start + (e.size > 0 ? e.size : 1) ? e.name : nullptr;
   }
 };
 
@@ -117,10 +124,15 @@ inline std::string mangled_symbol(const void* pc) {
       &obj);
   if (!obj.found) return {};
   static std::mutex m;
-  static std::map<std::string, std::unique_ptr<elf_functions>> files;  // (kept: names point into them)
+  static std::vector<std::pair<std::string, std::unique_ptr<elf_functions>>> files;  // (kept: names point into them)
   std::lock_guard lk(m);
-  auto& f = files[obj.path];
-  if (!f) f = std::make_unique<elf_functions>(obj.path);
+  elf_functions* f = nullptr;
+  for (auto& [path, fns] : files)
+    if (path == obj.path) f = fns.get();
+  if (!f) {
+    files.emplace_back(obj.path, std::make_unique<elf_functions>(obj.path));
+    f = files.back().second.get();
+  }
   const char* name = f->find(obj.addr - obj.bias);
   return name ? name : std::string();
 }
