@@ -11,6 +11,7 @@
 #include "trio/format_prometheus.hpp"
 #include "trio/instrument.hpp"
 #include "trio/lowlevel.hpp"
+#include "trio/trace.hpp"
 
 // Structure: checkpoints, cancel scopes, time, nurseries, timeouts, running
 #include "trio/cancel_scope.hpp"
