@@ -1,0 +1,249 @@
+#include <trio/runner_group.hpp>  // first: the headers compile on their own
+
+#include <trio/shared_channel.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "support/helpers.hpp"
+
+// Real threads: every case runs run_per_core (or trio::run) itself under the real clock. Catch2's
+// assertions are not thread-safe, so the runners only record what they see; the test thread checks.
+
+namespace {
+
+/// A log several threads write to.
+struct shared_log {
+  std::mutex m;
+  std::vector<std::string> entries;
+  void operator()(std::string s) {
+    std::lock_guard lk(m);
+    entries.push_back(std::move(s));
+  }
+  std::vector<std::string> take() {
+    std::lock_guard lk(m);
+    return entries;
+  }
+  std::ptrdiff_t position(const std::string& s) {
+    std::lock_guard lk(m);
+    for (std::size_t i = 0; i < entries.size(); ++i)
+      if (entries[i] == s) return static_cast<std::ptrdiff_t>(i);
+    return -1;
+  }
+};
+
+trio::runner_group_options runners(std::size_t n) {
+  trio::runner_group_options o;
+  o.runners = n;
+  o.run.handle_sigint = false;
+  return o;
+}
+
+/// Waits (bounded, in real time) until pred holds.
+template <class P>
+trio::task<bool> eventually(P pred) {
+  for (int i = 0; i < 5000; ++i) {
+    if (pred()) co_return true;
+    co_await trio::sleep(1ms);
+  }
+  co_return pred();
+}
+
+}  // namespace
+
+TEST_CASE("GROUP runner_index and runner_count in a plain trio::run are 0 and 1", "[runner_group]") {
+  std::size_t index = 99, count = 99;
+  int value = 0;
+  trio::run([&]() -> trio::task<> {
+    index = trio::runner_index();
+    count = trio::runner_count();
+    value = co_await trio::on_runner(0, []() -> trio::task<int> { co_return 7; });
+    CHECK_THROWS_AS(co_await trio::on_runner(1, []() -> trio::task<int> { co_return 7; }), std::out_of_range);
+  });
+  CHECK(index == 0);
+  CHECK(count == 1);
+  CHECK(value == 7);
+  CHECK(trio::runner_index() == 0);
+  CHECK(trio::runner_count() == 1);
+}
+
+TEST_CASE("GROUP every main returns: each sees its runner_index, runner_count is N", "[runner_group]") {
+  constexpr std::size_t n = 4;
+  std::atomic<int> seen[n] = {};
+  std::atomic<std::size_t> counts{0};
+  std::atomic<int> calls{0};
+  trio::run_per_core(runners(n), [&]() -> trio::task<> {
+    const std::size_t i = trio::runner_index();
+    seen[i].fetch_add(1);
+    if (trio::runner_count() == n) counts.fetch_add(1);
+    co_await trio::sleep(1ms);
+    calls.fetch_add(1);
+  });
+  for (std::size_t i = 0; i < n; ++i) CHECK(seen[i].load() == 1);
+  CHECK(counts.load() == n);
+  CHECK(calls.load() == static_cast<int>(n));
+  CHECK(trio::runner_index() == 0);
+}
+
+TEST_CASE("GROUP main gets copies of the arguments", "[runner_group]") {
+  std::atomic<int> total{0};
+  trio::run_per_core(
+      runners(3),
+      [&](int x, std::string s) -> trio::task<> {
+        total.fetch_add(x + static_cast<int>(s.size()));
+        co_return;
+      },
+      10, std::string("abc"));
+  CHECK(total.load() == 39);
+}
+
+TEST_CASE("GROUP one main raises: the others are cancelled, run_per_core raises it", "[runner_group]") {
+  shared_log log;
+  try {
+    trio::run_per_core(runners(4), [&]() -> trio::task<> {
+      const std::size_t i = trio::runner_index();
+      if (i == 2) {
+        co_await trio::sleep(20ms);
+        throw std::runtime_error("runner two broke");
+      }
+      try {
+        co_await trio::sleep_forever();
+      } catch (const trio::cancelled& c) {
+        log("cancelled " + std::to_string(i) + ": " + c.message());
+        throw;
+      }
+    });
+    FAIL("run_per_core returned");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()) == "runner two broke");
+  }
+  auto entries = log.take();
+  REQUIRE(entries.size() == 3);
+  for (const auto& e : entries) CHECK_THAT(e, Catch::Contains("runner 2 of 4 failed: runner two broke"));
+}
+
+TEST_CASE("GROUP two mains raise: run_per_core raises a group of both", "[runner_group]") {
+  try {
+    trio::run_per_core(runners(3), []() -> trio::task<> {
+      const std::size_t i = trio::runner_index();
+      if (i != 0) throw std::runtime_error("broke " + std::to_string(i));  // before any checkpoint
+      co_await trio::sleep_forever();
+    });
+    FAIL("run_per_core returned");
+  } catch (const trio::exception_group& g) {
+    REQUIRE(g.exceptions().size() == 2);
+    std::vector<std::string> what;
+    for (const auto& e : g.exceptions()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::runtime_error& x) {
+        what.push_back(x.what());
+      }
+    }
+    REQUIRE(what.size() == 2);
+    CHECK(((what[0] == "broke 1" && what[1] == "broke 2") || (what[0] == "broke 2" && what[1] == "broke 1")));
+  }
+}
+
+TEST_CASE("GROUP strict_exception_groups: one error comes as a group of one", "[runner_group]") {
+  auto o = runners(2);
+  o.run.strict_exception_groups = true;
+  try {
+    trio::run_per_core(o, []() -> trio::task<> {
+      if (trio::runner_index() == 1) throw std::runtime_error("alone");
+      co_await trio::sleep_forever();
+    });
+    FAIL("run_per_core returned");
+  } catch (const trio::exception_group& g) {
+    CHECK(g.exceptions().size() == 1);
+  }
+}
+
+TEST_CASE("GROUP on_runner returns the value and raises the exception of the remote task", "[runner_group]") {
+  std::atomic<int> got{0};
+  std::atomic<bool> raised{false};
+  std::atomic<std::size_t> ran_on{99};
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() != 0) co_return;
+    got = co_await trio::on_runner(
+        1,
+        [&](int x) -> trio::task<int> {
+          ran_on = trio::runner_index();
+          co_await trio::sleep(1ms);
+          co_return 2 * x;
+        },
+        21);
+    try {
+      co_await trio::on_runner(1, []() -> trio::task<> {
+        co_await trio::checkpoint();
+        throw std::invalid_argument("remote failure");
+      });
+    } catch (const std::invalid_argument& e) {
+      raised = std::string(e.what()) == "remote failure";
+    }
+  });
+  CHECK(got.load() == 42);
+  CHECK(ran_on.load() == 1);
+  CHECK(raised.load());
+}
+
+TEST_CASE("GROUP on_runner cancelled by the caller: the remote task is cancelled before the caller returns",
+          "[runner_group]") {
+  shared_log log;
+  std::atomic<bool> finished{true};
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() != 0) co_return;
+    finished = co_await trio::move_on_after(30ms, [&]() -> trio::task<> {
+      co_await trio::on_runner(1, [&]() -> trio::task<> {
+        log("remote started");
+        try {
+          co_await trio::sleep_forever();
+        } catch (const trio::cancelled&) {
+          log("remote cancelled");
+          throw;
+        }
+      });
+    });
+    log("caller returned");
+  });
+  CHECK_FALSE(finished.load());
+  CHECK(log.take() == std::vector<std::string>{"remote started", "remote cancelled", "caller returned"});
+}
+
+TEST_CASE("GROUP on_runner many round trips both ways", "[runner_group]") {
+  std::atomic<long> sum{0};
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    const std::size_t other = 1 - trio::runner_index();
+    long local = 0;
+    for (int k = 0; k < 2000; ++k) local += co_await trio::on_runner(other, [k]() -> trio::task<long> { co_return k; });
+    sum += local;
+  });
+  CHECK(sum.load() == 2 * (1999L * 2000 / 2));
+}
+
+TEST_CASE("GROUP a runner that waits on on_runner is cancelled with the group", "[runner_group]") {
+  shared_log log;
+  CHECK_THROWS_AS(trio::run_per_core(runners(3),
+                                     [&]() -> trio::task<> {
+                                       const std::size_t i = trio::runner_index();
+                                       if (i == 0) {
+                                         co_await trio::sleep(20ms);
+                                         throw std::runtime_error("zero broke");
+                                       }
+                                       if (i == 1) {
+                                         try {
+                                           co_await trio::on_runner(
+                                               2, []() -> trio::task<> { co_await trio::sleep_forever(); });
+                                         } catch (const trio::cancelled&) {
+                                           log("caller cancelled");
+                                           throw;
+                                         }
+                                       }
+                                     }),
+                  std::runtime_error);
+  CHECK(log.take() == std::vector<std::string>{"caller cancelled"});
+}
