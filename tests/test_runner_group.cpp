@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -246,4 +247,161 @@ TEST_CASE("GROUP a runner that waits on on_runner is cancelled with the group", 
                                      }),
                   std::runtime_error);
   CHECK(log.take() == std::vector<std::string>{"caller cancelled"});
+}
+
+TEST_CASE("GROUP shared channel: the sender on one runner closes while the receiver on another waits",
+          "[runner_group][shared_channel]") {
+  auto [tx, rx] = trio::open_shared_channel<int>(4);
+  std::atomic<bool> ended{false};
+  std::atomic<int> first{0};
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() == 0) {
+      first = co_await rx.receive();
+      try {
+        (void)co_await rx.receive();
+      } catch (const trio::end_of_channel&) {
+        ended = true;
+      }
+    } else {
+      co_await tx.send(5);
+      co_await trio::sleep(20ms);
+      tx.close();
+    }
+  });
+  CHECK(first.load() == 5);
+  CHECK(ended.load());
+}
+
+TEST_CASE("GROUP shared channel: closing the last receiver breaks a sender blocked on another runner",
+          "[runner_group][shared_channel]") {
+  auto [tx, rx] = trio::open_shared_channel<int>(0);
+  std::atomic<bool> broken{false};
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() == 0) {
+      try {
+        co_await tx.send(1);
+      } catch (const trio::broken_resource_error&) {
+        broken = true;
+      }
+    } else {
+      co_await trio::sleep(20ms);
+      rx.close();
+    }
+  });
+  CHECK(broken.load());
+}
+
+TEST_CASE("GROUP shared channel: 1,000,000 ints, 2 producers and 2 consumers on 4 runners, each value once",
+          "[runner_group][shared_channel]") {
+  constexpr int total = 1'000'000;
+  auto [tx, rx] = trio::open_shared_channel<int>(64);
+  std::optional<trio::send_channel<int>> senders[2] = {tx.clone(), std::move(tx)};
+  std::optional<trio::receive_channel<int>> receivers[2] = {rx.clone(), std::move(rx)};
+  std::vector<std::atomic<std::uint8_t>> seen(total);
+  std::atomic<long long> sum{0};
+  std::atomic<long long> count{0};
+  std::atomic<int> consumers_used{0};
+  trio::run_per_core(runners(4), [&]() -> trio::task<> {
+    const std::size_t i = trio::runner_index();
+    if (i < 2) {
+      trio::send_channel<int> out = std::move(*senders[i]);
+      for (int v = static_cast<int>(i); v < total; v += 2) co_await out.send(v);
+    } else {
+      trio::receive_channel<int> in = std::move(*receivers[i - 2]);
+      long long s = 0, c = 0;
+      while (auto v = co_await in.next()) {
+        seen[static_cast<std::size_t>(*v)].fetch_add(1, std::memory_order_relaxed);
+        s += *v;
+        ++c;
+      }
+      sum += s;
+      count += c;
+      if (c > 0) consumers_used.fetch_add(1);
+    }
+  });
+  CHECK(count.load() == total);
+  CHECK(sum.load() == static_cast<long long>(total) * (total - 1) / 2);
+  int wrong = 0;
+  for (auto& s : seen)
+    if (s.load() != 1) ++wrong;
+  CHECK(wrong == 0);
+  CHECK(consumers_used.load() == 2);
+}
+
+TEST_CASE("GROUP shared channel: capacity 0 is a rendezvous across runners", "[runner_group][shared_channel]") {
+  auto [tx, rx] = trio::open_shared_channel<int>(0);
+  shared_log log;
+  std::atomic<bool> waited{false};
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() == 1) {
+      const auto start = std::chrono::steady_clock::now();
+      co_await tx.send(1);  // returns only once runner 0 took it
+      waited = std::chrono::steady_clock::now() - start >= 25ms;
+      log("sent 1");
+      co_await tx.send(2);
+      log("sent 2");
+      tx.close();
+    } else {
+      co_await trio::sleep(30ms);
+      const int a = co_await rx.receive();
+      co_await trio::sleep(10ms);
+      log("received " + std::to_string(a));
+      const int b = co_await rx.receive();
+      log("received " + std::to_string(b));
+      CHECK_NOTHROW(rx.statistics());
+    }
+  });
+  CHECK(waited.load());
+  CHECK(log.position("sent 1") >= 0);
+  CHECK(log.position("received 1") >= 0);
+  CHECK(log.position("received 2") >= 0);
+  CHECK(log.position("sent 2") >= 0);
+}
+
+TEST_CASE("GROUP shared channel: cancelling receivers while another runner hands them values loses none",
+          "[runner_group][shared_channel]") {
+  constexpr int total = 20000;
+  auto [tx, rx] = trio::open_shared_channel<int>(0);
+  std::vector<int> got;
+  std::atomic<int> timeouts{0};
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() == 1) {
+      for (int v = 0; v < total; ++v) co_await tx.send(v);
+      tx.close();
+    } else {
+      // (timeouts from 0 to 45 us: some expire before the receive, some while it waits, some as the
+      // sender hands over its value)
+      for (unsigned k = 0, open = 1; open; ++k) {
+        const bool done = co_await trio::move_on_after(std::chrono::microseconds(5 * (k % 10)), [&]() -> trio::task<> {
+          auto v = co_await rx.next();
+          if (v)
+            got.push_back(*v);
+          else
+            open = 0;
+        });
+        if (!done) {
+          timeouts.fetch_add(1);
+          co_await trio::checkpoint();  // (a receive in an expired scope fails at once, without a schedule point)
+        }
+      }
+    }
+  });
+  REQUIRE(got.size() == static_cast<std::size_t>(total));
+  for (int v = 0; v < total; ++v) CHECK(got[static_cast<std::size_t>(v)] == v);
+  INFO("receives cancelled: " << timeouts.load());
+}
+
+TEST_CASE("GROUP shared channel of std::string across runners", "[runner_group][shared_channel]") {
+  auto [tx, rx] = trio::open_shared_channel<std::string>(1);
+  std::string joined;
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() == 1) {
+      for (int v = 0; v < 100; ++v) co_await tx.send(std::string(30, static_cast<char>('a' + v % 26)));
+      tx.close();
+    } else {
+      while (auto s = co_await rx.next()) joined += s->substr(0, 1);
+    }
+  });
+  REQUIRE(joined.size() == 100);
+  CHECK(joined.substr(0, 3) == "abc");
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -90,23 +91,43 @@ struct chan_tag {};
 template <class T>
 struct channel_state;
 
+/// Why a waiter of a shared channel was woken with an error (made into the exception in its own thread).
+enum class chan_error : unsigned char { none, send_closed, receive_closed, broken };
+
 template <class T>
-struct chan_waiter : list_hook<chan_tag> {
+struct chan_waiter : list_hook<chan_tag>, inbox_node {
   const channel_state<T>* st = nullptr;
   task_record* task = nullptr;
   std::uint64_t handle = 0;
   T* to_send = nullptr;
   std::optional<T>* slot = nullptr;
   bool ended = false;  // woken because every sender closed
+  // A shared channel's waiter (open_shared_channel), woken from another runner's thread through the
+  // inbox of its own run (the inbox_node base): under the channel's mutex the waker takes it off its
+  // queue and sets `woken`, so a cancellation arriving at the same time finds it gone and fails.
+  runner* home = nullptr;
+  token_state* home_token = nullptr;
+  bool woken = false;
+  chan_error error = chan_error::none;
 
   /// A cancelled send or receive leaves no trace: the waiter leaves its queue, the value stays put.
   static abort_result abort(void* p) noexcept {
-    intrusive_list<chan_waiter, chan_tag>::erase(*static_cast<chan_waiter*>(p));
+    auto& w = *static_cast<chan_waiter*>(p);
+    if (TRIO_UNLIKELY(w.st->sync != nullptr)) {
+      std::lock_guard lk(*w.st->sync);
+      if (w.woken) return abort_result::failed;  // another runner woke it first: its wake-up is on the way
+      intrusive_list<chan_waiter, chan_tag>::erase(w);
+      return abort_result::succeeded;
+    }
+    intrusive_list<chan_waiter, chan_tag>::erase(w);
     return abort_result::succeeded;
   }
   static void describe(const void* p, std::string& out);
   static constexpr wait_ops ops{&abort, &describe};
+  static constexpr wait_ops shared_ops{&abort, &describe, true};  // another thread may end the wait
 };
+
+inline std::exception_ptr make_chan_error(chan_error e) noexcept;
 
 template <class T>
 struct channel_state {
@@ -119,24 +140,74 @@ struct channel_state {
   std::uint64_t next_handle = 0;
   intrusive_list<chan_waiter<T>, chan_tag> senders;
   intrusive_list<chan_waiter<T>, chan_tag> receivers;
+  /// A shared channel (open_shared_channel): this mutex guards all of the above, and waiters may belong
+  /// to other runners. nullptr for a memory channel, which belongs to one run.
+  std::unique_ptr<std::mutex> sync;
 
-  channel_statistics statistics() const noexcept {
+  /// The channel's lock for a shared channel (an empty lock for a memory channel).
+  std::unique_lock<std::mutex> lock() const {
+    return TRIO_UNLIKELY(sync != nullptr) ? std::unique_lock<std::mutex>(*sync) : std::unique_lock<std::mutex>();
+  }
+
+  channel_statistics statistics() const {
+    auto lk = lock();
     return {buffer.size(), max_buffer, open_send, open_receive, senders.size(), receivers.size(), peak};
+  }
+  /// Wakes a waiter taken off its queue: with its value in place (kind value), or with an error. A
+  /// waiter of another runner (shared channels) is woken through its run's inbox.
+  void wake(chan_waiter<T>& w, chan_error error = chan_error::none) const noexcept {
+    if (TRIO_LIKELY(sync == nullptr) || w.home == t_runner) {
+      if (error == chan_error::none)
+        t_runner->wake(*w.task);
+      else
+        t_runner->reschedule(*w.task, wake_kind::error, make_chan_error(error));
+      return;
+    }
+    w.woken = true;
+    w.error = error;
+    w.deliver = &deliver_remote;
+    w.home_token->post(w);  // (its run is alive: the task waits and its abort now fails)
+  }
+  static void deliver_remote(inbox_node* n, bool run_alive) noexcept {
+    auto& w = static_cast<chan_waiter<T>&>(*n);
+    if (!run_alive) return;
+    if (w.error == chan_error::none)
+      t_runner->wake(*w.task);
+    else
+      t_runner->reschedule(*w.task, wake_kind::error, make_chan_error(w.error));
   }
   void buffer_push(T&& v) {
     buffer.push_back(std::move(v));
     if (buffer.size() > peak) peak = buffer.size();
   }
   /// Wakes the waiters of `list` blocked on `handle` (or all, handle 0) with `error`.
-  static void wake_with(intrusive_list<chan_waiter<T>, chan_tag>& list, std::uint64_t handle,
-                        const std::exception_ptr& error) noexcept {
+  void wake_with(intrusive_list<chan_waiter<T>, chan_tag>& list, std::uint64_t handle, chan_error error) noexcept {
     list.for_each([&](chan_waiter<T>& w) {
       if (handle != 0 && w.handle != handle) return;
       intrusive_list<chan_waiter<T>, chan_tag>::erase(w);
-      detail::t_runner->reschedule(*w.task, wake_kind::error, error);
+      wake(w, error);
     });
   }
 };
+
+inline std::exception_ptr make_chan_error(chan_error e) noexcept {
+  try {
+    switch (e) {
+      case chan_error::send_closed:
+        return std::make_exception_ptr(closed_resource_error("trio::send_channel::send: this handle was closed"));
+      case chan_error::receive_closed:
+        return std::make_exception_ptr(closed_resource_error("trio::receive_channel::receive: this handle was closed"));
+      case chan_error::broken:
+        return std::make_exception_ptr(
+            broken_resource_error("trio::send_channel::send: every receive handle of this channel is closed"));
+      case chan_error::none:
+        break;
+    }
+    return nullptr;
+  } catch (...) {
+    return std::current_exception();
+  }
+}
 
 template <class T>
 void chan_waiter<T>::describe(const void* p, std::string& out) {
@@ -157,9 +228,11 @@ void chan_waiter<T>::describe(const void* p, std::string& out) {
 template <class T>
 class [[nodiscard]] chan_awaiter : chan_waiter<T> {
  public:
+  /// `lk`: a shared channel's lock, held since the attempt that found the operation would block, and
+  /// released once the waiter is in its queue.
   chan_awaiter(const channel_state<T>& st, intrusive_list<chan_waiter<T>, chan_tag>& queue, std::uint64_t handle,
-               T* to_send, std::optional<T>* slot, const char* what)
-      : queue_(&queue) {
+               T* to_send, std::optional<T>* slot, const char* what, std::unique_lock<std::mutex>* lk = nullptr)
+      : queue_(&queue), lk_(lk) {
     this->st = &st;
     r_ = &current_runner(what);
     this->task = &r_->current_or_throw(what);
@@ -173,6 +246,13 @@ class [[nodiscard]] chan_awaiter : chan_waiter<T> {
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) noexcept {
     queue_->push_back(*this);
+    this->home = r_;
+    if (lk_ && lk_->owns_lock()) {
+      this->home_token = r_->token().get();
+      lk_->unlock();
+      r_->park(h, chan_waiter<T>::shared_ops, static_cast<chan_waiter<T>*>(this), is_task_promise_v<P>);
+      return;
+    }
     r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this), is_task_promise_v<P>);
   }
   /// True when woken because every sender closed (receive side).
@@ -183,6 +263,7 @@ class [[nodiscard]] chan_awaiter : chan_waiter<T> {
 
  private:
   intrusive_list<chan_waiter<T>, chan_tag>* queue_;
+  std::unique_lock<std::mutex>* lk_;
   runner* r_;
 };
 
@@ -211,6 +292,22 @@ class [[nodiscard]] inline_channel_op : protected chan_waiter<T> {
   void cancel_point() const {
     if (this->task->status->effectively_cancelled) throw runner::make_cancelled(*this->task);
   }
+  /// A shared channel's attempt runs under its lock, which stays held when the operation would block
+  /// until the waiter is in its queue (no wake-up can fall between the two).
+  template <class F>
+  bool attempt(const channel_state<T>& st, F&& try_op) {
+    if (TRIO_LIKELY(st.sync == nullptr)) return try_op();
+    st.sync->lock();
+    bool done = false;
+    try {
+      done = try_op();
+    } catch (...) {
+      st.sync->unlock();
+      throw;
+    }
+    if (done) st.sync->unlock();
+    return done;
+  }
   void yield_or_park(std::coroutine_handle<> h, bool in_task, bool done, const channel_state<T>& st,
                      intrusive_list<chan_waiter<T>, chan_tag>& queue, std::uint64_t handle) noexcept {
     if (done) {
@@ -218,7 +315,14 @@ class [[nodiscard]] inline_channel_op : protected chan_waiter<T> {
     } else {
       this->handle = handle;
       this->st = &st;
+      this->home = r_;
       queue.push_back(*this);
+      if (TRIO_UNLIKELY(st.sync != nullptr)) {
+        this->home_token = r_->token().get();
+        st.sync->unlock();  // (locked by attempt)
+        r_->park(h, chan_waiter<T>::shared_ops, static_cast<chan_waiter<T>*>(this), in_task);
+        return;
+      }
       r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this), in_task);
     }
   }
@@ -238,7 +342,7 @@ class [[nodiscard]] send_awaiter : inline_channel_op<T> {
       : inline_channel_op<T>("trio::send_channel::send"), ch_(&ch), value_(std::move(value)) {}
   bool await_ready() {
     this->cancel_point();
-    sent_ = ch_->try_send(value_);
+    sent_ = this->attempt(*ch_->st_, [this] { return ch_->try_send(value_); });
     return false;
   }
   template <class P>
@@ -262,7 +366,7 @@ class [[nodiscard]] receive_awaiter : inline_channel_op<T> {
   explicit receive_awaiter(Channel& ch) : inline_channel_op<T>("trio::receive_channel::receive"), ch_(&ch) {}
   bool await_ready() {
     this->cancel_point();
-    got_ = ch_->try_receive(value_);
+    got_ = this->attempt(*ch_->st_, [this] { return ch_->try_receive(value_); });
     return got_ && !value_;  // the end of the channel is a cancel point only (Trio)
   }
   template <class P>
@@ -295,7 +399,10 @@ class channel_handle {
   bool is_closed() const noexcept { return closed_; }
 
  protected:
-  explicit channel_handle(std::shared_ptr<channel_state<T>> st) : st_(std::move(st)), id_(++st_->next_handle) {}
+  explicit channel_handle(std::shared_ptr<channel_state<T>> st) : st_(std::move(st)) {
+    auto lk = st_->lock();
+    id_ = ++st_->next_handle;
+  }
   channel_handle(channel_handle&& o) noexcept
       : st_(std::move(o.st_)), id_(o.id_), closed_(std::exchange(o.closed_, true)) {}
   channel_handle& operator=(channel_handle&& o) noexcept {
@@ -332,7 +439,10 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
   using base::st_;
 
  public:
-  explicit send_channel(std::shared_ptr<detail::channel_state<T>> st) : base(std::move(st)) { ++st_->open_send; }
+  explicit send_channel(std::shared_ptr<detail::channel_state<T>> st) : base(std::move(st)) {
+    auto lk = st_->lock();
+    ++st_->open_send;
+  }
   send_channel(send_channel&&) noexcept = default;
   send_channel& operator=(send_channel&&) noexcept = default;
   ~send_channel() { close(); }
@@ -346,6 +456,7 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
   }
   /// Sends without waiting, or throws would_block. Not a checkpoint.
   void send_nowait(T value) {
+    auto lk = st_->lock();
     if (!try_send(value)) throw would_block("trio::send_channel::send_nowait: the channel's buffer is full");
   }
   /// Another handle on the same channel (the channel stays open until every sender is closed).
@@ -358,12 +469,13 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
     if (closed_ || !st_) return;
     closed_ = true;
     auto& st = *st_;
-    st.wake_with(st.senders, id_, closed_error("send"));
+    auto lk = st.lock();
+    st.wake_with(st.senders, id_, detail::chan_error::send_closed);
     if (--st.open_send == 0) {
-      st.receivers.for_each([](detail::chan_waiter<T>& w) {
+      st.receivers.for_each([&](detail::chan_waiter<T>& w) {
         detail::intrusive_list<detail::chan_waiter<T>, detail::chan_tag>::erase(w);
         w.ended = true;
-        detail::t_runner->reschedule(*w.task);
+        st.wake(w);
       });
     }
   }
@@ -380,21 +492,15 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
 
   task<void> send_task(T value) {
     co_await checkpoint_if_cancelled();
+    std::unique_lock<std::mutex> lk = st_->lock();  // (a shared channel's: until the waiter is queued)
     if (try_send(value)) {
+      if (lk.owns_lock()) lk.unlock();
       co_await cancel_shielded_checkpoint();
       co_return;
     }
-    co_await detail::chan_awaiter<T>(*st_, st_->senders, id_, &value, nullptr, "trio::send_channel::send");
+    co_await detail::chan_awaiter<T>(*st_, st_->senders, id_, &value, nullptr, "trio::send_channel::send", &lk);
   }
 
-  static std::exception_ptr closed_error(const char* what) noexcept {
-    try {
-      return std::make_exception_ptr(
-          closed_resource_error(std::string("trio::send_channel::") + what + ": this handle was closed"));
-    } catch (...) {
-      return std::current_exception();
-    }
-  }
   void check_open(const char* what) const {
     if (closed_)
       throw closed_resource_error(std::string("trio::send_channel::") + what +
@@ -408,7 +514,7 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
       throw broken_resource_error("trio::send_channel::send: every receive handle of this channel is closed");
     if (detail::chan_waiter<T>* w = st.receivers.pop_front()) {
       w->slot->emplace(std::move(value));  // straight to the first waiting receiver
-      detail::t_runner->wake(*w->task);
+      st.wake(*w);
       return true;
     }
     if (st.buffer.size() < st.max_buffer) {
@@ -434,7 +540,10 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
   using base::st_;
 
  public:
-  explicit receive_channel(std::shared_ptr<detail::channel_state<T>> st) : base(std::move(st)) { ++st_->open_receive; }
+  explicit receive_channel(std::shared_ptr<detail::channel_state<T>> st) : base(std::move(st)) {
+    auto lk = st_->lock();
+    ++st_->open_receive;
+  }
   receive_channel(receive_channel&&) noexcept = default;
   receive_channel& operator=(receive_channel&&) noexcept = default;
   ~receive_channel() { close(); }
@@ -456,6 +565,7 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
   /// Receives without waiting, or throws would_block (end_of_channel at the end). Not a checkpoint.
   T receive_nowait() {
     std::optional<T> v;
+    auto lk = st_->lock();
     if (!try_receive(v)) throw would_block("trio::receive_channel::receive_nowait: nothing to receive");
     if (!v) throw end_of_channel();
     return std::move(*v);
@@ -469,22 +579,10 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
     if (closed_ || !st_) return;
     closed_ = true;
     auto& st = *st_;
-    std::exception_ptr closed;
-    try {
-      closed = std::make_exception_ptr(closed_resource_error("trio::receive_channel::receive: this handle was closed"));
-    } catch (...) {
-      closed = std::current_exception();
-    }
-    st.wake_with(st.receivers, id_, closed);
+    auto lk = st.lock();
+    st.wake_with(st.receivers, id_, detail::chan_error::receive_closed);
     if (--st.open_receive == 0) {
-      std::exception_ptr broken;
-      try {
-        broken = std::make_exception_ptr(
-            broken_resource_error("trio::send_channel::send: every receive handle of this channel is closed"));
-      } catch (...) {
-        broken = std::current_exception();
-      }
-      st.wake_with(st.senders, 0, broken);
+      st.wake_with(st.senders, 0, detail::chan_error::broken);
       st.buffer.clear();
     }
   }
@@ -516,7 +614,7 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
     auto& st = *st_;
     if (detail::chan_waiter<T>* w = st.senders.pop_front()) {
       st.buffer_push(std::move(*w->to_send));  // a blocked sender's value joins the queue
-      detail::t_runner->wake(*w->task);
+      st.wake(*w);
     }
     if (!st.buffer.empty()) {
       v.emplace(st.buffer.pop_front());
@@ -527,11 +625,13 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
   task<std::optional<T>> next_impl(const char* what) {
     co_await checkpoint_if_cancelled();
     std::optional<T> v;
+    std::unique_lock<std::mutex> lk = st_->lock();  // (a shared channel's: until the waiter is queued)
     if (try_receive(v)) {
+      if (lk.owns_lock()) lk.unlock();
       if (v) co_await cancel_shielded_checkpoint();  // the end of channel is a cancel point only (Trio)
       co_return v;
     }
-    co_await detail::chan_awaiter<T>(*st_, st_->receivers, id_, nullptr, &v, what);
+    co_await detail::chan_awaiter<T>(*st_, st_->receivers, id_, nullptr, &v, what, &lk);
     co_return v;
   }
 };
