@@ -131,7 +131,13 @@ TEST_CASE("GROUP two mains raise: run_per_core raises a group of both", "[runner
   try {
     trio::run_per_core(runners(3), []() -> trio::task<> {
       const std::size_t i = trio::runner_index();
-      if (i != 0) throw std::runtime_error("broke " + std::to_string(i));  // before any checkpoint
+      if (i != 0) {
+        // Shielded: the first failure cannot cancel the second runner's sleep, and no checkpoint follows.
+        trio::cancel_scope shielded;
+        shielded.set_shield(true);
+        co_await shielded.enter([]() -> trio::task<> { co_await trio::sleep(30ms); });
+        throw std::runtime_error("broke " + std::to_string(i));
+      }
       co_await trio::sleep_forever();
     });
     FAIL("run_per_core returned");
@@ -404,4 +410,42 @@ TEST_CASE("GROUP shared channel of std::string across runners", "[runner_group][
   });
   REQUIRE(joined.size() == 100);
   CHECK(joined.substr(0, 3) == "abc");
+}
+
+TEST_CASE("GROUP a runner whose main has returned still serves on_runner until every main has returned",
+          "[runner_group]") {
+  std::atomic<int> got{0};
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() == 1) co_return;
+    co_await trio::sleep(20ms);
+    got = co_await trio::on_runner(1, []() -> trio::task<int> { co_return 5; });
+  });
+  CHECK(got.load() == 5);
+}
+
+TEST_CASE("GROUP SIG Ctrl-C (a process-directed SIGINT) cancels every runner; run_per_core throws keyboard_interrupt",
+          "[runner_group][signals]") {
+  test::default_sigint dfl;
+  shared_log log;
+  trio::runner_group_options o;
+  o.runners = 3;  // handle_sigint = true: runner 0 (this, the main thread) takes Ctrl-C
+  CHECK_THROWS_AS(trio::run_per_core(o,
+                                     [&]() -> trio::task<> {
+                                       const std::size_t i = trio::runner_index();
+                                       if (i == 2) {
+                                         co_await trio::sleep(10ms);
+                                         ::kill(::getpid(), SIGINT);  // from a thread that blocks it
+                                       }
+                                       try {
+                                         co_await trio::sleep_forever();
+                                       } catch (const trio::cancelled&) {
+                                         log("cancelled " + std::to_string(i));
+                                         throw;
+                                       }
+                                     }),
+                  trio::keyboard_interrupt);
+  CHECK(log.take().size() == 3);
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+  CHECK_FALSE(sigismember(&mask, SIGINT));
 }

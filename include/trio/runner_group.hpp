@@ -185,19 +185,30 @@ struct remote_call {
     c->finish_remote();
   }
 
+  // The done message goes out after the mutex is released: once it is delivered the caller resumes and
+  // the call (mutex included) is gone, so nothing here may touch it after the post.
   void finish_remote() noexcept {
-    std::lock_guard lk(m);
-    remote_done = true;
-    if (!cancel_posted || cancel_delivered) home->post(done_node);
+    bool post = false;
+    {
+      std::lock_guard lk(m);
+      remote_done = true;
+      post = !cancel_posted || cancel_delivered;
+    }
+    if (post) home->post(done_node);
   }
 
   static void on_cancel(inbox_node* n, bool run_alive) noexcept {
     remote_call* c = static_cast<node*>(n)->call;
-    std::lock_guard lk(c->m);
-    c->cancel_delivered = true;
-    if (run_alive && c->remote_scope)
-      cancel_scope_state(*c->remote_scope, cancel_source::explicit_call, "the caller of trio::on_runner was cancelled");
-    if (c->remote_done) c->home->post(c->done_node);
+    bool post = false;
+    {
+      std::lock_guard lk(c->m);
+      c->cancel_delivered = true;
+      if (run_alive && c->remote_scope)
+        cancel_scope_state(*c->remote_scope, cancel_source::explicit_call,
+                           "the caller of trio::on_runner was cancelled");
+      post = c->remote_done;
+    }
+    if (post) c->home->post(c->done_node);
   }
 
   // ---- in the caller's thread ------------------------------------------------------------------

@@ -40,3 +40,7 @@
 #include "trio/from_thread.hpp"
 #include "trio/signal.hpp"
 #include "trio/to_thread.hpp"
+
+// Several loops: one runner per core, and the channel between them
+#include "trio/runner_group.hpp"
+#include "trio/shared_channel.hpp"
