@@ -543,6 +543,64 @@ void asio_to_thread(benchmark::State& state) {
   pool.join();
 }
 
+// ---- (k2) across runners: on_runner round trips, and a shared channel against a memory channel -------
+trio::runner_group_options two_runners() {
+  trio::runner_group_options o;
+  o.runners = 2;
+  o.run.handle_sigint = false;
+  return o;
+}
+// An empty task on the other runner and back (compare to_thread: a worker thread and back).
+void trio_on_runner(benchmark::State& state) {
+  const int n = scaled(20'000);
+  trio::run_per_core(two_runners(), [&]() -> trio::task<> {
+    if (trio::runner_index() != 0) co_return;
+    co_await trio::on_runner(1, []() -> trio::task<> { co_return; });  // runner 1 is up
+    alloc_scope a{state, double(n)};
+    for (auto _ : state)
+      for (int i = 0; i < n; ++i) co_await trio::on_runner(1, []() -> trio::task<> { co_return; });
+  });
+}
+// One producer on runner 0, one consumer on runner 1 (compare trio_channel: both on one runner).
+void trio_shared_channel(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  const auto buffer = static_cast<std::size_t>(state.range(0));
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    auto ch = trio::open_shared_channel<int>(buffer);
+    trio::run_per_core(two_runners(), [&, n]() -> trio::task<> {
+      if (trio::runner_index() == 0) {
+        for (int i = 0; i < n; ++i) co_await ch.first.send(i);
+        ch.first.close();
+      } else {
+        long sum = 0;
+        while (auto v = co_await ch.second.next()) sum += *v;
+        benchmark::DoNotOptimize(sum);
+      }
+    });
+  }
+}
+// The same shared channel with both ends on one runner: the cost of the mutex alone.
+void trio_shared_channel_one_runner(benchmark::State& state) {
+  const int n = scaled(1'000'000);
+  const auto buffer = static_cast<std::size_t>(state.range(0));
+  in_trio([&]() -> trio::task<> {
+    alloc_scope a{state, double(n)};
+    for (auto _ : state) {
+      auto ch = trio::open_shared_channel<int>(buffer);
+      co_await trio::open_nursery([&, n](trio::nursery& nur) -> trio::task<> {
+        nur.start_soon([&, n]() -> trio::task<> {
+          for (int i = 0; i < n; ++i) co_await ch.first.send(i);
+          ch.first.close();
+        });
+        long sum = 0;
+        while (auto v = co_await ch.second.next()) sum += *v;
+        benchmark::DoNotOptimize(sum);
+      });
+    }
+  });
+}
+
 // ---- (l) from_thread::run_sync from a worker thread: into the loop and back --------------------------
 void trio_from_thread(benchmark::State& state) {
   const int n = scaled(20'000);
@@ -932,6 +990,9 @@ BENCHMARK(trio_idle_task_memory)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(asio_idle_task_memory)->Iterations(1)->Unit(benchmark::kMillisecond);
 PAIR(pipe_roundtrip);
 PAIR(to_thread);
+BENCHMARK(trio_on_runner)->Unit(benchmark::kMillisecond);
+BENCHMARK(trio_shared_channel)->Arg(0)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(trio_shared_channel_one_runner)->Arg(0)->Arg(64)->Unit(benchmark::kMillisecond);
 PAIR(from_thread);
 BENCHMARK(trio_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(trio_tcp_echo_2runners)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
