@@ -372,6 +372,11 @@ template <class F, class... A>
 auto on_runner(std::size_t index, F&& fn, A&&... args) {
   using T = std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>;
   static_assert(detail::is_task_v<T>, "trio::on_runner: fn(args...) must return a trio::task<R>");
+  static_assert(!detail::unsafe_owning_temporary_v<F>,
+                "trio::on_runner: g++ 12 destroys a temporary lambda that owns its captures twice when it is "
+                "created inside co_await (a GCC bug fixed in g++ 13). Name the lambda and pass it by name (it is "
+                "copied to the other runner): auto fn = [s = std::move(s)]() -> trio::task<> { ... }; co_await "
+                "trio::on_runner(1, fn);");
   using R = detail::task_value_t<T>;
   return detail::on_runner_impl<R, std::decay_t<F>, std::decay_t<A>...>(index, std::forward<F>(fn),
                                                                         std::forward<A>(args)...);
