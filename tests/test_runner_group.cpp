@@ -449,3 +449,21 @@ TEST_CASE("GROUP SIG Ctrl-C (a process-directed SIGINT) cancels every runner; ru
   pthread_sigmask(SIG_BLOCK, nullptr, &mask);
   CHECK_FALSE(sigismember(&mask, SIGINT));
 }
+
+TEST_CASE("GROUP on_runner to the caller's own runner, with a std::string result; a group of one runner",
+          "[runner_group]") {
+  std::string here, there;
+  std::atomic<int> mains{0};
+  trio::run_per_core(runners(1), [&]() -> trio::task<> {
+    mains.fetch_add(1);
+    here = co_await trio::on_runner(0, []() -> trio::task<std::string> { co_return std::string(40, 'h'); });
+  });
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() != 0) co_return;
+    auto fn = [](std::string s) -> trio::task<std::string> { co_return s + std::to_string(trio::runner_index()); };
+    there = co_await trio::on_runner(1, fn, std::string(40, 't'));
+  });
+  CHECK(mains.load() == 1);
+  CHECK(here == std::string(40, 'h'));
+  CHECK(there == std::string(40, 't') + "1");
+}

@@ -213,6 +213,7 @@ template <class T>
 void chan_waiter<T>::describe(const void* p, std::string& out) {
   const auto* self = static_cast<const chan_waiter*>(p);
   const channel_state<T>& st = *self->st;
+  auto lk = st.lock();  // (a shared channel's counts change in other threads)
   const std::string capacity =
       st.max_buffer == static_cast<std::size_t>(-1) ? std::string("unbounded") : std::to_string(st.max_buffer);
   if (self->to_send || !self->slot) {

@@ -88,7 +88,9 @@ task<> group_root(runner_group* g, std::size_t index, const F* fn, const Args* a
   };
   cancel_scope scope;
   event started;
-  g->attach(index, current_runner("trio::run_per_core").token(), scope.state(), started);
+  g->attach(
+      index, current_runner("trio::run_per_core").token(), scope.state(),
+      [](void* e) { static_cast<event*>(e)->set(); }, &started);
   detach_guard guard{g, index};
   F my_fn(*fn);
   Args my_args(*args);

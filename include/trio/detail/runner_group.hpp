@@ -15,7 +15,6 @@
 
 #include "trio/detail/runner.hpp"
 #include "trio/errors.hpp"
-#include "trio/event.hpp"
 
 namespace trio::detail {
 
@@ -53,10 +52,12 @@ struct runner_group {
   struct slot {
     std::shared_ptr<token_state> token;  // set while the runner's root task lives
     scope_state* scope = nullptr;        // the root task's cancel scope (used in that runner's thread only)
-    event* started = nullptr;            // set when every runner has attached (used in that thread only)
-    bool arrived = false;                // counted in `attached`
-    std::exception_ptr error;            // what the runner's trio::run threw
-    std::uint64_t error_order = 0;       // when, among the runners' errors
+    // Called (in that runner's thread) once every runner has attached: it sets the root task's event.
+    void (*on_started)(void*) = nullptr;
+    void* started_ctx = nullptr;
+    bool arrived = false;           // counted in `attached`
+    std::exception_ptr error;       // what the runner's trio::run threw
+    std::uint64_t error_order = 0;  // when, among the runners' errors
   };
 
   std::mutex m;
@@ -71,13 +72,15 @@ struct runner_group {
   std::size_t size() const noexcept { return slots.size(); }
 
   /// The root task of runner i starts: from now on the group can cancel it. If the group is already
-  /// cancelling, its scope is cancelled at once. `started` is set once every runner has attached (so
-  /// that on_runner finds every runner from the first step of main).
-  void attach(std::size_t i, std::shared_ptr<token_state> token, scope_state& scope, event& started) {
+  /// cancelling, its scope is cancelled at once. on_started(started_ctx) runs in its thread once every
+  /// runner has attached (so that on_runner finds every runner from the first step of main).
+  void attach(std::size_t i, std::shared_ptr<token_state> token, scope_state& scope, void (*on_started)(void*),
+              void* started_ctx) {
     std::lock_guard lk(m);
     slots[i].token = std::move(token);
     slots[i].scope = &scope;
-    slots[i].started = &started;
+    slots[i].on_started = on_started;
+    slots[i].started_ctx = started_ctx;
     if (cancelling) cancel_scope_state(scope, source, reason);
     arrived_locked(i);
   }
@@ -92,7 +95,7 @@ struct runner_group {
     std::lock_guard lk(m);
     slots[i].token.reset();
     slots[i].scope = nullptr;
-    slots[i].started = nullptr;
+    slots[i].on_started = nullptr;
   }
   /// Runner i's way in, or nullptr once it has ended.
   std::shared_ptr<token_state> token_of(std::size_t i) {
@@ -109,7 +112,7 @@ struct runner_group {
       try {
         slots[i].token->push({[this, i] {
                                 std::lock_guard lk2(m);
-                                if (slots[i].started) slots[i].started->set();
+                                if (slots[i].on_started) slots[i].on_started(slots[i].started_ctx);
                               },
                               nullptr,
                               {}});
