@@ -257,7 +257,9 @@ TEST_CASE("GROUP a runner that waits on on_runner is cancelled with the group", 
 
 TEST_CASE("GROUP shared channel: the sender on one runner closes while the receiver on another waits",
           "[runner_group][shared_channel]") {
-  auto [tx, rx] = trio::open_shared_channel<int>(4);
+  auto ch = trio::open_shared_channel<int>(4);  // (clang 14 cannot capture structured bindings)
+  auto& tx = ch.first;
+  auto& rx = ch.second;
   std::atomic<bool> ended{false};
   std::atomic<int> first{0};
   trio::run_per_core(runners(2), [&]() -> trio::task<> {
@@ -280,7 +282,9 @@ TEST_CASE("GROUP shared channel: the sender on one runner closes while the recei
 
 TEST_CASE("GROUP shared channel: closing the last receiver breaks a sender blocked on another runner",
           "[runner_group][shared_channel]") {
-  auto [tx, rx] = trio::open_shared_channel<int>(0);
+  auto ch = trio::open_shared_channel<int>(0);  // (clang 14 cannot capture structured bindings)
+  auto& tx = ch.first;
+  auto& rx = ch.second;
   std::atomic<bool> broken{false};
   trio::run_per_core(runners(2), [&]() -> trio::task<> {
     if (trio::runner_index() == 0) {
@@ -300,7 +304,9 @@ TEST_CASE("GROUP shared channel: closing the last receiver breaks a sender block
 TEST_CASE("GROUP shared channel: 1,000,000 ints, 2 producers and 2 consumers on 4 runners, each value once",
           "[runner_group][shared_channel]") {
   constexpr int total = 1'000'000;
-  auto [tx, rx] = trio::open_shared_channel<int>(64);
+  auto ch = trio::open_shared_channel<int>(64);  // (clang 14 cannot capture structured bindings)
+  auto& tx = ch.first;
+  auto& rx = ch.second;
   std::optional<trio::send_channel<int>> senders[2] = {tx.clone(), std::move(tx)};
   std::optional<trio::receive_channel<int>> receivers[2] = {rx.clone(), std::move(rx)};
   std::vector<std::atomic<std::uint8_t>> seen(total);
@@ -335,7 +341,9 @@ TEST_CASE("GROUP shared channel: 1,000,000 ints, 2 producers and 2 consumers on 
 }
 
 TEST_CASE("GROUP shared channel: capacity 0 is a rendezvous across runners", "[runner_group][shared_channel]") {
-  auto [tx, rx] = trio::open_shared_channel<int>(0);
+  auto ch = trio::open_shared_channel<int>(0);  // (clang 14 cannot capture structured bindings)
+  auto& tx = ch.first;
+  auto& rx = ch.second;
   shared_log log;
   std::atomic<bool> waited{false};
   trio::run_per_core(runners(2), [&]() -> trio::task<> {
@@ -367,7 +375,9 @@ TEST_CASE("GROUP shared channel: capacity 0 is a rendezvous across runners", "[r
 TEST_CASE("GROUP shared channel: cancelling receivers while another runner hands them values loses none",
           "[runner_group][shared_channel]") {
   constexpr int total = 20000;
-  auto [tx, rx] = trio::open_shared_channel<int>(0);
+  auto ch = trio::open_shared_channel<int>(0);  // (clang 14 cannot capture structured bindings)
+  auto& tx = ch.first;
+  auto& rx = ch.second;
   std::vector<int> got;
   std::atomic<int> timeouts{0};
   trio::run_per_core(runners(2), [&]() -> trio::task<> {
@@ -398,7 +408,9 @@ TEST_CASE("GROUP shared channel: cancelling receivers while another runner hands
 }
 
 TEST_CASE("GROUP shared channel of std::string across runners", "[runner_group][shared_channel]") {
-  auto [tx, rx] = trio::open_shared_channel<std::string>(1);
+  auto ch = trio::open_shared_channel<std::string>(1);  // (clang 14 cannot capture structured bindings)
+  auto& tx = ch.first;
+  auto& rx = ch.second;
   std::string joined;
   trio::run_per_core(runners(2), [&]() -> trio::task<> {
     if (trio::runner_index() == 1) {
