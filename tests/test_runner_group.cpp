@@ -479,3 +479,38 @@ TEST_CASE("GROUP on_runner to the caller's own runner, with a std::string result
   CHECK(here == std::string(40, 'h'));
   CHECK(there == std::string(40, 't') + "1");
 }
+
+TEST_CASE("GROUP on_runner cancelled at every moment of a call: each ends with the value or cancelled, none lost",
+          "[runner_group]") {
+  constexpr int calls = 3000;
+  std::atomic<int> values{0}, cancels{0}, wrong{0}, remote_started{0}, remote_ended{0};
+  trio::run_per_core(runners(2), [&]() -> trio::task<> {
+    if (trio::runner_index() != 0) co_return;
+    for (int k = 0; k < calls; ++k) {
+      // (timeouts from 0 to 45 us: before the start message, while the remote task runs, as it ends)
+      bool got = false;
+      const bool done = co_await trio::move_on_after(std::chrono::microseconds(5 * (k % 10)), [&]() -> trio::task<> {
+        const int v = co_await trio::on_runner(1, [&, k]() -> trio::task<int> {
+          remote_started.fetch_add(1);
+          for (int i = 0; i < k % 3; ++i) co_await trio::checkpoint();
+          remote_ended.fetch_add(1);
+          co_return k;
+        });
+        got = true;
+        if (v != k) wrong.fetch_add(1);
+      });
+      if (got)
+        values.fetch_add(1);
+      else if (!done)
+        cancels.fetch_add(1);
+      else
+        wrong.fetch_add(1);
+      co_await trio::checkpoint();
+    }
+  });
+  CHECK(wrong.load() == 0);
+  CHECK(values.load() + cancels.load() == calls);
+  CHECK(remote_started.load() >= values.load());
+  INFO("values " << values.load() << ", cancelled " << cancels.load());
+  CHECK(values.load() > 0);
+}
