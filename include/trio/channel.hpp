@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -94,8 +95,13 @@ struct channel_state;
 /// Why a waiter of a shared channel was woken with an error (made into the exception in its own thread).
 enum class chan_error : unsigned char { none, send_closed, receive_closed, broken };
 
+/// The message that wakes a shared channel's waiter in its own run: built in the waiter's storage.
+struct chan_remote_node : inbox_node {
+  void* waiter = nullptr;
+};
+
 template <class T>
-struct chan_waiter : list_hook<chan_tag>, inbox_node {
+struct chan_waiter : list_hook<chan_tag> {
   const channel_state<T>* st = nullptr;
   task_record* task = nullptr;
   std::uint64_t handle = 0;
@@ -103,12 +109,22 @@ struct chan_waiter : list_hook<chan_tag>, inbox_node {
   std::optional<T>* slot = nullptr;
   bool ended = false;  // woken because every sender closed
   // A shared channel's waiter (open_shared_channel), woken from another runner's thread through the
-  // inbox of its own run (the inbox_node base): under the channel's mutex the waker takes it off its
-  // queue and sets `woken`, so a cancellation arriving at the same time finds it gone and fails.
-  runner* home = nullptr;
-  token_state* home_token = nullptr;
-  bool woken = false;
-  chan_error error = chan_error::none;
+  // inbox of its own run (a chan_remote_node built in `remote`): under the channel's mutex the waker
+  // takes it off its queue and sets `woken`, so a cancellation arriving at the same time finds it gone
+  // and fails. Set when a shared channel's waiter parks, left uninitialised otherwise (a memory
+  // channel's operations do not pay for them).
+  runner* home;
+  token_state* home_token;
+  bool woken;
+  chan_error error;
+  alignas(chan_remote_node) unsigned char remote[sizeof(chan_remote_node)];
+
+  /// A shared channel's waiter is about to be published (its lock is held): who wakes it, and how.
+  void prepare_shared(runner& r) noexcept {
+    home = &r;
+    home_token = r.token().get();
+    woken = false;
+  }
 
   /// A cancelled send or receive leaves no trace: the waiter leaves its queue, the value stays put.
   static abort_result abort(void* p) noexcept {
@@ -163,13 +179,18 @@ struct channel_state {
         t_runner->reschedule(*w.task, wake_kind::error, make_chan_error(error));
       return;
     }
+    wake_remote(w, error);
+  }
+  [[gnu::noinline, gnu::cold]] static void wake_remote(chan_waiter<T>& w, chan_error error) noexcept {
     w.woken = true;
     w.error = error;
-    w.deliver = &deliver_remote;
-    w.home_token->post(w);  // (its run is alive: the task waits and its abort now fails)
+    auto* node = ::new (static_cast<void*>(w.remote)) chan_remote_node;
+    node->waiter = &w;
+    node->deliver = &deliver_remote;
+    w.home_token->post(*node);  // (its run is alive: the task waits and its abort now fails)
   }
   static void deliver_remote(inbox_node* n, bool run_alive) noexcept {
-    auto& w = static_cast<chan_waiter<T>&>(*n);
+    auto& w = *static_cast<chan_waiter<T>*>(static_cast<chan_remote_node*>(n)->waiter);
     if (!run_alive) return;
     if (w.error == chan_error::none)
       t_runner->wake(*w.task);
@@ -247,14 +268,13 @@ class [[nodiscard]] chan_awaiter : chan_waiter<T> {
   template <class P>
   void await_suspend(std::coroutine_handle<P> h) noexcept {
     queue_->push_back(*this);
-    this->home = r_;
+    const wait_ops* ops = &chan_waiter<T>::ops;
     if (lk_ && lk_->owns_lock()) {
-      this->home_token = r_->token().get();
+      this->prepare_shared(*r_);
       lk_->unlock();
-      r_->park(h, chan_waiter<T>::shared_ops, static_cast<chan_waiter<T>*>(this), is_task_promise_v<P>);
-      return;
+      ops = &chan_waiter<T>::shared_ops;
     }
-    r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this), is_task_promise_v<P>);
+    r_->park(h, *ops, static_cast<chan_waiter<T>*>(this), is_task_promise_v<P>);
   }
   /// True when woken because every sender closed (receive side).
   bool await_resume() const {
@@ -296,8 +316,12 @@ class [[nodiscard]] inline_channel_op : protected chan_waiter<T> {
   /// A shared channel's attempt runs under its lock, which stays held when the operation would block
   /// until the waiter is in its queue (no wake-up can fall between the two).
   template <class F>
-  bool attempt(const channel_state<T>& st, F&& try_op) {
+  TRIO_ALWAYS_INLINE bool attempt(const channel_state<T>& st, F&& try_op) {
     if (TRIO_LIKELY(st.sync == nullptr)) return try_op();
+    return attempt_locked(st, try_op);
+  }
+  template <class F>
+  [[gnu::noinline]] static bool attempt_locked(const channel_state<T>& st, F& try_op) {
     st.sync->lock();
     bool done = false;
     try {
@@ -309,23 +333,25 @@ class [[nodiscard]] inline_channel_op : protected chan_waiter<T> {
     if (done) st.sync->unlock();
     return done;
   }
-  void yield_or_park(std::coroutine_handle<> h, bool in_task, bool done, const channel_state<T>& st,
-                     intrusive_list<chan_waiter<T>, chan_tag>& queue, std::uint64_t handle) noexcept {
+  TRIO_ALWAYS_INLINE void yield_or_park(std::coroutine_handle<> h, bool in_task, bool done, const channel_state<T>& st,
+                                        intrusive_list<chan_waiter<T>, chan_tag>& queue,
+                                        std::uint64_t handle) noexcept {
     if (done) {
       r_->yield(h);
     } else {
       this->handle = handle;
       this->st = &st;
-      this->home = r_;
       queue.push_back(*this);
-      if (TRIO_UNLIKELY(st.sync != nullptr)) {
-        this->home_token = r_->token().get();
-        st.sync->unlock();  // (locked by attempt)
-        r_->park(h, chan_waiter<T>::shared_ops, static_cast<chan_waiter<T>*>(this), in_task);
-        return;
-      }
-      r_->park(h, chan_waiter<T>::ops, static_cast<chan_waiter<T>*>(this), in_task);
+      const wait_ops* ops = &chan_waiter<T>::ops;
+      if (TRIO_UNLIKELY(st.sync != nullptr)) ops = publish_shared();
+      r_->park(h, *ops, static_cast<chan_waiter<T>*>(this), in_task);  // (one call: the loop inlines it)
     }
+  }
+  /// A shared channel's waiter, now in its queue: the lock (taken by attempt) is released.
+  [[gnu::noinline]] const wait_ops* publish_shared() noexcept {
+    this->prepare_shared(*r_);
+    this->st->sync->unlock();
+    return &chan_waiter<T>::shared_ops;
   }
   void resume(bool done) const {
     if (!done) runner::resume_from_park(*this->task);
@@ -347,7 +373,7 @@ class [[nodiscard]] send_awaiter : inline_channel_op<T> {
     return false;
   }
   template <class P>
-  void await_suspend(std::coroutine_handle<P> h) noexcept {
+  TRIO_ALWAYS_INLINE void await_suspend(std::coroutine_handle<P> h) noexcept {
     this->to_send = &value_;
     this->yield_or_park(h, is_task_promise_v<P>, sent_, *ch_->st_, ch_->st_->senders, ch_->id_);
   }
@@ -371,7 +397,7 @@ class [[nodiscard]] receive_awaiter : inline_channel_op<T> {
     return got_ && !value_;  // the end of the channel is a cancel point only (Trio)
   }
   template <class P>
-  void await_suspend(std::coroutine_handle<P> h) noexcept {
+  TRIO_ALWAYS_INLINE void await_suspend(std::coroutine_handle<P> h) noexcept {
     this->slot = &value_;
     this->yield_or_park(h, is_task_promise_v<P>, got_, *ch_->st_, ch_->st_->receivers, ch_->id_);
   }
