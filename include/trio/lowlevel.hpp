@@ -174,16 +174,16 @@ class trio_token {
     s_->push(std::move(e));
   }
 
-  static constexpr const char* idempotent_error =
-      "trio_token::run_sync_soon(fn, idempotent=true): fn's identity cannot be compared; pass a function "
-      "pointer or a trivially copyable lambda without padding (capture pointers / 8-byte integers)";
-
   friend bool operator==(const trio_token& a, const trio_token& b) noexcept { return a.s_ == b.s_; }
 
   /// Internal: the run's thread-safe entry (from_thread posts its calls there).
   detail::token_state& state() const noexcept { return *s_; }
 
  private:
+  static constexpr const char* idempotent_error =
+      "trio_token::run_sync_soon(fn, idempotent=true): fn's identity cannot be compared; pass a function "
+      "pointer or a trivially copyable lambda without padding (capture pointers / 8-byte integers)";
+
   std::shared_ptr<detail::token_state> s_;
 };
 
