@@ -133,6 +133,61 @@ def collect(xml_dir):
     return by_header
 
 
+AWAITER_PROTOCOL = {"await_ready", "await_suspend", "await_resume", "operator co_await"}
+
+
+def _documented(e):
+    return bool(" ".join(_text(e.find("briefdescription")).split() + _text(e.find("detaileddescription")).split()))
+
+
+def _exempt(m, owner):
+    """Members that need no comment: deleted and defaulted functions, destructors, moves, the awaiter protocol."""
+    name = _text(m.find("name"))
+    args = "".join(_text(m.find("argsstring")).split())
+    if name in AWAITER_PROTOCOL or name.startswith("~") or args.endswith(("=delete", "=default")):
+        return True
+    short = owner.rsplit("::", 1)[-1].split("<")[0]
+    types = ["".join(_text(p.find("type")).split()) for p in m.findall("param")]
+    return name in (short, "operator=") and len(types) == 1 and types[0].endswith("&&") and short in types[0]
+
+
+def undocumented(xml_dir):
+    """Public names of the public headers without a comment, as "trio/x.hpp:line: name"."""
+    out = []
+    index = ET.parse(os.path.join(xml_dir, "index.xml")).getroot()
+    for c in index.findall("compound"):
+        kind = c.get("kind")
+        if kind not in ("class", "struct", "union", "namespace", "file"):
+            continue
+        d = ET.parse(os.path.join(xml_dir, c.get("refid") + ".xml")).getroot().find("compounddef")
+        owner = _text(d.find("compoundname"))
+        loc = d.find("location")
+        if kind in ("class", "struct", "union"):
+            if d.get("prot", "public") != "public" or loc is None or not loc.get("file", "").startswith("trio/"):
+                continue
+            if not _documented(d):
+                out.append("%s:%s: %s %s" % (loc.get("file"), loc.get("line"), kind, owner))
+        for m in d.iter("memberdef"):
+            mk = m.get("kind")
+            if m.get("prot", "public") != "public" or mk in ("friend",):
+                continue
+            if kind == "file" and mk != "define":
+                continue
+            name = _text(m.find("name"))
+            if mk == "define" and (not name.startswith("TRIO_") or name.startswith("TRIO_DETAIL")):
+                continue
+            mloc = m.find("location")
+            f = mloc.get("file", "") if mloc is not None else ""
+            if not f.startswith("trio/") or _exempt(m, owner):
+                continue
+            if not _documented(m):
+                out.append("%s:%s: %s%s" % (f, mloc.get("line"), owner + "::" if kind != "file" else "", name))
+            for v in m.findall("enumvalue"):
+                if not _documented(v):
+                    out.append("%s:%s: %s::%s::%s" % (f, mloc.get("line"), owner, name, _text(v.find("name"))))
+    return sorted(set(out))
+
+
 def write_pages(docs_dir, xml_dir, include_dir):
     headers = _public_headers(include_dir)
     placed = [h for _, _, _, hs in AREAS for h in hs]
@@ -166,7 +221,12 @@ def write_pages(docs_dir, xml_dir, include_dir):
 
 def _on_builder_inited(app):
     docs_dir = app.srcdir
-    write_pages(docs_dir, app.config.breathe_projects["trio"], os.path.join(docs_dir, "..", "include"))
+    xml_dir = app.config.breathe_projects["trio"]
+    write_pages(docs_dir, xml_dir, os.path.join(docs_dir, "..", "include"))
+    missing = undocumented(xml_dir)
+    if missing:
+        raise RuntimeError("%d public names have no /// comment (the reference is made of them):\n%s"
+                           % (len(missing), "\n".join(missing)))
 
 
 def setup(app):
