@@ -224,7 +224,9 @@ def _on_builder_inited(app):
     xml_dir = app.config.breathe_projects["trio"]
     write_pages(docs_dir, xml_dir, os.path.join(docs_dir, "..", "include"))
     missing = undocumented(xml_dir)
-    if missing:
+    if missing and os.environ.get("TRIO_DOCS_ALLOW_UNDOCUMENTED") == "1":  # a preview while writing
+        print("trio_reference: %d public names have no /// comment" % len(missing))
+    elif missing:
         raise RuntimeError("%d public names have no /// comment (the reference is made of them):\n%s"
                            % (len(missing), "\n".join(missing)))
 
