@@ -30,6 +30,7 @@ struct text_line {
   /// middle of a line, say. A program that passes lines on (a `tail -f`) must not take it as a line.
   bool terminated = true;
 
+  /// Equal when the text and `terminated` are.
   bool operator==(const text_line&) const = default;
 };
 

@@ -64,6 +64,7 @@ class redirect {
   /// An fd of the parent (dup2'd into the child; the parent keeps its own).
   static constexpr redirect fd(int fd) noexcept { return redirect(fd); }
 
+  /// Equal when both name the same redirection.
   constexpr bool operator==(const redirect&) const noexcept = default;
   /// The encoded redirection: the parent's fd for redirect::fd(n), a negative code for the others (-1: unset).
   constexpr int value() const noexcept { return v_; }
