@@ -157,7 +157,7 @@ class async_file {
   /// The file descriptor, for fstat, fcntl and the like. Its own offset is not the file's position
   /// (see tell()).
   int fd() const noexcept { return fd_; }
-  /// The path the file was opened with (for messages); empty when it was made from an fd.
+  /// The path given to open_file (error messages name it).
   const std::string& path() const noexcept { return path_; }
 
   /// Up to buffer.size() bytes at the current position; 0 at the end of the file.

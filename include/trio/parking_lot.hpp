@@ -60,7 +60,7 @@ class parking_lot {
   /// cancelled while parked leaves the lot and gets trio::cancelled).
   class [[nodiscard]] park_awaiter : detail::lot_waiter {
    public:
-    /// Parks in `lot` with `data` attached (see front_data()); the awaiter must be awaited at once.
+    /// Parks in `lot` with `data` attached (see front_data()); park() makes these.
     explicit park_awaiter(parking_lot& lot, const void* data = nullptr) {
       r_ = &detail::current_runner("trio::parking_lot::park");
       task = &r_->current_or_throw("trio::parking_lot::park");

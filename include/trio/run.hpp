@@ -34,8 +34,9 @@ struct run_options {
   /// nursery with a single error rethrows it unchanged and several come out as a base_exception_group;
   /// true: errors always come out as a group, even one.
   bool strict_exception_groups = false;
-  /// Ctrl-C (SIGINT) cancels the run, then run throws trio::keyboard_interrupt. true by default; false
-  /// leaves SIGINT's disposition alone.
+  /// Ctrl-C (SIGINT) cancels the run, then run throws trio::keyboard_interrupt. true by default. It
+  /// applies only to a run in the process's main thread whose SIGINT still has its default action (a
+  /// handler of your own wins); false leaves SIGINT alone.
   bool handle_sigint = true;
   /// Trio runs each batch of ready tasks in FIFO or reversed order at random, so code cannot come to
   /// depend on an order nobody promised. Turn it off for a fixed FIFO order (reproducing a bug, tests).

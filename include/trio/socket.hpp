@@ -121,7 +121,7 @@ class socket {
   int fd() const noexcept { return fd_; }
   /// Whether the socket owns an open fd (not closed, released or moved from).
   bool is_open() const noexcept { return fd_ >= 0; }
-  /// The address family: AF_INET, AF_INET6 or AF_UNIX.
+  /// The address family given at creation (AF_INET, AF_INET6, AF_UNIX, ...).
   int family() const noexcept { return family_; }
   /// The socket type (SOCK_STREAM, SOCK_DGRAM, ...), without the SOCK_NONBLOCK and SOCK_CLOEXEC flags.
   int type() const noexcept { return type_; }
@@ -169,7 +169,8 @@ class socket {
           errno, "trio::socket::getsockopt(" + std::to_string(level) + ", " + std::to_string(name) + ") failed");
     return value;
   }
-  /// getsockname(2): the address the socket is bound to (after bind(0) on a port: the chosen port).
+  /// getsockname(2): the address the socket is bound to (after binding port 0: with the port the
+  /// kernel chose).
   socket_address local_address() const {
     check_open("local_address");
     socket_address a;
