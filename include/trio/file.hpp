@@ -152,7 +152,7 @@ class async_file {
   async_file& operator=(const async_file&) = delete;
   ~async_file() { close_now(); }
 
-  /// Whether the file is open (not yet closed, detached or moved from).
+  /// Whether the file is open (not yet closed or moved from).
   bool is_open() const noexcept { return fd_ >= 0; }
   /// The file descriptor, for fstat, fcntl and the like. Its own offset is not the file's position
   /// (see tell()).

@@ -18,13 +18,16 @@ namespace trio::http {
 
 /// Timeouts per phase, as httpx's (5 s each by default): connect, read (no byte received for that
 /// long), write (no byte sent for that long), pool (accepted, not enforced: curl queues requests
-/// beyond max_connections and runs them as connections free up). A zero duration turns one off.
-/// For a limit on the whole request, put it in a trio::fail_after.
+/// beyond max_connections and runs them as connections free up). libcurl enforces them: read and write
+/// share one check, no progress for the longer of the two (in whole seconds), off when both are zero;
+/// a zero connect means libcurl's default (300 s). For a limit on the whole request, put it in a
+/// trio::fail_after.
 struct timeout_config {
-  trio::duration connect = std::chrono::seconds(5);  ///< Connecting, TLS handshake included (0: no limit).
-  trio::duration read = std::chrono::seconds(5);     ///< The longest gap between received bytes (0: no limit).
-  trio::duration write = std::chrono::seconds(5);    ///< The longest gap between sent bytes (0: no limit).
-  trio::duration pool = std::chrono::seconds(5);     ///< Waiting for a free connection: accepted, not enforced.
+  /// Connecting: name lookup, TCP and TLS handshakes (0: libcurl's default, 300 s).
+  trio::duration connect = std::chrono::seconds(5);
+  trio::duration read = std::chrono::seconds(5);   ///< No byte received for this long (shares write's check).
+  trio::duration write = std::chrono::seconds(5);  ///< No byte sent for this long (shares read's check).
+  trio::duration pool = std::chrono::seconds(5);   ///< Waiting for a free connection: accepted, not enforced.
 };
 
 /// The connection pool's limits, as httpx's defaults.
