@@ -66,18 +66,21 @@ class keyboard_interrupt {
 /// fail_after / fail_at: the body did not finish before the deadline.
 class too_slow_error : public std::runtime_error {
  public:
+  /// The error with the default message.
   too_slow_error() : std::runtime_error("trio::too_slow_error: the operation did not finish before its deadline") {}
   using std::runtime_error::runtime_error;
 };
 /// A `*_nowait` operation could not proceed without blocking.
 class would_block : public std::runtime_error {
  public:
+  /// The error with the default message.
   would_block() : std::runtime_error("trio::would_block: the operation would block") {}
   using std::runtime_error::runtime_error;
 };
 /// The channel's senders are all closed and its buffer is empty.
 class end_of_channel : public std::runtime_error {
  public:
+  /// The error with the default message.
   end_of_channel() : std::runtime_error("trio::end_of_channel: every sender is closed and the buffer is empty") {}
   using std::runtime_error::runtime_error;
 };
@@ -96,6 +99,7 @@ class busy_resource_error : public std::runtime_error {
 /// The run this object belongs to has finished (e.g. trio_token::run_sync_soon after run returned).
 class run_finished_error : public std::runtime_error {
  public:
+  /// The error with the default message.
   run_finished_error()
       : std::runtime_error("trio::run_finished_error: the trio::run this token belongs to has finished") {}
   using std::runtime_error::runtime_error;

@@ -32,6 +32,7 @@ struct lock_statistics {
 /// gets broken_resource_error.
 class lock {
  public:
+  /// An unlocked lock.
   lock() noexcept {
     exit_hook_.on_owner_exit = &on_owner_exit;
     exit_hook_.ctx = this;

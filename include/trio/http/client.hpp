@@ -39,6 +39,7 @@ namespace trio::http {
 /// once.
 class client {
  public:
+  /// A client with the default options.
   client() : client(client_options{}) {}
   /// A client with `options` for all its requests (the default constructor: default options).
   explicit client(client_options options)

@@ -68,6 +68,7 @@ class memory_send_stream {
   };
 
  public:
+  /// A stream with an empty buffer and no hooks.
   memory_send_stream() : s_(std::make_shared<state>()) {}
 
   /// Appends `data` to the buffer (unbounded: it never waits for a reader), then runs send_all_hook if set.
@@ -148,6 +149,7 @@ class memory_receive_stream {
   };
 
  public:
+  /// A stream with an empty buffer and no hooks.
   memory_receive_stream() : s_(std::make_shared<state>()) {}
 
   /// A checkpoint, receive_some_hook if set, then up to buffer.size() bytes of what put_data added,
