@@ -62,6 +62,7 @@ trio::task<> serve_until(trio::event& stop, trio::duration grace, std::uint16_t&
 }
 // [serve-end]
 
+// [demo]
 // A client that sends `requests` lines, then reads until the server closes the connection.
 trio::task<> client(std::uint16_t port, std::vector<std::string> requests, std::vector<std::string>& seen) {
   trio::socket_stream s = co_await trio::open_tcp_stream("127.0.0.1", port);
@@ -87,5 +88,7 @@ trio::task<> demo() {
   for (const auto& line : busy) fmt::print("busy client saw: {}\n", line);
   for (const auto& line : idle) fmt::print("idle client saw: {}\n", line);
 }
+
+// [demo-end]
 
 int main() { trio::run(demo); }

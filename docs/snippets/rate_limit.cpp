@@ -65,7 +65,7 @@ trio::task<> main_task() {
       last_start = std::chrono::duration<double>(trio::current_time() - start).count();
     }
   });
-  fmt::print("the last of 12 starts at 5 per 200 ms came after {:.1f} s\n", last_start);
+  fmt::print("12 starts at 5 per 200 ms: the last one after {:.0f} periods\n", last_start / 0.2);
   // [per-second-use-end]
 }
 

@@ -41,8 +41,7 @@ trio::task<> batch() {
   co_await trio::fail_after(1s, [&]() -> trio::task<> {
     co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
       n.start_soon([&]() -> trio::task<> { results[0] = (co_await fetch_bounded("a", 50ms)).value_or("timed out"); });
-      n.start_soon(
-          [&]() -> trio::task<> { results[1] = (co_await fetch_bounded("b", 500ms)).value_or("timed out"); });
+      n.start_soon([&]() -> trio::task<> { results[1] = (co_await fetch_bounded("b", 500ms)).value_or("timed out"); });
       n.start_soon([&]() -> trio::task<> {
         const std::vector<trio::duration> attempts{300ms, 100ms};  // the first attempt is too slow
         results[2] = co_await fetch_with_retries("c", attempts);
