@@ -37,8 +37,8 @@ trio::task<> main_task() {
 int main() {
   // [signal]
   trio::run_options options;
-  options.task_dump_signal = SIGQUIT;                           // kill -QUIT <pid>, or Ctrl-\ in a terminal
-  options.slow_step_threshold = std::chrono::milliseconds(50);  // report a step that blocks the loop
+  options.task_dump_signal = SIGQUIT;                            // kill -QUIT <pid>, or Ctrl-\ in a terminal
+  options.slow_step_threshold = std::chrono::milliseconds(500);  // report a step that blocks the loop
   trio::run(options, main_task);
   // [signal-end]
 }
