@@ -26,6 +26,8 @@ namespace trio {
 class cancel_scope {
  public:
   cancel_scope() noexcept = default;
+  /// A scope that cancels itself at `deadline` (no_deadline: never) and, if `shield`, protects its body
+  /// from cancellation coming from outside. The default constructor makes one with neither.
   explicit cancel_scope(time_point deadline, bool shield = false) noexcept {
     s_.deadline = deadline;
     s_.shield = shield;
@@ -56,13 +58,17 @@ class cancel_scope {
   /// The scope's exit absorbed a trio::cancelled.
   bool cancelled_caught() const noexcept { return s_.caught; }
 
+  /// The scope's own deadline (no_deadline if none); not the effective one, which enclosing scopes may
+  /// bring closer (see current_effective_deadline).
   time_point deadline() const noexcept { return s_.deadline; }
   /// Takes effect at once while the scope is active (the loop checks it before the next checkpoint).
   void set_deadline(time_point d) { detail::set_scope_deadline(s_, d); }
+  /// Whether the scope is shielded now.
   bool shield() const noexcept { return s_.shield; }
   /// Shielding a scope protects it from cancellation coming from outside; unshielding delivers it.
   void set_shield(bool shield) noexcept { detail::set_scope_shield(s_, shield); }
 
+  /// The scope's internal state, for the library's own helpers; not part of the stable API.
   detail::scope_state& state() noexcept { return s_; }
 
  private:

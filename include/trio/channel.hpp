@@ -27,14 +27,15 @@ namespace trio {
 /// max_buffer for a channel whose buffer never fills.
 inline constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
 
+/// What a channel handle's statistics() reports: a snapshot of the whole channel (every handle agrees).
 struct channel_statistics {
-  std::size_t current_buffer_used = 0;
-  std::size_t max_buffer_size = 0;
-  std::size_t open_send_channels = 0;
-  std::size_t open_receive_channels = 0;
-  std::size_t tasks_waiting_send = 0;
-  std::size_t tasks_waiting_receive = 0;
-  std::size_t peak_buffer_used = 0;
+  std::size_t current_buffer_used = 0;    ///< Values buffered now, sent and not yet received.
+  std::size_t max_buffer_size = 0;        ///< The max_buffer given to open_memory_channel (trio::unbounded: none).
+  std::size_t open_send_channels = 0;     ///< Send handles (clones included) not yet closed.
+  std::size_t open_receive_channels = 0;  ///< Receive handles (clones included) not yet closed.
+  std::size_t tasks_waiting_send = 0;     ///< Tasks blocked in send() because the buffer is full.
+  std::size_t tasks_waiting_receive = 0;  ///< Tasks blocked in receive() or next() because it is empty.
+  std::size_t peak_buffer_used = 0;       ///< The most values ever buffered at once since the channel was opened.
 };
 
 template <class T>
@@ -466,6 +467,7 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
   using base::st_;
 
  public:
+  /// A new handle on a channel's state (open_memory_channel and clone() make them; users call those).
   explicit send_channel(std::shared_ptr<detail::channel_state<T>> st) : base(std::move(st)) {
     auto lk = st_->lock();
     ++st_->open_send;
@@ -506,6 +508,7 @@ class send_channel : public detail::channel_handle<T, send_channel<T>> {
       });
     }
   }
+  /// close(), then a checkpoint (the async-resource form; see close() for what it does).
   task<void> aclose() {
     close();
     co_await checkpoint();
@@ -567,6 +570,7 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
   using base::st_;
 
  public:
+  /// A new handle on a channel's state (open_memory_channel and clone() make them; users call those).
   explicit receive_channel(std::shared_ptr<detail::channel_state<T>> st) : base(std::move(st)) {
     auto lk = st_->lock();
     ++st_->open_receive;
@@ -597,6 +601,9 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
     if (!v) throw end_of_channel();
     return std::move(*v);
   }
+  /// Another receiver on the same channel: receivers share the values, each value goes to one of them.
+  /// The channel stays open for senders until every receiver is closed. On a closed handle:
+  /// closed_resource_error.
   receive_channel clone() const {
     check_open("clone");
     return receive_channel(st_);
@@ -613,6 +620,7 @@ class receive_channel : public detail::channel_handle<T, receive_channel<T>> {
       st.buffer.clear();
     }
   }
+  /// close(), then a checkpoint (the async-resource form; see close() for what it does).
   task<void> aclose() {
     close();
     co_await checkpoint();

@@ -9,9 +9,14 @@
 
 namespace trio {
 
+/// The clock whose time points trio uses: std::chrono::steady_clock (monotonic). A mock_clock keeps the
+/// same types and moves its own time.
 using clock_type = std::chrono::steady_clock;
+/// A length of time (steady_clock's, nanoseconds); any std::chrono duration converts to it.
 using duration = clock_type::duration;
+/// An instant on the run's clock, as current_time() returns and deadlines take.
 using time_point = clock_type::time_point;
+/// The deadline that never comes (time_point::max()): a scope with it is never cancelled by time.
 inline constexpr time_point no_deadline = time_point::max();
 
 /// A run's source of time. Implement it to drive a run from another notion of time; trio::testing's
@@ -21,6 +26,7 @@ class clock {
   virtual ~clock() = default;
   /// Called once when a run starts using this clock.
   virtual void start_clock() {}
+  /// The time now on this clock; what trio::current_time() returns during the run.
   virtual time_point current_time() const = 0;
   /// How long to wait in the OS for `deadline` to arrive (<= 0: it has; duration::max(): never).
   virtual duration deadline_to_sleep_time(time_point deadline) const = 0;

@@ -13,9 +13,10 @@
 
 namespace trio {
 
+/// What condition::statistics() reports: a snapshot.
 struct condition_statistics {
-  std::size_t tasks_waiting = 0;
-  trio::lock_statistics lock;
+  std::size_t tasks_waiting = 0;  ///< Tasks blocked in wait() and not yet notified.
+  trio::lock_statistics lock;     ///< The underlying lock's statistics (notified tasks wait there).
 };
 
 /// A condition variable over a trio::lock (its own, or one you give it).
@@ -28,15 +29,22 @@ struct condition_statistics {
 /// `finally`-style cleanup after a cancelled wait still holds the lock and must release it.
 class condition {
  public:
+  /// A condition with a lock of its own.
   condition() : own_(std::make_unique<trio::lock>()), lock_(own_.get()) {}
+  /// A condition over `l`, which must outlive it.
   explicit condition(trio::lock& l) noexcept : lock_(&l) {}
   condition(const condition&) = delete;
   condition& operator=(const condition&) = delete;
 
+  /// Acquires the underlying lock (lock::acquire: a checkpoint).
   [[nodiscard]] auto acquire() { return lock_->acquire(); }
+  /// lock::acquire_nowait on the underlying lock: trio::would_block when it is held.
   void acquire_nowait() { lock_->acquire_nowait(); }
+  /// lock::release on the underlying lock: std::logic_error unless the current task holds it.
   void release() { lock_->release(); }
+  /// Whether the underlying lock is held.
   bool locked() const noexcept { return lock_->locked(); }
+  /// The underlying lock.
   trio::lock& lock() noexcept { return *lock_; }
 
   /// Releases the lock, waits for notify(), and re-acquires the lock (also when cancelled, shielded).
@@ -61,10 +69,13 @@ class condition {
     check_owner("notify");
     lot_.repark(lock_->lot(), n);
   }
+  /// Wakes every waiter (they then queue for the lock). Requires holding the lock (std::logic_error).
+  /// Not a checkpoint.
   void notify_all() {
     check_owner("notify_all");
     lot_.repark_all(lock_->lot());
   }
+  /// A snapshot of the waiters and the lock. Not a checkpoint.
   condition_statistics statistics() const noexcept { return {lot_.size(), lock_->statistics()}; }
 
  private:

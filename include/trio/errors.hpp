@@ -16,7 +16,14 @@
 namespace trio {
 
 /// Why a cancel scope was cancelled.
-enum class cancel_source { unknown, deadline, explicit_call, nursery, keyboard_interrupt, shutdown };
+enum class cancel_source {
+  unknown,             ///< No recorded cause.
+  deadline,            ///< The scope's deadline passed.
+  explicit_call,       ///< cancel_scope::cancel() was called.
+  nursery,             ///< A task of the nursery failed, so the nursery cancelled its other tasks.
+  keyboard_interrupt,  ///< Ctrl-C (SIGINT) with run_options::handle_sigint.
+  shutdown             ///< The run is ending: the main task finished (system tasks), or a deadlock was found.
+};
 
 /// Thrown at a checkpoint inside a cancelled scope. Deliberately NOT derived from std::exception,
 /// so `catch (const std::exception&)` does not swallow it.
@@ -27,10 +34,12 @@ enum class cancel_source { unknown, deadline, explicit_call, nursery, keyboard_i
 /// and the next checkpoint throws it again (cancellation is level-triggered).
 class cancelled final {
  public:
+  /// Made by the loop at a checkpoint; users rethrow the one they catch rather than make their own.
   cancelled(cancel_source source, std::string reason) : source_(source), reason_(std::move(reason)) {}
 
   /// The reason given to `cancel(reason)`, or a description of the source ("deadline exceeded", ...).
   std::string_view reason() const noexcept { return reason_; }
+  /// What cancelled the scope: a deadline, an explicit cancel(), a failing nursery sibling, Ctrl-C, ...
   cancel_source source() const noexcept { return source_; }
   /// "cancelled due to <source>[ with reason '<reason>']", Trio's wording.
   std::string message() const {
@@ -50,24 +59,28 @@ class cancelled final {
 /// Thrown by trio::run after Ctrl-C cancelled the run. NOT derived from std::exception.
 class keyboard_interrupt {
  public:
+  /// "keyboard interrupt (SIGINT)".
   const char* what() const noexcept { return "keyboard interrupt (SIGINT)"; }
 };
 
 /// fail_after / fail_at: the body did not finish before the deadline.
 class too_slow_error : public std::runtime_error {
  public:
+  /// The error with the default message.
   too_slow_error() : std::runtime_error("trio::too_slow_error: the operation did not finish before its deadline") {}
   using std::runtime_error::runtime_error;
 };
 /// A `*_nowait` operation could not proceed without blocking.
 class would_block : public std::runtime_error {
  public:
+  /// The error with the default message.
   would_block() : std::runtime_error("trio::would_block: the operation would block") {}
   using std::runtime_error::runtime_error;
 };
 /// The channel's senders are all closed and its buffer is empty.
 class end_of_channel : public std::runtime_error {
  public:
+  /// The error with the default message.
   end_of_channel() : std::runtime_error("trio::end_of_channel: every sender is closed and the buffer is empty") {}
   using std::runtime_error::runtime_error;
 };
@@ -86,6 +99,7 @@ class busy_resource_error : public std::runtime_error {
 /// The run this object belongs to has finished (e.g. trio_token::run_sync_soon after run returned).
 class run_finished_error : public std::runtime_error {
  public:
+  /// The error with the default message.
   run_finished_error()
       : std::runtime_error("trio::run_finished_error: the trio::run this token belongs to has finished") {}
   using std::runtime_error::runtime_error;
@@ -105,6 +119,7 @@ class deadlock_error : public std::logic_error {
 /// run_process with check=true saw a non-zero exit status.
 class called_process_error : public std::runtime_error {
  public:
+  /// The error without the command: the message says "command returned non-zero exit status N".
   called_process_error(int returncode, std::string stdout_data, std::string stderr_data)
       : called_process_error({}, returncode, std::move(stdout_data), std::move(stderr_data)) {}
   /// args: the command, for the message ("command ['sh', '-c', 'exit 3'] returned non-zero exit status 3").
@@ -114,9 +129,13 @@ class called_process_error : public std::runtime_error {
         returncode_(returncode),
         stdout_(std::move(stdout_data)),
         stderr_(std::move(stderr_data)) {}
+  /// The command and its arguments; empty when the error was made without them.
   const std::vector<std::string>& args() const noexcept { return args_; }
+  /// The exit status, or -N when signal N killed the process.
   int returncode() const noexcept { return returncode_; }
+  /// What the process wrote to stdout, when it was captured; empty otherwise.
   const std::string& stdout_data() const noexcept { return stdout_; }
+  /// What the process wrote to stderr, when it was captured; empty otherwise.
   const std::string& stderr_data() const noexcept { return stderr_; }
 
   /// "['sh', '-c', 'exit 3']": a command as Python prints a list of strings.
@@ -151,12 +170,15 @@ class called_process_error : public std::runtime_error {
 /// and rethrow what you do not handle (a cancellation above all).
 class base_exception_group {
  public:
+  /// A group of `exceptions` (in that order). `collapsible`: see collapsible(). Nurseries make these;
+  /// make_exception_group picks the right class for a list.
   explicit base_exception_group(std::vector<std::exception_ptr> exceptions, bool collapsible = false)
       : exceptions_(std::move(exceptions)), collapsible_(collapsible) {}
   base_exception_group(const base_exception_group&) = default;
   base_exception_group& operator=(const base_exception_group&) = default;
   virtual ~base_exception_group() = default;
 
+  /// The members, in the order they arrived; a member may itself be a group.
   const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
 
   /// True if any member, searching nested groups of either kind, is an E (or derives from it).

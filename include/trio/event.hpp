@@ -11,8 +11,9 @@
 
 namespace trio {
 
+/// What event::statistics() reports.
 struct event_statistics {
-  std::size_t tasks_waiting = 0;
+  std::size_t tasks_waiting = 0;  ///< Tasks blocked in wait() right now.
 };
 
 /// A one-shot flag: wait() blocks until set() is called; once set it stays set.
@@ -35,9 +36,13 @@ class event {
     flag_ = true;
     lot_.unpark_all();
   }
+  /// Whether set() has been called. Not a checkpoint.
   bool is_set() const noexcept { return flag_; }
+  /// The number of tasks waiting right now. Not a checkpoint.
   event_statistics statistics() const noexcept { return {lot_.size()}; }
 
+  /// What wait() returns: awaiting it blocks until the event is set (a checkpoint even when it already
+  /// is; trio::cancelled if the task is cancelled while it waits).
   class [[nodiscard]] wait_awaiter : detail::lot_waiter {
    public:
     /// `label`, if given, is what the task dump says the task waits on instead of "trio::event::wait"

@@ -152,10 +152,12 @@ class async_file {
   async_file& operator=(const async_file&) = delete;
   ~async_file() { close_now(); }
 
+  /// Whether the file is open (not yet closed or moved from).
   bool is_open() const noexcept { return fd_ >= 0; }
   /// The file descriptor, for fstat, fcntl and the like. Its own offset is not the file's position
   /// (see tell()).
   int fd() const noexcept { return fd_; }
+  /// The path given to open_file (error messages name it).
   const std::string& path() const noexcept { return path_; }
 
   /// Up to buffer.size() bytes at the current position; 0 at the end of the file.
@@ -193,6 +195,7 @@ class async_file {
 
   /// Writes all of data (buffered: small writes reach the file at the latest at flush/aclose).
   auto write(std::string_view data) { return write_awaiter{this, data}; }
+  /// write() of raw bytes.
   auto write(std::span<const std::byte> data) {
     return write_awaiter{this, {reinterpret_cast<const char*>(data.data()), data.size()}};
   }
@@ -210,6 +213,7 @@ class async_file {
     if (res < 0) fail(-res, "read_at", "reading");
     co_return static_cast<std::size_t>(res);
   }
+  /// Writes all of `data` at `offset` (pwrite, repeated until all is written); the position is unchanged.
   task<void> write_at(std::string_view data, std::uint64_t offset) {
     check_open("write_at");
     while (!data.empty()) {

@@ -154,6 +154,8 @@ template <class F, class... A>
 auto run_sync(const trio_token& token, F&& fn, A&&... args) {
   return detail::from_thread_run_sync(&token.state(), fn, args...);
 }
+/// run_sync without a token: from a thread started by to_thread::run_sync (which knows its run);
+/// from any other thread: std::logic_error.
 template <class F, class... A>
 requires(!std::is_same_v<std::remove_cvref_t<F>, trio_token>) auto run_sync(F&& fn, A&&... args) {
   return detail::from_thread_run_sync(nullptr, fn, args...);
@@ -167,6 +169,8 @@ template <class F, class... A>
 auto run(const trio_token& token, F&& fn, A&&... args) {
   return detail::from_thread_run(&token.state(), fn, args...);
 }
+/// run without a token: from a thread started by to_thread::run_sync (which knows its run);
+/// from any other thread: std::logic_error.
 template <class F, class... A>
 requires(!std::is_same_v<std::remove_cvref_t<F>, trio_token>) auto run(F&& fn, A&&... args) {
   return detail::from_thread_run(nullptr, fn, args...);

@@ -30,6 +30,7 @@ struct text_line {
   /// middle of a line, say. A program that passes lines on (a `tail -f`) must not take it as a line.
   bool terminated = true;
 
+  /// Equal when the text and `terminated` are.
   bool operator==(const text_line&) const = default;
 };
 
@@ -40,6 +41,9 @@ struct text_line {
 template <receive_stream Stream>
 class line_reader {
  public:
+  /// A reader of `stream`. `max_line_length`: the longest line accepted, in bytes before its "\n"
+  /// (default 64 KiB); `read_size`: the bytes asked of each receive_some (default 16 KiB). Either 0:
+  /// std::invalid_argument.
   explicit line_reader(Stream& stream, std::size_t max_line_length = 65536, std::size_t read_size = 16384)
       : stream_(&stream), max_(max_line_length), read_size_(read_size) {
     if (max_line_length == 0) throw std::invalid_argument("trio::line_reader: max_line_length must be at least 1");
@@ -61,6 +65,7 @@ class line_reader {
 
   /// Bytes received but not returned as a line yet.
   std::string_view buffered() const noexcept { return {buf_.data() + start_, end_ - start_}; }
+  /// The stream it reads from. Reading it directly skips what buffered() holds.
   Stream& stream() noexcept { return *stream_; }
 
  private:

@@ -14,10 +14,11 @@
 
 namespace trio {
 
+/// What lock::statistics() reports: a snapshot.
 struct lock_statistics {
-  bool locked = false;
-  const lowlevel::task_info* owner = nullptr;
-  std::size_t tasks_waiting = 0;
+  bool locked = false;                         ///< Whether a task holds the lock.
+  const lowlevel::task_info* owner = nullptr;  ///< The task holding it; nullptr when unlocked.
+  std::size_t tasks_waiting = 0;               ///< Tasks blocked in acquire().
 };
 
 /// Mutual exclusion between tasks. Waiters are served first come, first served, and release() hands
@@ -31,6 +32,7 @@ struct lock_statistics {
 /// gets broken_resource_error.
 class lock {
  public:
+  /// An unlocked lock.
   lock() noexcept {
     exit_hook_.on_owner_exit = &on_owner_exit;
     exit_hook_.ctx = this;
@@ -39,6 +41,7 @@ class lock {
   lock& operator=(const lock&) = delete;
   ~lock() { detail::unhold(exit_hook_); }
 
+  /// What scoped_acquire() yields: releases the lock when destroyed (or at its release()).
   using guard = detail::release_guard<lock>;
 
   /// Acquires the lock: a checkpoint even when it is free.
@@ -57,15 +60,19 @@ class lock {
           "may release it)");
     release_for_guard(nullptr);
   }
+  /// Whether a task holds the lock now.
   bool locked() const noexcept { return owner_ != nullptr; }
   /// Acquires the lock and returns a guard that releases it when destroyed.
   task<guard> scoped_acquire() {
     co_await acquire();
     co_return guard(*this, nullptr);
   }
+  /// A snapshot: locked, the owner, the number waiting. Not a checkpoint.
   lock_statistics statistics() const noexcept { return {owner_ != nullptr, owner_, lot_.size()}; }
 
   // ---- the acquire protocol (detail::acquire_awaiter) ----
+  /// The acquire protocol's hook (library use): takes the lock for `t` if it is free and nobody waits.
+  /// Throws broken_resource_error after an owner exited holding it, std::logic_error when `t` holds it.
   bool try_acquire(detail::task_record& t, const void*) {
     if (broken_)
       throw broken_resource_error("trio::lock: the owner of this lock exited without releasing it (" + broken_owner_ +
@@ -78,7 +85,9 @@ class lock {
     set_owner(&t);
     return true;
   }
+  /// The acquire protocol's hook (library use): the lot where waiters park.
   parking_lot& lot() noexcept { return lot_; }
+  /// The acquire protocol's hook (library use): releases without checking the owner (what a guard calls).
   void release_for_guard(const void*) noexcept {
     detail::unhold(exit_hook_);
     set_owner(lot_.unpark_one());

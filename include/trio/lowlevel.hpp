@@ -22,6 +22,8 @@
 
 namespace trio::lowlevel {
 
+/// What a wait_task_rescheduled abort function answers: `succeeded` (the wait is undone; the task
+/// throws trio::cancelled) or `failed` (it cannot be undone now; someone still reschedules the task).
 using abort_result = detail::abort_result;
 
 /// The one blocking primitive (Trio's wait_task_rescheduled). Parks the current task until another
@@ -41,6 +43,7 @@ class [[nodiscard]] park_awaitable {
                 "(capture pointers or references, not owning objects)");
 
  public:
+  /// Binds the abort function to the current task (wait_task_rescheduled makes these; call that).
   explicit park_awaitable(F abort)
       : abort_(std::move(abort)), r_(&detail::current_runner("trio::lowlevel::wait_task_rescheduled")) {
     t_ = &r_->current_or_throw("trio::lowlevel::wait_task_rescheduled");
@@ -61,6 +64,8 @@ class [[nodiscard]] park_awaitable {
   detail::task_record* t_ = nullptr;
 };
 
+/// Parks the current task until lowlevel::reschedule; `abort` (noexcept, trivially destructible,
+/// returning abort_result) is called when cancellation reaches the task. See park_awaitable.
 template <class F>
 requires std::is_nothrow_invocable_r_v<abort_result, F&> park_awaitable<std::decay_t<F>> wait_task_rescheduled(
     F&& abort) {
@@ -88,27 +93,33 @@ inline task_info& current_root_task() {
   return *t;
 }
 
+/// The clock the run uses (run_options::clock, or the system clock). Outside a run: std::logic_error.
 inline trio::clock& current_clock() { return detail::current_runner("trio::lowlevel::current_clock()").clk(); }
 
+/// What current_statistics() reports: a snapshot of the run. The counters count since the run
+/// started and are always on (an increment each); the step times are measured only with
+/// run_options::collect_step_times or a slow_step_threshold, and are zero otherwise.
 struct run_statistics {
-  std::size_t tasks_living = 0;
-  std::size_t tasks_runnable = 0;
-  duration time_to_next_deadline = duration::max();  // duration::max(): no deadline
-  std::size_t io_operations_in_flight = 0;
-  // Counted since the run started (always on: an increment each).
-  std::uint64_t loop_turns = 0;
-  std::uint64_t task_steps = 0;
-  std::uint64_t io_uring_enters = 0;
-  std::uint64_t sqes_submitted = 0;
-  std::uint64_t cqes_reaped = 0;
-  std::uint64_t cancellations_delivered = 0;  // trio::cancelled raised in a task
-  // Step times: measured only with run_options::collect_step_times or slow_step_threshold (else zero).
-  duration busy_time{};     // the sum of the steps' times
-  duration longest_step{};  // and the task that took it, "task #N name"
-  std::string longest_step_task;
-  std::array<std::uint64_t, 40> step_time_histogram{};  // bucket i: steps taking [2^i, 2^(i+1)) ns
+  std::size_t tasks_living = 0;    ///< Tasks alive now.
+  std::size_t tasks_runnable = 0;  ///< Tasks in the run queue now.
+  /// The time until the earliest pending deadline; duration::max(): none.
+  duration time_to_next_deadline = duration::max();
+  std::size_t io_operations_in_flight = 0;    ///< io_uring operations submitted and not yet completed.
+  std::uint64_t loop_turns = 0;               ///< Turns of the loop (each runs a batch of ready tasks).
+  std::uint64_t task_steps = 0;               ///< Task steps run (a resume to the next suspension).
+  std::uint64_t io_uring_enters = 0;          ///< io_uring_enter system calls.
+  std::uint64_t sqes_submitted = 0;           ///< Submission queue entries handed to the kernel.
+  std::uint64_t cqes_reaped = 0;              ///< Completion queue entries read back.
+  std::uint64_t cancellations_delivered = 0;  ///< trio::cancelled exceptions raised in tasks.
+  duration busy_time{};                       ///< The sum of the steps' times (step times only).
+  duration longest_step{};                    ///< The longest step (step times only).
+  std::string longest_step_task;              ///< The task that took it, "task #N name"; empty if none.
+  /// Steps counted by time: bucket i holds the steps that took [2^i, 2^(i+1)) ns (step times only).
+  std::array<std::uint64_t, 40> step_time_histogram{};
 };
 
+/// A snapshot of the current run's counters (run_statistics). Not a checkpoint; outside a run:
+/// std::logic_error.
 inline run_statistics current_statistics() {
   auto& r = detail::current_runner("trio::lowlevel::current_statistics()");
   run_statistics s;
@@ -130,6 +141,7 @@ inline run_statistics current_statistics() {
   return s;
 }
 
+/// Adds an instrument to the current run from now on (it must outlive the run or be removed first).
 inline void add_instrument(instrument& i) {
   detail::current_runner("trio::lowlevel::add_instrument()").add_instrument(i);
 }
@@ -147,6 +159,7 @@ inline void remove_instrument(instrument& i) {
 /// finished, run_sync_soon throws run_finished_error.
 class trio_token {
  public:
+  /// A token over a run's shared state (current_trio_token makes them; call that).
   explicit trio_token(std::shared_ptr<detail::token_state> s) noexcept : s_(std::move(s)) {}
 
   /// Queues fn to run in the loop thread soon, in FIFO order. With idempotent=true, nothing is queued
@@ -174,19 +187,22 @@ class trio_token {
     s_->push(std::move(e));
   }
 
-  static constexpr const char* idempotent_error =
-      "trio_token::run_sync_soon(fn, idempotent=true): fn's identity cannot be compared; pass a function "
-      "pointer or a trivially copyable lambda without padding (capture pointers / 8-byte integers)";
-
+  /// Whether both tokens refer to the same run.
   friend bool operator==(const trio_token& a, const trio_token& b) noexcept { return a.s_ == b.s_; }
 
   /// Internal: the run's thread-safe entry (from_thread posts its calls there).
   detail::token_state& state() const noexcept { return *s_; }
 
  private:
+  static constexpr const char* idempotent_error =
+      "trio_token::run_sync_soon(fn, idempotent=true): fn's identity cannot be compared; pass a function "
+      "pointer or a trivially copyable lambda without padding (capture pointers / 8-byte integers)";
+
   std::shared_ptr<detail::token_state> s_;
 };
 
+/// The current run's token, to copy into other threads (to_thread workers know theirs already).
+/// Outside a run: std::logic_error.
 inline trio_token current_trio_token() {
   return trio_token(detail::current_runner("trio::lowlevel::current_trio_token()").token());
 }

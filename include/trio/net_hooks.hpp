@@ -44,9 +44,12 @@ class hostname_resolver {
 class socket_factory {
  public:
   virtual ~socket_factory() = default;
+  /// Makes the socket for one connection attempt; the default is socket::create(family, type, protocol).
   virtual trio::socket open_socket(int family, int type, int protocol) {
     return socket::create(family, type, protocol);
   }
+  /// Connects `s` to `address`; the default is `s.connect(address)`. Must honour cancellation (the
+  /// losing attempts of happy eyeballs are cancelled).
   virtual task<void> connect(trio::socket& s, socket_address address) { co_await s.connect(address); }
 };
 

@@ -21,6 +21,7 @@
 
 namespace trio {
 
+/// Settings of one nursery, for open_nursery(nursery_options, body).
 struct nursery_options {
   /// Always wrap errors in a group (an exception_group, or a base_exception_group when one holds a
   /// trio::cancelled), even a single one. Unset: the run's setting.
@@ -46,10 +47,13 @@ template <class T = void>
 class task_status {
  public:
   task_status() noexcept = default;
+  /// The status nursery::start passes (library use; tasks receive it as their last parameter).
   explicit task_status(detail::start_state<T>* st) noexcept : st_(st) {}
   /// True for the default status (the task was not started by nursery::start): started() does nothing.
   bool ignored() const noexcept { return st_ == nullptr; }
 
+  /// Reports the task ready: nursery::start returns `value` and the task moves into the target nursery.
+  /// Not a checkpoint. A second call: std::logic_error; on an ignored status it does nothing.
   template <class U = T>
   requires(!std::is_void_v<U>) void started(U value) {
     if (!st_) return;
@@ -57,6 +61,7 @@ class task_status {
     st_->value.emplace(std::move(value));
     detail::reparent_started(*st_->from, *st_->to);
   }
+  /// task_status<void>: reports the task ready, as started(value) does, with no value.
   template <class U = T>
   requires std::is_void_v<U>
   void started() {
@@ -248,6 +253,8 @@ class nursery {
       }
     }
   }
+  /// start with T named explicitly, for a generic callable whose last parameter's type cannot be read:
+  /// `n.start<int>(fn, args...)`. Otherwise as the overload above.
   template <class T, class F, class... A>
   task<T> start(F&& fn, A&&... args) {
     if constexpr (!detail::check_task_args<detail::task_fn_site::start, A...>())
@@ -259,7 +266,10 @@ class nursery {
       return start_impl<T>(*this, std::forward<F>(fn), std::forward<A>(args)...);
   }
 
+  /// The scope around the body and every child: `n.cancel_scope().cancel()` cancels them all (the
+  /// usual way to stop background tasks once the body is done).
   trio::cancel_scope& cancel_scope() noexcept { return scope_; }
+  /// The number of child tasks alive now (started and not yet finished), not counting the body.
   std::size_t child_count() const noexcept { return core_.child_count; }
   /// The task that opened the nursery.
   lowlevel::task_info& parent_task() const noexcept { return *core_.parent_task; }
@@ -441,6 +451,7 @@ auto open_nursery(nursery_options opts, F&& body) {
         opts, std::forward<F>(body));
   }
 }
+/// open_nursery with the default nursery_options (the run's strict_exception_groups).
 template <class F>
 auto open_nursery(F&& body) {
   return open_nursery(nursery_options{}, std::forward<F>(body));

@@ -50,6 +50,7 @@ inline void reorder_for_rfc_6555_section_5_4(std::vector<socket_address>& target
 
 }  // namespace detail
 
+/// Settings of open_tcp_stream beyond host and port.
 struct tcp_connect_options {
   /// How long an attempt runs before the next address is tried alongside (RFC 8305 "Connection
   /// Attempt Delay"); a failed attempt starts the next one at once.

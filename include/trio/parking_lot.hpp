@@ -36,8 +36,9 @@ struct lot_waiter : list_hook<lot_tag> {
 
 }  // namespace detail
 
+/// What parking_lot::statistics() reports.
 struct parking_lot_statistics {
-  std::size_t tasks_waiting = 0;
+  std::size_t tasks_waiting = 0;  ///< Tasks parked in the lot now.
 };
 
 /// A FIFO queue of parked tasks: park() blocks until someone calls unpark(). Every primitive of
@@ -55,8 +56,11 @@ class parking_lot {
   parking_lot(const parking_lot&) = delete;
   parking_lot& operator=(const parking_lot&) = delete;
 
+  /// What park() returns: awaiting it blocks the task in the lot until unparked (a checkpoint; a task
+  /// cancelled while parked leaves the lot and gets trio::cancelled).
   class [[nodiscard]] park_awaiter : detail::lot_waiter {
    public:
+    /// Parks in `lot` with `data` attached (see front_data()); park() makes these.
     explicit park_awaiter(parking_lot& lot, const void* data = nullptr) {
       r_ = &detail::current_runner("trio::parking_lot::park");
       task = &r_->current_or_throw("trio::parking_lot::park");
@@ -98,6 +102,7 @@ class parking_lot {
     }
     return woken;
   }
+  /// Wakes every parked task; returns how many woke. Not a checkpoint.
   std::size_t unpark_all() noexcept { return unpark(static_cast<std::size_t>(-1)); }
 
   /// Moves up to n parked tasks, first parked first, to the end of `to` (they stay parked).
@@ -108,11 +113,16 @@ class parking_lot {
       to.waiters_.push_back(*w);
     }
   }
+  /// Moves every parked task, in order, to the end of `to` (they stay parked).
   void repark_all(parking_lot& to) noexcept { repark(to, static_cast<std::size_t>(-1)); }
 
+  /// The number of tasks parked now.
   std::size_t size() const noexcept { return waiters_.size(); }
+  /// Whether no task is parked.
   bool empty() const noexcept { return waiters_.empty(); }
+  /// True when some task is parked (Trio's `bool(lot)`).
   explicit operator bool() const noexcept { return !empty(); }
+  /// A snapshot: the number parked. Not a checkpoint.
   parking_lot_statistics statistics() const noexcept { return {size()}; }
 
  private:

@@ -111,6 +111,8 @@ inline void ignore_sigpipe_once() noexcept {
 class pipe_send_stream {
  public:
   pipe_send_stream() noexcept = default;
+  /// Takes ownership of `fd`, the write end of a pipe. The first one made sets SIGPIPE to ignored if it
+  /// still has its default action (a write to a pipe whose reader has gone then fails with broken_resource_error).
   explicit pipe_send_stream(int fd) noexcept : end_(fd) { detail::ignore_sigpipe_once(); }
 
   /// Writes all of data (several writes when the pipe is full).
@@ -129,6 +131,7 @@ class pipe_send_stream {
       data = data.subspan(n);
     }
   }
+  /// send_all of a string's bytes.
   task<void> send_all(std::string_view data) { return send_all(detail::as_bytes(data)); }
 
   /// Returns when the pipe has room.
@@ -144,7 +147,9 @@ class pipe_send_stream {
     co_await checkpoint();
   }
 
+  /// The file descriptor; -1 once closed or released.
   int fd() const noexcept { return end_.fd(); }
+  /// Gives up ownership of the fd and returns it (-1 if none); the stream is then closed.
   int release() noexcept { return end_.release(); }
 
  private:
@@ -157,6 +162,7 @@ static_assert(send_stream<pipe_send_stream>);
 class pipe_receive_stream {
  public:
   pipe_receive_stream() noexcept = default;
+  /// Takes ownership of `fd`, the read end of a pipe.
   explicit pipe_receive_stream(int fd) noexcept : end_(fd) {}
 
   /// Up to buffer.size() bytes; 0 only at the end of the stream (every writer closed its end).
@@ -165,16 +171,20 @@ class pipe_receive_stream {
     return end_.transfer(detail::io_direction::read, buffer.data(), buffer.size(),
                          "trio::pipe_receive_stream::receive_some");
   }
+  /// Up to `max_bytes` (at least 1, else std::invalid_argument) as a string; empty at the end of the stream.
   task<std::string> receive_some(std::size_t max_bytes = 65536) {
     return detail::receive_string(*this, max_bytes, "trio::pipe_receive_stream::receive_some");
   }
 
+  /// Closes the fd; a task receiving on it gets closed_resource_error. Then a checkpoint.
   task<void> aclose() {
     end_.close();
     co_await checkpoint();
   }
 
+  /// The file descriptor; -1 once closed or released.
   int fd() const noexcept { return end_.fd(); }
+  /// Gives up ownership of the fd and returns it (-1 if none); the stream is then closed.
   int release() noexcept { return end_.release(); }
 
  private:

@@ -46,6 +46,7 @@
 #include "trio/task.hpp"
 #include "trio/timeouts.hpp"
 
+/// The process's environment (POSIX); a child gets it unless process_options::env is set.
 extern char** environ;
 
 namespace trio {
@@ -63,7 +64,9 @@ class redirect {
   /// An fd of the parent (dup2'd into the child; the parent keeps its own).
   static constexpr redirect fd(int fd) noexcept { return redirect(fd); }
 
+  /// Equal when both name the same redirection.
   constexpr bool operator==(const redirect&) const noexcept = default;
+  /// The encoded redirection: the parent's fd for redirect::fd(n), a negative code for the others (-1: unset).
   constexpr int value() const noexcept { return v_; }
 
  private:
@@ -90,8 +93,13 @@ struct process_options {
   std::string cwd;  ///< the child's working directory (empty: the parent's)
   /// The child's whole environment, "NAME=value" each (unset: the parent's).
   std::optional<std::vector<std::string>> env;
+  /// Where the child's stdin comes from. Unset: inherited (open_process), the end of file at once
+  /// (run_process, via /dev/null). With stdin_data: std::invalid_argument.
   redirect stdin_mode;
+  /// Where the child's stdout goes. Unset: inherited. With capture_stdout: std::invalid_argument.
   redirect stdout_mode;
+  /// Where the child's stderr goes (redirect::to_stdout: with stdout). Unset: inherited. With
+  /// capture_stderr: std::invalid_argument.
   redirect stderr_mode;
   /// run_process: what cancellation does to the child (called shielded, cancelled once the child
   /// has exited). Default: terminate(), 5 s, a warning on stderr, kill().
@@ -108,9 +116,10 @@ struct process_options {
 
 /// What run_process returns.
 struct completed_process {
-  std::vector<std::string> args;
-  int returncode = 0;  ///< the exit status, or -N when killed by signal N
-  std::string stdout_data, stderr_data;
+  std::vector<std::string> args;  ///< The command that ran, program first.
+  int returncode = 0;             ///< the exit status, or -N when killed by signal N
+  std::string stdout_data;        ///< What the child wrote to stdout with capture_stdout; else empty.
+  std::string stderr_data;        ///< What the child wrote to stderr with capture_stderr; else empty.
 };
 
 namespace detail {
@@ -181,19 +190,27 @@ struct spawn_setup {
 /// handle is destroyed while the child still runs, the child is killed and reaped.
 class process {
  public:
+  /// A handle on a child's shared state (open_process makes them; users call that).
   explicit process(std::shared_ptr<detail::process_state> s) noexcept : s_(std::move(s)) {}
 
+  /// The child's process id (its process group's id too with process_group or new_session).
   pid_t pid() const noexcept { return s_->pid; }
+  /// The command, program first, as given to open_process.
   const std::vector<std::string>& args() const noexcept { return s_->args; }
   /// The exit status once known (wait() or poll() saw the exit): -N for a death by signal N.
   std::optional<int> returncode() const noexcept { return s_->returncode; }
 
   /// The pipe to the child's stdin (redirect::pipe), else std::logic_error.
   pipe_send_stream& stdin() { return pipe_of(s_->stdin_pipe, "stdin"); }
+  /// The pipe from the child's stdout (redirect::pipe), else std::logic_error.
   pipe_receive_stream& stdout() { return pipe_of(s_->stdout_pipe, "stdout"); }
+  /// The pipe from the child's stderr (redirect::pipe), else std::logic_error.
   pipe_receive_stream& stderr() { return pipe_of(s_->stderr_pipe, "stderr"); }
+  /// Whether stdin() has a pipe (stdin_mode was redirect::pipe).
   bool has_stdin() const noexcept { return s_->stdin_pipe.has_value(); }
+  /// Whether stdout() has a pipe (stdout_mode was redirect::pipe).
   bool has_stdout() const noexcept { return s_->stdout_pipe.has_value(); }
+  /// Whether stderr() has a pipe (stderr_mode was redirect::pipe).
   bool has_stderr() const noexcept { return s_->stderr_pipe.has_value(); }
 
   /// Waits for the child to exit and returns its exit status (a checkpoint). Any number of tasks
@@ -398,6 +415,7 @@ inline task<process> open_process(std::vector<std::string> argv, process_options
   co_return p;
 }
 
+/// open_process with default process_options: every stream inherited.
 inline task<process> open_process(std::vector<std::string> argv) { return open_process(std::move(argv), {}); }
 
 namespace detail {

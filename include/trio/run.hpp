@@ -22,11 +22,22 @@
 
 namespace trio {
 
+/// Settings of one trio::run; every field has a default, so `trio::run(fn)` needs none.
 struct run_options {
-  trio::clock* clock = nullptr;  // nullptr: the system monotonic clock
+  /// The clock the run reads (current_time, deadlines, sleeps); a testing::mock_clock makes time virtual.
+  /// nullptr (the default): the system monotonic clock (std::chrono::steady_clock).
+  trio::clock* clock = nullptr;
+  /// Instruments called on the run's events (task spawned, scheduled, stepped, exited; I/O waits). Not
+  /// owned: each must outlive the run. Empty (the default): none, and no cost.
   std::vector<trio::instrument*> instruments;
+  /// The default of every nursery's nursery_options::strict_exception_groups. false (the default): a
+  /// nursery with a single error rethrows it unchanged and several come out as a base_exception_group;
+  /// true: errors always come out as a group, even one.
   bool strict_exception_groups = false;
-  bool handle_sigint = true;  // Ctrl-C cancels the run, then run throws keyboard_interrupt
+  /// Ctrl-C (SIGINT) cancels the run, then run throws trio::keyboard_interrupt. true by default. It
+  /// applies only to a run in the process's main thread whose SIGINT still has its default action (a
+  /// handler of your own wins); false leaves SIGINT alone.
+  bool handle_sigint = true;
   /// Trio runs each batch of ready tasks in FIFO or reversed order at random, so code cannot come to
   /// depend on an order nobody promised. Turn it off for a fixed FIFO order (reproducing a bug, tests).
   bool randomize_schedule = true;
@@ -169,6 +180,7 @@ auto run(run_options options, F&& fn, A&&... args) {
     return detail::run_checked(std::move(options), std::forward<F>(fn), std::forward<A>(args)...);
 }
 
+/// Runs fn(args...) with the default run_options; see the overload above.
 template <class F, class... A>
 requires(!std::is_same_v<std::remove_cvref_t<F>, run_options>) auto run(F&& fn, A&&... args) {
   return run(run_options{}, std::forward<F>(fn), std::forward<A>(args)...);

@@ -40,6 +40,7 @@ namespace trio {
 ///     }
 using stream_handler = std::function<task<void>(socket_stream)>;
 
+/// Settings of serve_listeners and serve_tcp.
 struct serve_options {
   /// Where the connection tasks run (default: a nursery of serve_listeners' own).
   nursery* handler_nursery = nullptr;

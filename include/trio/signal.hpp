@@ -68,6 +68,7 @@ struct signal_receiver_state {
 /// not delivered, to whatever handles them then.
 class signal_receiver {
  public:
+  /// A receiver over its state (open_signal_receiver makes them; users call that).
   explicit signal_receiver(std::unique_ptr<detail::signal_receiver_state> s) noexcept : s_(std::move(s)) {}
   signal_receiver(signal_receiver&&) noexcept = default;
   signal_receiver& operator=(signal_receiver&&) noexcept = default;

@@ -117,10 +117,15 @@ class socket {
     return out;
   }
 
+  /// The file descriptor; -1 once closed or released. Still owned by the socket.
   int fd() const noexcept { return fd_; }
+  /// Whether the socket owns an open fd (not closed, released or moved from).
   bool is_open() const noexcept { return fd_ >= 0; }
+  /// The address family given at creation (AF_INET, AF_INET6, AF_UNIX, ...).
   int family() const noexcept { return family_; }
+  /// The socket type (SOCK_STREAM, SOCK_DGRAM, ...), without the SOCK_NONBLOCK and SOCK_CLOEXEC flags.
   int type() const noexcept { return type_; }
+  /// The protocol given at creation (0: the family's default).
   int protocol() const noexcept { return protocol_; }
 
   /// Closes the socket (idempotent). Tasks with an operation in flight on it wake with
@@ -134,21 +139,27 @@ class socket {
   /// Gives up ownership of the fd.
   int release() noexcept { return std::exchange(fd_, -1); }
 
+  /// bind(2) to `a`. Fails: std::system_error naming the address; on a closed socket:
+  /// closed_resource_error (as every operation below). Not a checkpoint.
   void bind(const socket_address& a) {
     check_open("bind");
     if (::bind(fd_, a.native(), a.size()) != 0)
       detail::throw_errno(errno, "trio::socket::bind: binding to " + a.to_string() + " failed");
   }
+  /// listen(2) with `backlog` (default SOMAXCONN). Fails: std::system_error. Not a checkpoint.
   void listen(int backlog = SOMAXCONN) {
     check_open("listen");
     if (::listen(fd_, backlog) != 0) detail::throw_errno(errno, "trio::socket::listen failed");
   }
+  /// setsockopt(2) for an int option, e.g. `s.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)`. Fails:
+  /// std::system_error. Not a checkpoint.
   void setsockopt(int level, int name, int value) {
     check_open("setsockopt");
     if (::setsockopt(fd_, level, name, &value, sizeof value) != 0)
       detail::throw_errno(
           errno, "trio::socket::setsockopt(" + std::to_string(level) + ", " + std::to_string(name) + ") failed");
   }
+  /// getsockopt(2) for an int option. Fails: std::system_error. Not a checkpoint.
   int getsockopt(int level, int name) const {
     check_open("getsockopt");
     int value = 0;
@@ -158,6 +169,8 @@ class socket {
           errno, "trio::socket::getsockopt(" + std::to_string(level) + ", " + std::to_string(name) + ") failed");
     return value;
   }
+  /// getsockname(2): the address the socket is bound to (after binding port 0: with the port the
+  /// kernel chose).
   socket_address local_address() const {
     check_open("local_address");
     socket_address a;
@@ -166,6 +179,7 @@ class socket {
     a.set_size(n);
     return a;
   }
+  /// getpeername(2): the connected peer's address. Not connected: std::system_error (ENOTCONN).
   socket_address peer_address() const {
     check_open("peer_address");
     socket_address a;
@@ -237,6 +251,7 @@ class socket {
     };
     co_return co_await transfer(detail::io_direction::write, "trio::socket::send", prep);
   }
+  /// send() of a string's bytes.
   task<std::size_t> send(std::string_view data, int flags = 0) {
     return send(std::as_bytes(std::span(data.data(), data.size())), flags);
   }
@@ -254,6 +269,7 @@ class socket {
     };
     co_return co_await transfer(detail::io_direction::write, "trio::socket::sendmsg", prep);
   }
+  /// recvmsg(2): how many bytes arrived; `msg` (names, control data) is filled in as the kernel does.
   task<std::size_t> recvmsg(msghdr& msg, int flags = 0) {
     auto prep = [&](io_uring_sqe* sqe) noexcept {
       io_uring_prep_recvmsg(sqe, fd_, &msg, static_cast<unsigned>(flags));
@@ -271,6 +287,7 @@ class socket {
     msg.msg_iovlen = 1;
     co_return co_await sendmsg(msg, flags);
   }
+  /// sendto() of a string's bytes.
   task<std::size_t> sendto(std::string_view data, socket_address to, int flags = 0) {
     return sendto(std::as_bytes(std::span(data.data(), data.size())), to, flags);
   }

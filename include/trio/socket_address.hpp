@@ -111,7 +111,9 @@ class socket_address {
     return static_cast<std::uint16_t>(v);
   }
 
+  /// AF_INET, AF_INET6 or AF_UNIX; AF_UNSPEC for an empty (default-constructed) address.
   int family() const noexcept { return len_ ? storage_.ss_family : AF_UNSPEC; }
+  /// The port in host byte order; 0 for a Unix or empty address.
   std::uint16_t port() const noexcept {
     if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
     if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
@@ -155,12 +157,18 @@ class socket_address {
     return a;
   }
 
+  /// The sockaddr to pass to a system call (with size()).
   const sockaddr* native() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  /// The sockaddr for a system call to fill in (pass capacity(), then set_size() to what it wrote).
   sockaddr* native() noexcept { return reinterpret_cast<sockaddr*>(&storage_); }
+  /// The address's length in bytes; 0 for an empty address.
   socklen_t size() const noexcept { return len_; }
+  /// Sets the length after a system call wrote the address into native().
   void set_size(socklen_t n) noexcept { len_ = n; }
+  /// The room native() has: sizeof(sockaddr_storage).
   static constexpr socklen_t capacity() noexcept { return sizeof(sockaddr_storage); }
 
+  /// Byte-wise equality of the addresses (same length and same bytes).
   friend bool operator==(const socket_address& a, const socket_address& b) noexcept {
     return a.len_ == b.len_ && std::memcmp(&a.storage_, &b.storage_, a.len_) == 0;
   }

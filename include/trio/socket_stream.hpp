@@ -128,6 +128,7 @@ class socket_stream {
       detail::throw_broken(what, -res);
     }
   }
+  /// send_all of a string's bytes.
   task<void> send_all(std::string_view data) { return send_all(detail::as_bytes(data)); }
 
   /// Returns when the socket can take more data (a POLLOUT wait).
@@ -159,9 +160,13 @@ class socket_stream {
     co_await checkpoint();
   }
 
+  /// The underlying socket (for options and addresses; closing it closes the stream).
   trio::socket& socket() noexcept { return sock_; }
+  /// The underlying socket.
   const trio::socket& socket() const noexcept { return sock_; }
+  /// socket::setsockopt on the stream's socket, e.g. `(IPPROTO_TCP, TCP_NODELAY, 1)`. Not a checkpoint.
   void setsockopt(int level, int name, int value) { sock_.setsockopt(level, name, value); }
+  /// socket::getsockopt on the stream's socket. Not a checkpoint.
   int getsockopt(int level, int name) const { return sock_.getsockopt(level, name); }
 
  private:
@@ -229,7 +234,9 @@ class socket_listener {
     co_await checkpoint();
   }
 
+  /// The listening socket (e.g. local_address() for the port chosen by binding port 0).
   trio::socket& socket() noexcept { return sock_; }
+  /// The listening socket.
   const trio::socket& socket() const noexcept { return sock_; }
 
  private:

@@ -152,20 +152,27 @@ task<std::string> receive_string(S& s, std::size_t max_bytes, const char* what) 
 template <send_stream SendStream, receive_stream ReceiveStream>
 class stapled_stream {
  public:
+  /// Staples `s` (for sending) and `r` (for receiving); the stapled stream owns both.
   stapled_stream(SendStream s, ReceiveStream r) : send_stream_(std::move(s)), receive_stream_(std::move(r)) {}
 
+  /// The send stream's send_all.
   task<void> send_all(std::span<const std::byte> data) { co_await send_stream_.send_all(data); }
+  /// The send stream's send_all of a string's bytes.
   task<void> send_all(std::string_view data) { co_await send_stream_.send_all(detail::as_bytes(data)); }
+  /// The send stream's wait_send_all_might_not_block.
   task<void> wait_send_all_might_not_block() { co_await send_stream_.wait_send_all_might_not_block(); }
+  /// The send stream's send_eof() if it has one, else its aclose(); receiving still works.
   task<void> send_eof() {
     if constexpr (requires { send_stream_.send_eof(); })
       co_await send_stream_.send_eof();
     else
       co_await send_stream_.aclose();
   }
+  /// The receive stream's receive_some: bytes read into `buffer`, 0 at the end of the stream.
   task<std::size_t> receive_some(std::span<std::byte> buffer) {
     co_return co_await receive_stream_.receive_some(buffer);
   }
+  /// Up to `max_bytes` (at least 1, else std::invalid_argument) as a string; empty at the end of the stream.
   task<std::string> receive_some(std::size_t max_bytes = 65536) {
     return detail::receive_string(receive_stream_, max_bytes, "trio::stapled_stream::receive_some");
   }
@@ -182,7 +189,9 @@ class stapled_stream {
     if (first) std::rethrow_exception(first);
   }
 
+  /// The stream sending goes to.
   SendStream& send_stream() noexcept { return send_stream_; }
+  /// The stream receiving comes from.
   ReceiveStream& receive_stream() noexcept { return receive_stream_; }
 
  private:

@@ -151,10 +151,13 @@ struct task_promise<void> final : task_promise_base {
 template <class T>
 class [[nodiscard]] task {
  public:
+  /// The coroutine promise (for the compiler; users never name it).
   using promise_type = detail::task_promise<T>;
+  /// What `co_await` of the task yields.
   using value_type = T;
 
   task() noexcept = default;
+  /// Takes ownership of a coroutine frame (what the promise does; users get tasks by calling a coroutine).
   explicit task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
   task(task&& other) noexcept : h_(std::exchange(other.h_, {})) {}
   task& operator=(task&& other) noexcept {
@@ -170,6 +173,7 @@ class [[nodiscard]] task {
     if (h_) h_.destroy();
   }
 
+  /// Whether the task owns a coroutine frame: false when default-constructed, moved from or released.
   bool valid() const noexcept { return static_cast<bool>(h_); }
 
   /// Gives up ownership of the coroutine frame (not started, or wherever it is): the caller must

@@ -5,6 +5,7 @@
 
 namespace trio {
 
+/// Settings of open_tcp_listeners' sockets (serve_options::listen for serve_tcp).
 struct tcp_listen_options {
   /// listen()'s backlog; the kernel caps it at net.core.somaxconn.
   int backlog = 0xFFFF;

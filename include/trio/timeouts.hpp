@@ -125,6 +125,8 @@ auto move_on_after(std::chrono::duration<Rep, Period> d, F&& body, A&&... args) 
   return detail::make_scoped<detail::scope_kind::move_on>(time_point{}, dd, true, std::forward<F>(body),
                                                           std::forward<A>(args)...);
 }
+/// Like move_on_after, with an absolute deadline (the run's clock; one already past cancels the body
+/// at its first checkpoint).
 template <class F, class... A>
 auto move_on_at(time_point deadline, F&& body, A&&... args) {
   return detail::make_scoped<detail::scope_kind::move_on>(deadline, duration::zero(), false, std::forward<F>(body),
@@ -138,6 +140,7 @@ auto fail_after(std::chrono::duration<Rep, Period> d, F&& body, A&&... args) {
   return detail::make_scoped<detail::scope_kind::fail>(time_point{}, dd, true, std::forward<F>(body),
                                                        std::forward<A>(args)...);
 }
+/// Like fail_after, with an absolute deadline: throws too_slow_error when that deadline cancelled the body.
 template <class F, class... A>
 auto fail_at(time_point deadline, F&& body, A&&... args) {
   return detail::make_scoped<detail::scope_kind::fail>(deadline, duration::zero(), false, std::forward<F>(body),

@@ -198,6 +198,7 @@ auto run_sync(thread_options opts, F&& fn, A&&... args) {
   static_assert(!std::is_reference_v<R>, "trio::to_thread::run_sync: fn must return a value, not a reference");
   return detail::run_sync_impl<R, Fn, std::decay_t<A>...>(opts, std::forward<F>(fn), std::forward<A>(args)...);
 }
+/// run_sync with the default thread_options (the run's default limiter; cancellation waits for the thread).
 template <class F, class... A>
 requires(!std::is_same_v<std::remove_cvref_t<F>, thread_options>) auto run_sync(F&& fn, A&&... args) {
   return run_sync(thread_options{}, std::forward<F>(fn), std::forward<A>(args)...);

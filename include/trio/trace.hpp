@@ -37,15 +37,19 @@ namespace trio {
 /// (docs/performance.md gives the cost). Use it on one run at a time: it is not thread-safe.
 class trace_recorder : public instrument {
  public:
+  /// A recorder keeping the last `max_events` events (default 65536; 0 counts as 1): when full, each new
+  /// event replaces the oldest.
   explicit trace_recorder(std::size_t max_events = 65536)
       : max_(max_events == 0 ? 1 : max_events), origin_(std::chrono::steady_clock::now()) {
     events_.reserve(std::min<std::size_t>(max_, 4096));
   }
 
+  /// Records an instant "spawn" event and remembers the task's name.
   void task_spawned(const lowlevel::task_info& t) override {
     remember_name(t);
     push({kind::spawn, t.id(), now_ns(), 0});
   }
+  /// Records an instant "exit" event.
   void task_exited(const lowlevel::task_info& t) override {
     push({kind::exit, t.id(), now_ns(), 0});
     exited_.push_back(t.id());
@@ -55,12 +59,16 @@ class trace_recorder : public instrument {
       exited_.erase(exited_.begin(), exited_.begin() + half);
     }
   }
+  /// Notes when the step starts.
   void before_task_step(const lowlevel::task_info&) override { step_start_ = now_ns(); }
+  /// Records the step as a slice on the loop's track.
   void after_task_step(const lowlevel::task_info& t) override {
     const std::int64_t end = now_ns();
     push({kind::step, t.id(), step_start_, end - step_start_});
   }
+  /// Notes when the I/O wait starts.
   void before_io_wait(duration) override { wait_start_ = now_ns(); }
+  /// Records the I/O wait as a slice on the I/O track.
   void after_io_wait(duration) override {
     const std::int64_t end = now_ns();
     push({kind::io_wait, 0, wait_start_, end - wait_start_});
@@ -69,6 +77,7 @@ class trace_recorder : public instrument {
   /// Asks the recorder to write its trace to `path` when the run ends with an exception escaping
   /// trio::run (the main task's, a deadlock, Ctrl-C): the flight recorder of a crash. Empty: off.
   void write_on_error(std::string path) { on_error_path_ = std::move(path); }
+  /// Writes the trace to the write_on_error() path if the run failed; else does nothing.
   void after_run() override {
     if (on_error_path_.empty() || !detail::t_runner || !detail::t_runner->run_failed()) return;
     std::ofstream f(on_error_path_);

@@ -39,7 +39,9 @@ namespace trio::http {
 /// once.
 class client {
  public:
+  /// A client with the default options.
   client() : client(client_options{}) {}
+  /// A client with `options` for all its requests (the default constructor: default options).
   explicit client(client_options options)
       : multi_(std::make_shared<trio::detail::curl_multi>()), options_(std::move(options)) {
     CURLM* m = multi_->native();
@@ -51,21 +53,35 @@ class client {
   client(client&&) noexcept = default;
   client& operator=(client&&) noexcept = default;
 
+  /// The options the client was made with.
   const client_options& options() const noexcept { return options_; }
 
+  /// request("GET", url).
   task<response> get(std::string url) { return request("GET", std::move(url)); }
+  /// request("GET", url, o).
   task<response> get(std::string url, request_options o) { return request("GET", std::move(url), std::move(o)); }
+  /// request("HEAD", url).
   task<response> head(std::string url) { return request("HEAD", std::move(url)); }
+  /// request("HEAD", url, o).
   task<response> head(std::string url, request_options o) { return request("HEAD", std::move(url), std::move(o)); }
+  /// request("POST", url): a POST without a body.
   task<response> post(std::string url) { return request("POST", std::move(url)); }
+  /// request("POST", url, o): the body is o.content, o.json or o.form.
   task<response> post(std::string url, request_options o) { return request("POST", std::move(url), std::move(o)); }
+  /// request("PUT", url).
   task<response> put(std::string url) { return request("PUT", std::move(url)); }
+  /// request("PUT", url, o).
   task<response> put(std::string url, request_options o) { return request("PUT", std::move(url), std::move(o)); }
+  /// request("PATCH", url).
   task<response> patch(std::string url) { return request("PATCH", std::move(url)); }
+  /// request("PATCH", url, o).
   task<response> patch(std::string url, request_options o) { return request("PATCH", std::move(url), std::move(o)); }
+  /// request("DELETE", url) (`delete` is a C++ keyword).
   task<response> delete_(std::string url) { return request("DELETE", std::move(url)); }
+  /// request("DELETE", url, o).
   task<response> delete_(std::string url, request_options o) { return request("DELETE", std::move(url), std::move(o)); }
 
+  /// request(method, url) with default request_options.
   task<response> request(std::string method, std::string url) {
     return request(std::move(method), std::move(url), request_options{});
   }
@@ -83,6 +99,7 @@ class client {
     co_return finish(s);
   }
 
+  /// stream(method, url) with default request_options.
   task<streamed_response> stream(std::string method, std::string url) {
     return stream(std::move(method), std::move(url), request_options{});
   }

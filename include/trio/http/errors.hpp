@@ -16,9 +16,12 @@ namespace trio::http {
 /// Every HTTP failure; what() names the method and URL and includes curl's own text.
 class error : public std::runtime_error {
  public:
+  /// An error with message `what` for the request `method` `url` (the client makes these).
   error(const std::string& what, std::string method, std::string url)
       : std::runtime_error(what), method_(std::move(method)), url_(std::move(url)) {}
+  /// The request's method ("GET", ...).
   const std::string& method() const noexcept { return method_; }
+  /// The request's URL (resolved against base_url, with its parameters).
   const std::string& url() const noexcept { return url_; }
 
  private:
@@ -39,13 +42,16 @@ class write_error : public error {
 /// A phase took longer than its timeout; phase() is "connect", "read", "write" or "pool".
 class timeout_error : public error {
  public:
+  /// An error for the request, as http::error's, that timed out in `phase`.
   timeout_error(const std::string& what, std::string method, std::string url, std::string phase)
       : error(what, std::move(method), std::move(url)), phase_(std::move(phase)) {}
+  /// The phase that timed out: "connect", "read", "write" or "pool".
   const std::string& phase() const noexcept { return phase_; }
 
  private:
   std::string phase_;
 };
+/// follow_redirects met more redirects than max_redirects.
 class too_many_redirects : public error {
   using error::error;
 };
@@ -59,8 +65,10 @@ class protocol_error : public error {
 /// names the limit. The transfer was stopped there: nothing beyond the limit was kept or decoded.
 class response_too_large : public error {
  public:
+  /// An error for the request, as http::error's, whose body passed `limit` bytes.
   response_too_large(const std::string& what, std::string method, std::string url, std::size_t limit)
       : error(what, std::move(method), std::move(url)), limit_(limit) {}
+  /// The max_response_size that was exceeded, in bytes.
   std::size_t limit() const noexcept { return limit_; }
 
  private:

@@ -16,6 +16,8 @@
 
 namespace trio::http {
 
+/// (name, value) pairs, in order: a request's headers and query parameters, and what a header_map is
+/// made from. A name may repeat.
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 namespace detail {
@@ -49,29 +51,36 @@ inline void check_header(std::string_view name, std::string_view value) {
 /// ("name:value\n" lines) that a response shares with its body, so a response is one allocation.
 class header_map {
  public:
+  /// A header: (name, value) views into the map, valid while the map (or its response) lives.
   using value_type = std::pair<std::string_view, std::string_view>;
+  /// A forward iterator over the headers in order, yielding value_type by value.
   class iterator {
    public:
-    using iterator_concept = std::forward_iterator_tag;
-    using iterator_category = std::input_iterator_tag;  // operator* returns a value
-    using value_type = header_map::value_type;
-    using difference_type = std::ptrdiff_t;
-    using reference = value_type;
+    using iterator_concept = std::forward_iterator_tag;  ///< A forward iterator (C++20 ranges).
+    /// An input iterator for the pre-C++20 traits: operator* returns a value, not a reference.
+    using iterator_category = std::input_iterator_tag;
+    using value_type = header_map::value_type;  ///< (name, value) views.
+    using difference_type = std::ptrdiff_t;     ///< The distance type.
+    using reference = value_type;               ///< What operator* returns: a value.
     iterator() = default;
+    /// The current header as (name, value).
     value_type operator*() const noexcept {
       const std::string_view line = rest_.substr(0, rest_.find('\n'));
       const std::size_t colon = line.find(':');
       return {line.substr(0, colon), line.substr(colon + 1)};
     }
+    /// Moves to the next header.
     iterator& operator++() noexcept {
       rest_.remove_prefix(std::min(rest_.size(), rest_.find('\n') + 1));
       return *this;
     }
+    /// Moves to the next header; returns the iterator as it was.
     iterator operator++(int) noexcept {
       iterator before = *this;
       ++*this;
       return before;
     }
+    /// Whether both point at the same header of the same map.
     bool operator==(const iterator& o) const noexcept { return rest_.data() == o.rest_.data(); }
 
    private:
@@ -81,6 +90,7 @@ class header_map {
   };
 
   header_map() = default;
+  /// A map of `items`, in order (for tests and transports that build responses).
   explicit header_map(const header_list& items) {
     for (const auto& [k, v] : items) append(k, v);
     head_ = text_.size();
@@ -98,10 +108,15 @@ class header_map {
       if (detail::iequals(k, name)) out.push_back(v);
     return out;
   }
+  /// Whether a header named `name` (any case) is present.
   bool contains(std::string_view name) const { return get(name).has_value(); }
+  /// The number of headers, repeated names counted each time.
   std::size_t size() const noexcept { return count_; }
+  /// Whether there is no header.
   bool empty() const noexcept { return count_ == 0; }
+  /// The first header.
   iterator begin() const noexcept { return iterator(std::string_view(text_).substr(0, head_)); }
+  /// Past the last header.
   iterator end() const noexcept { return iterator(std::string_view(text_.data() + head_, 0)); }
 
  private:

@@ -33,11 +33,18 @@ namespace trio::http {
 /// Closing it (aclose, or destroying it) before the end aborts the transfer.
 class streamed_response {
  public:
+  /// The status code (200, 404, ...).
   int status_code() const noexcept { return head_.status_code(); }
+  /// The status line's reason phrase ("OK", "Not Found").
   std::string_view reason_phrase() const noexcept { return head_.reason_phrase(); }
+  /// The response's headers.
   const header_map& headers() const noexcept { return head_.headers(); }
+  /// The URL of this response (after redirects).
   const std::string& url() const noexcept { return head_.url(); }
+  /// "HTTP/1.0", "HTTP/1.1", "HTTP/2" or "HTTP/3".
   std::string_view http_version() const noexcept { return head_.http_version(); }
+  /// Throws http_status_error for a 4xx/5xx status; otherwise returns the response's head (status,
+  /// headers, URL) so calls chain. Read the body from this stream.
   const response& raise_for_status() const { return head_.raise_for_status(); }
 
   /// Up to buffer.size() bytes of the body; 0 at its end. Errors as client::request's. A checkpoint

@@ -22,13 +22,13 @@ namespace trio::http {
 /// and the request's headers merged, the body serialised (content, json or form, with its
 /// Content-Type), and the options that apply to it.
 struct request {
-  std::string method;
-  std::string url;
-  header_list headers;
-  std::string content;
-  timeout_config timeout;
-  bool follow_redirects = false;
-  int max_redirects = 20;
+  std::string method;             ///< "GET", "POST", ...
+  std::string url;                ///< The full URL: base_url resolved, query parameters appended.
+  header_list headers;            ///< The client's and the request's headers merged (the request's win).
+  std::string content;            ///< The body, serialised; empty: none.
+  timeout_config timeout;         ///< The timeouts that apply (the request's, else the client's).
+  bool follow_redirects = false;  ///< Whether redirects are to be followed (the transport's job).
+  int max_redirects = 20;         ///< The client's max_redirects.
 };
 
 /// What sends the client's requests when client_options::transport is set, instead of libcurl (the
@@ -38,6 +38,7 @@ struct request {
 class transport {
  public:
   virtual ~transport() = default;
+  /// Sends `r` and returns the whole response. Errors: http::error's kinds, which reach the caller.
   virtual task<response> handle_request(request r) = 0;
   /// Called by client::aclose.
   virtual task<void> aclose() { co_return; }
@@ -48,8 +49,11 @@ class transport {
 /// sleep, wait on events, be cancelled); each request is a checkpoint either way.
 class mock_transport final : public transport {
  public:
+  /// Answers each request with handler(request), after a checkpoint.
   explicit mock_transport(std::function<response(const request&)> handler) : plain_(std::move(handler)) {}
+  /// Answers each request with `co_await handler(request)` (it may wait and be cancelled).
   explicit mock_transport(std::function<task<response>(request)> handler) : async_(std::move(handler)) {}
+  /// Calls the handler; what it throws reaches the caller.
   task<response> handle_request(request r) override {
     if (async_) co_return co_await async_(std::move(r));
     co_await checkpoint();

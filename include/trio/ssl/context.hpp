@@ -98,6 +98,7 @@ class ssl_context {
     SSL_CTX_set_min_proto_version(ctx_, version);
     return *this;
   }
+  /// The highest TLS version to allow, as set_min_version (0: the library's limit).
   ssl_context& set_max_version(int version) {
     SSL_CTX_set_max_proto_version(ctx_, version);
     return *this;
@@ -119,6 +120,7 @@ class ssl_context {
     return *this;
   }
 
+  /// OpenSSL's SSL_CTX, for settings the class does not offer (change it before making streams).
   SSL_CTX* native() const noexcept { return ctx_; }
 
  private:

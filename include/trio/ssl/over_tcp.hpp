@@ -32,8 +32,8 @@ namespace trio {
 
 /// open_ssl_over_tcp_stream's options.
 struct ssl_connect_options {
-  bool https_compatible = false;
-  tcp_connect_options tcp{};
+  bool https_compatible = false;  ///< See ssl_stream_options::https_compatible.
+  tcp_connect_options tcp{};      ///< The TCP connection's options (happy eyeballs delay, local address).
 };
 
 /// open_tcp_stream(host, port) wrapped in a client ssl_stream that checks the certificate against host
@@ -46,9 +46,11 @@ inline task<ssl_stream<socket_stream>> open_ssl_over_tcp_stream(std::string host
   o.https_compatible = options.https_compatible;
   co_return ssl_stream<socket_stream>(std::move(tcp), ctx, std::move(host), o);
 }
+/// open_ssl_over_tcp_stream with default ssl_connect_options.
 inline task<ssl_stream<socket_stream>> open_ssl_over_tcp_stream(std::string host, std::uint16_t port, ssl_context ctx) {
   return open_ssl_over_tcp_stream(std::move(host), port, std::move(ctx), ssl_connect_options{});
 }
+/// open_ssl_over_tcp_stream with ssl_context::client() (the system's trusted CAs) and default options.
 inline task<ssl_stream<socket_stream>> open_ssl_over_tcp_stream(std::string host, std::uint16_t port) {
   return open_ssl_over_tcp_stream(std::move(host), port, ssl_context::client(), ssl_connect_options{});
 }
@@ -62,6 +64,7 @@ inline task<std::vector<ssl_listener<socket_listener>>> open_ssl_over_tcp_listen
   for (auto& l : tcp) out.emplace_back(std::move(l), ctx, https_compatible);
   co_return out;
 }
+/// open_ssl_over_tcp_listeners on every address, without https_compatible.
 inline task<std::vector<ssl_listener<socket_listener>>> open_ssl_over_tcp_listeners(std::uint16_t port,
                                                                                     ssl_context ctx) {
   return open_ssl_over_tcp_listeners(port, std::move(ctx), std::string(), false);
@@ -74,9 +77,9 @@ using ssl_stream_handler = std::function<task<void>(ssl_stream<socket_stream>&)>
 
 /// serve_ssl_over_tcp's options.
 struct ssl_serve_options {
-  bool https_compatible = false;
-  std::string host;     ///< the address to listen on (default: every address)
-  serve_options serve;  ///< handler_nursery, listen options
+  bool https_compatible = false;  ///< See ssl_stream_options::https_compatible.
+  std::string host;               ///< the address to listen on (default: every address)
+  serve_options serve;            ///< handler_nursery, listen options
   /// A connection whose TLS handshake has not finished this long after it was accepted is closed
   /// without calling the handler (a client that connects and sends nothing holds an fd and a task
   /// until then). duration::max(): no limit.

@@ -25,8 +25,10 @@
 // receive two or three values. Coroutine test bodies write exactly that, so for every assertion after
 // this header the expression appears once.
 #undef CATCH_INTERNAL_IGNORE_BUT_WARN
+/// Catch2's hook, redefined to drop the unevaluated copies of an assertion's expression (see above).
 #define CATCH_INTERNAL_IGNORE_BUT_WARN(...)
 #undef INTERNAL_CATCH_TEST
+/// Catch2's assertion macro, redefined so the expression (and any co_await in it) appears once.
 #define INTERNAL_CATCH_TEST(macroName, resultDisposition, ...)                                               \
   do {                                                                                                       \
     Catch::AssertionHandler catchAssertionHandler(macroName##_catch_sr, CATCH_INTERNAL_LINEINFO,             \
@@ -56,6 +58,7 @@ inline mock_clock& current_mock_clock() {
 }
 
 namespace detail_catch2 {
+/// Internal: runs a TRIO_TEST_CASE body (autojumping mock clock, fail_on_deadlock, no SIGINT handling).
 inline void run_test(task<> (*body)()) {
   mock_clock clk;
   clk.set_autojump_threshold(duration::zero());
@@ -65,6 +68,7 @@ inline void run_test(task<> (*body)()) {
   opts.fail_on_deadlock = true;
   run(opts, body);
 }
+/// Internal: runs a TRIO_REAL_TIME_TEST_CASE body (the real clock, fail_on_deadlock, no SIGINT handling).
 inline void run_real_time_test(task<> (*body)()) {
   run_options opts;
   opts.handle_sigint = false;
@@ -74,14 +78,20 @@ inline void run_real_time_test(task<> (*body)()) {
 }  // namespace detail_catch2
 }  // namespace trio::testing
 
+/// Internal: token pasting.
 #define TRIO_DETAIL_CAT2(a, b) a##b
+/// Internal: token pasting after expanding the arguments (for __LINE__).
 #define TRIO_DETAIL_CAT(a, b) TRIO_DETAIL_CAT2(a, b)
+/// Internal: a Catch2 TEST_CASE that runs the coroutine `fn` (defined by the braces that follow) with run_test.
 #define TRIO_DETAIL_TEST_CASE(fn, name, tags)                              \
   static ::trio::task<> fn();                                              \
   TEST_CASE(name, tags) { ::trio::testing::detail_catch2::run_test(&fn); } \
   static ::trio::task<> fn()
+/// A Catch2 TEST_CASE(name, tags) whose body, the braces that follow, is a coroutine (`co_await` in it)
+/// run under trio::run with an autojumping mock clock and fail_on_deadlock (see the file's comment).
 #define TRIO_TEST_CASE(name, tags) TRIO_DETAIL_TEST_CASE(TRIO_DETAIL_CAT(trio_test_body_, __LINE__), name, tags)
 
+/// Internal: as TRIO_DETAIL_TEST_CASE, with run_real_time_test.
 #define TRIO_DETAIL_REAL_TIME_TEST_CASE(fn, name, tags)                              \
   static ::trio::task<> fn();                                                        \
   TEST_CASE(name, tags) { ::trio::testing::detail_catch2::run_real_time_test(&fn); } \

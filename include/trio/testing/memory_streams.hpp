@@ -68,8 +68,11 @@ class memory_send_stream {
   };
 
  public:
+  /// A stream with an empty buffer and no hooks.
   memory_send_stream() : s_(std::make_shared<state>()) {}
 
+  /// Appends `data` to the buffer (unbounded: it never waits for a reader), then runs send_all_hook if set.
+  /// A checkpoint. Closed: closed_resource_error; two tasks sending at once: busy_resource_error.
   task<void> send_all(std::span<const std::byte> data) {
     auto s = s_;
     trio::detail::busy_guard busy(s->sending, "trio::testing::memory_send_stream", "sending");
@@ -78,7 +81,10 @@ class memory_send_stream {
     s->q.put(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
     if (s->send_all_hook) co_await s->send_all_hook();
   }
+  /// send_all of a string's bytes.
   task<void> send_all(std::string_view data) { return send_all(trio::detail::as_bytes(data)); }
+  /// A checkpoint, then wait_send_all_might_not_block_hook if set (the buffer never fills). Closed:
+  /// closed_resource_error; while another task sends: busy_resource_error.
   task<void> wait_send_all_might_not_block() {
     auto s = s_;
     if (s->sending) throw busy_resource_error("trio::testing::memory_send_stream: another task is already sending");
@@ -92,6 +98,7 @@ class memory_send_stream {
     s_->closed = true;
     s_->q.close_put();
   }
+  /// close(), then close_hook if set (the first time only), then a checkpoint.
   task<void> aclose() {
     auto s = s_;
     const bool first = !s->closed;
@@ -116,10 +123,14 @@ class memory_send_stream {
     if (s_->q.data.empty() && !s_->q.eof) throw would_block("trio::testing::memory_send_stream: no data");
     return s_->q.take(max_bytes.value_or(std::string::npos));
   }
+  /// Whether close() or aclose() was called.
   bool closed() const noexcept { return s_->closed; }
 
+  /// Called (and awaited) at the end of every send_all; assign a function to inject behaviour. Empty: none.
   stream_hook& send_all_hook() noexcept { return s_->send_all_hook; }
+  /// Called (and awaited) at the end of every wait_send_all_might_not_block. Empty: none.
   stream_hook& wait_send_all_might_not_block_hook() noexcept { return s_->wait_send_all_might_not_block_hook; }
+  /// Called (and awaited) by the first aclose(). Empty: none.
   stream_hook& close_hook() noexcept { return s_->close_hook; }
 
  private:
@@ -138,8 +149,12 @@ class memory_receive_stream {
   };
 
  public:
+  /// A stream with an empty buffer and no hooks.
   memory_receive_stream() : s_(std::make_shared<state>()) {}
 
+  /// A checkpoint, receive_some_hook if set, then up to buffer.size() bytes of what put_data added,
+  /// waiting for some; 0 after put_eof once drained. An empty buffer: std::invalid_argument; closed:
+  /// closed_resource_error; two tasks at once: busy_resource_error.
   task<std::size_t> receive_some(std::span<std::byte> buffer) {
     auto s = s_;
     if (buffer.empty()) throw std::invalid_argument("trio::testing::memory_receive_stream: the buffer is empty");
@@ -155,14 +170,17 @@ class memory_receive_stream {
     std::memcpy(buffer.data(), got.data(), got.size());
     co_return got.size();
   }
+  /// Up to `max_bytes` (at least 1, else std::invalid_argument) as a string; empty at the end of the stream.
   task<std::string> receive_some(std::size_t max_bytes = 65536) {
     return trio::detail::receive_string(*this, max_bytes, "trio::testing::memory_receive_stream::receive_some");
   }
+  /// Marks the stream closed: a blocked receive_some wakes with closed_resource_error. Idempotent.
   void close() {
     if (s_->closed) return;
     s_->closed = true;
     s_->q.waiters.unpark_all();  // a blocked receive_some sees closed
   }
+  /// close(), then close_hook if set (the first time only), then a checkpoint.
   task<void> aclose() {
     auto s = s_;
     const bool first = !s->closed;
@@ -179,9 +197,12 @@ class memory_receive_stream {
   }
   /// The end of the stream: once the data is read, receive_some returns 0 forever.
   void put_eof() { s_->q.close_put(); }
+  /// Whether close() or aclose() was called.
   bool closed() const noexcept { return s_->closed; }
 
+  /// Called (and awaited) by every receive_some before it takes data (e.g. to put_data on demand). Empty: none.
   stream_hook& receive_some_hook() noexcept { return s_->receive_some_hook; }
+  /// Called (and awaited) by the first aclose(). Empty: none.
   stream_hook& close_hook() noexcept { return s_->close_hook; }
 
  private:
@@ -228,6 +249,7 @@ inline std::pair<memory_send_stream, memory_receive_stream> memory_stream_one_wa
   return {std::move(send), std::move(receive)};
 }
 
+/// A two-way memory stream: a memory_send_stream and a memory_receive_stream stapled together.
 using memory_stream = stapled_stream<memory_send_stream, memory_receive_stream>;
 
 /// Two memory_streams connected to each other, with unbounded buffers.
@@ -254,9 +276,14 @@ struct lockstep_state {
 };
 }  // namespace memory_detail
 
+/// The sending end of a lockstep pair: no buffer, send_all returns once the receiver has taken every byte.
 class lockstep_send_stream {
  public:
+  /// An end over a pair's shared state (lockstep_stream_one_way_pair makes them; call that).
   explicit lockstep_send_stream(std::shared_ptr<memory_detail::lockstep_state> s) : s_(std::move(s)) {}
+  /// Offers `data` and waits until receive_some calls have taken all of it. A checkpoint. Cancelled:
+  /// what was not taken is withdrawn. Closed: closed_resource_error; the receiver closed:
+  /// broken_resource_error; two tasks sending: busy_resource_error.
   task<void> send_all(std::span<const std::byte> data) {
     auto s = s_;
     if (s->sending) throw busy_resource_error("trio::testing::lockstep stream: another task is already sending");
@@ -281,7 +308,9 @@ class lockstep_send_stream {
         throw broken_resource_error("trio::testing::lockstep stream: the receiver was closed");
     }
   }
+  /// send_all of a string's bytes.
   task<void> send_all(std::string_view data) { return send_all(trio::detail::as_bytes(data)); }
+  /// A checkpoint, then waits until a task is in receive_some (or the receiver is closed).
   task<void> wait_send_all_might_not_block() {
     auto s = s_;
     trio::detail::busy_guard busy(s->sending, "trio::testing::lockstep stream", "sending");
@@ -289,6 +318,7 @@ class lockstep_send_stream {
     if (s->send_closed) throw closed_resource_error("trio::testing::lockstep stream: the stream was closed");
     while (!s->receiving && !s->receive_closed) co_await s->senders.park();
   }
+  /// Closes the sending end (the receiver sees the end of the stream), then a checkpoint.
   task<void> aclose() {
     auto s = s_;
     s->send_closed = true;
@@ -301,9 +331,13 @@ class lockstep_send_stream {
   std::shared_ptr<memory_detail::lockstep_state> s_;
 };
 
+/// The receiving end of a lockstep pair: takes bytes straight from a sender blocked in send_all.
 class lockstep_receive_stream {
  public:
+  /// An end over a pair's shared state (lockstep_stream_one_way_pair makes them; call that).
   explicit lockstep_receive_stream(std::shared_ptr<memory_detail::lockstep_state> s) : s_(std::move(s)) {}
+  /// A checkpoint, then up to buffer.size() of the bytes a sender offers, waiting for one; 0 once the
+  /// sender has closed. An empty buffer: std::invalid_argument; closed: closed_resource_error.
   task<std::size_t> receive_some(std::span<std::byte> buffer) {
     auto s = s_;
     if (buffer.empty()) throw std::invalid_argument("trio::testing::lockstep stream: the buffer is empty");
@@ -322,9 +356,11 @@ class lockstep_receive_stream {
     if (s->pending.empty()) s->senders.unpark_all();
     co_return n;
   }
+  /// Up to `max_bytes` (at least 1, else std::invalid_argument) as a string; empty at the end of the stream.
   task<std::string> receive_some(std::size_t max_bytes = 65536) {
     return trio::detail::receive_string(*this, max_bytes, "trio::testing::lockstep stream::receive_some");
   }
+  /// Closes the receiving end (a sender then gets broken_resource_error), then a checkpoint.
   task<void> aclose() {
     auto s = s_;
     s->receive_closed = true;
@@ -339,11 +375,13 @@ class lockstep_receive_stream {
 static_assert(send_stream<lockstep_send_stream>);
 static_assert(receive_stream<lockstep_receive_stream>);
 
+/// A connected one-way lockstep pair: a send end and a receive end with no buffer between them.
 inline std::pair<lockstep_send_stream, lockstep_receive_stream> lockstep_stream_one_way_pair() {
   auto s = std::make_shared<memory_detail::lockstep_state>();
   return {lockstep_send_stream(s), lockstep_receive_stream(s)};
 }
 
+/// A two-way lockstep stream: a lockstep send end and receive end stapled together.
 using lockstep_stream = stapled_stream<lockstep_send_stream, lockstep_receive_stream>;
 
 /// Two lockstep_streams connected to each other.

@@ -54,6 +54,7 @@ class mock_clock final : public trio::clock {
     real_base_ = real;
     rate_ = rate;
   }
+  /// How fast virtual time moves per real second (set_rate); 0: it moves only when told to.
   double rate() const noexcept { return rate_; }
 
   void autojump(time_point next_deadline) override {

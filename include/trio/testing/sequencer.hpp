@@ -24,6 +24,8 @@
 
 namespace trio::testing {
 
+/// Orders blocks of different tasks by number: `co_await seq(n)` waits until block n - 1 has ended
+/// (0 runs at once). See the file's comment for the rules and what breaks it.
 class sequencer {
  public:
   /// Ends a block: the next number may run. Move-only.

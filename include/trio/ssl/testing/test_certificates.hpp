@@ -23,6 +23,7 @@
 
 namespace trio::testing {
 
+/// What make_test_certificates returns: PEM text for a throwaway CA and a server certificate.
 struct test_certificates {
   std::string ca_pem;    ///< the CA's certificate: trust this (ssl_context::load_verify_pem)
   std::string cert_pem;  ///< the server's certificate (for the names asked), signed by the CA
