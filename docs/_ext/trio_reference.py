@@ -33,6 +33,10 @@ AREAS = [
      ["testing.hpp", "testing/catch2.hpp", "testing/mock_clock.hpp", "testing/wait_all_tasks_blocked.hpp",
       "testing/memory_streams.hpp", "testing/check_streams.hpp", "testing/sequencer.hpp",
       "testing/ssl_certs.hpp"]),
+    ("runner_groups", "Runner groups: every core, still structured",
+     "One trio::run per core in a structured group: run_per_core, calls into another runner (on_runner) and "
+     "channels whose ends may be used from any runner of the group.",
+     ["runner_group.hpp", "shared_channel.hpp"]),
     ("lowlevel", "Low level and introspection",
      "What libraries built on trio-cpp need: the current task, the token for other threads, waiting on a "
      "file descriptor, instruments, and the diagnostics (statistics, Prometheus text, the trace).",

@@ -37,9 +37,10 @@
 
 namespace trio {
 
+/// How run_per_core runs its group.
 struct runner_group_options {
-  std::size_t runners = 0;   // 0: one per CPU this process may run on
-  bool pin_to_cpus = false;  // runner i runs on the i-th of those CPUs only
+  std::size_t runners = 0;   ///< How many runners (threads); 0: one per CPU this process may run on.
+  bool pin_to_cpus = false;  ///< Runner i runs on the i-th of those CPUs only.
   /// Each runner's trio::run options. Only runner 0 (the calling thread) handles Ctrl-C; the clock and
   /// the instruments, if given, are shared by every runner's thread and must be thread-safe.
   run_options run;
@@ -356,6 +357,7 @@ void run_per_core(runner_group_options options, F&& main, A&&... args) {
   std::rethrow_exception(make_exception_group(std::move(errors)));
 }
 
+/// run_per_core with the default options: one runner per CPU this process may run on.
 template <class F, class... A>
 requires(!std::is_same_v<std::remove_cvref_t<F>, runner_group_options>) void run_per_core(F&& main, A&&... args) {
   run_per_core(runner_group_options{}, std::forward<F>(main), std::forward<A>(args)...);
