@@ -80,6 +80,21 @@ def _signature(m):
     return "(" + ", ".join(types) + ")"
 
 
+def _public_member_header(m, compound_kind):
+    """The public header ("trio/x.hpp") that declares member m of a compound of that kind, or None when m
+    is not part of the public API: not public, a file's member other than a TRIO_ macro, an internal
+    TRIO_DETAIL macro, or declared outside the public headers."""
+    mk = m.get("kind")
+    name = _text(m.find("name"))
+    if m.get("prot", "public") != "public" or (compound_kind == "file" and mk != "define"):
+        return None
+    if mk == "define" and (not name.startswith("TRIO_") or name.startswith("TRIO_DETAIL")):
+        return None
+    loc = m.find("location")
+    f = loc.get("file", "") if loc is not None else ""
+    return f if f.startswith("trio/") else None
+
+
 def collect(xml_dir):
     """header (relative to include/trio) -> {"brief": str, "classes": [...], "members": [(kind, name)]}."""
     index = ET.parse(os.path.join(xml_dir, "index.xml")).getroot()
@@ -117,17 +132,10 @@ def collect(xml_dir):
                 entry["detail"] = " ".join(_text(d.find("detaileddescription")).split())
         for m in d.iter("memberdef"):
             mk = m.get("kind")
-            if mk not in DIRECTIVE or (kind == "file" and mk != "define"):
-                continue
-            if m.get("prot", "public") != "public":
+            f = _public_member_header(m, kind)
+            if mk not in DIRECTIVE or not f:
                 continue
             name = _text(m.find("name"))
-            if mk == "define" and not name.startswith("TRIO_") or name.startswith("TRIO_DETAIL"):
-                continue
-            loc = m.find("location")
-            f = loc.get("file") if loc is not None else ""
-            if not f.startswith("trio/"):
-                continue
             qual = scope + "::" + name if scope else name
             if mk == "function":
                 qual += _signature(m)
@@ -172,18 +180,11 @@ def undocumented(xml_dir):
             if not _documented(d):
                 out.append("%s:%s: %s %s" % (loc.get("file"), loc.get("line"), kind, owner))
         for m in d.iter("memberdef"):
-            mk = m.get("kind")
-            if m.get("prot", "public") != "public" or mk in ("friend",):
-                continue
-            if kind == "file" and mk != "define":
+            f = _public_member_header(m, kind)
+            if not f or m.get("kind") == "friend" or _exempt(m, owner):
                 continue
             name = _text(m.find("name"))
-            if mk == "define" and (not name.startswith("TRIO_") or name.startswith("TRIO_DETAIL")):
-                continue
             mloc = m.find("location")
-            f = mloc.get("file", "") if mloc is not None else ""
-            if not f.startswith("trio/") or _exempt(m, owner):
-                continue
             if not _documented(m):
                 out.append("%s:%s: %s%s" % (f, mloc.get("line"), owner + "::" if kind != "file" else "", name))
             for v in m.findall("enumvalue"):
