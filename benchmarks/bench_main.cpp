@@ -561,6 +561,28 @@ void trio_on_runner(benchmark::State& state) {
       for (int i = 0; i < n; ++i) co_await trio::on_runner(1, []() -> trio::task<> { co_return; });
   });
 }
+// Asio: a coroutine spawned on another io_context (run by another thread) and awaited.
+void asio_on_runner(benchmark::State& state) {
+  const int n = scaled(20'000);
+  asio::io_context ctx(1), other(1);
+  auto guard = asio::make_work_guard(other);
+  std::thread t([&] { other.run(); });
+  alloc_scope a{state, double(n)};
+  for (auto _ : state) {
+    asio::co_spawn(
+        ctx,
+        [&, n]() -> asio::awaitable<void> {
+          for (int i = 0; i < n; ++i)
+            co_await asio::co_spawn(
+                other, []() -> asio::awaitable<void> { co_return; }, asio::use_awaitable);
+        },
+        asio::detached);
+    ctx.run();
+    ctx.restart();
+  }
+  guard.reset();
+  t.join();
+}
 // One producer on runner 0, one consumer on runner 1 (compare trio_channel: both on one runner).
 void trio_shared_channel(benchmark::State& state) {
   const int n = scaled(1'000'000);
@@ -791,73 +813,163 @@ void run_echo(benchmark::State& state, Server server) {
 }
 void trio_tcp_echo(benchmark::State& state) { run_echo(state, trio_echo_server); }
 
-/// Echo with two runners in two threads (one trio::run each), each with its own listener on the same
-/// port through SO_REUSEPORT; the kernel spreads the connections. The last connection to close stops
-/// both runners through their trio_tokens.
-void trio_tcp_echo_2runners(benchmark::State& state) {
+/// Two listening sockets on one loopback port with SO_REUSEPORT: the kernel spreads the connections.
+std::uint16_t reuse_port_listeners(int (&lfds)[2]) {
+  std::uint16_t port = 0;
+  for (int i = 0; i < 2; ++i) {
+    lfds[i] = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(lfds[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    socklen_t len = sizeof addr;
+    if (::bind(lfds[i], reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(lfds[i], 1024) != 0 ||
+        ::getsockname(lfds[i], reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      std::abort();
+    port = ntohs(addr.sin_port);
+  }
+  return port;
+}
+
+/// Runs a two-thread echo server (`serve(lfds, conns, cpus, ready)`) against the client in this thread.
+template <class Serve>
+void run_echo_2threads(benchmark::State& state, Serve serve) {
   const int conns = static_cast<int>(state.range(0));
   const int rounds = scaled(2'000);
   const double ops = double(conns) * rounds;
   double server_user_ns = 0, server_cpu_ns = 0;
   alloc_scope a{state, ops};
   for (auto _ : state) {
-    std::uint16_t port = 0;
     int lfds[2];
-    for (int i = 0; i < 2; ++i) {
-      lfds[i] = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      int one = 1;
-      ::setsockopt(lfds[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      addr.sin_port = htons(port);
-      socklen_t len = sizeof addr;
-      if (::bind(lfds[i], reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(lfds[i], 1024) != 0 ||
-          ::getsockname(lfds[i], reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-        std::abort();
-      port = ntohs(addr.sin_port);
-    }
-    std::atomic<int> closed{0};
-    std::optional<trio::lowlevel::trio_token> tokens[2];
-    trio::cancel_scope* scopes[2] = {nullptr, nullptr};
-    std::latch ready(2);
+    const std::uint16_t port = reuse_port_listeners(lfds);
     server_cpu cpus[2];
-    auto stop_all = [&] {
-      for (int i = 0; i < 2; ++i) tokens[i]->run_sync_soon([&scopes, i] { scopes[i]->cancel(); });
-    };
-    auto server = [&](int idx) {
-      in_trio([&]() -> trio::task<> {
-        const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
-        trio::socket_listener listener(trio::socket::adopt(lfds[idx], AF_INET, SOCK_STREAM));
-        auto echo = [&](trio::socket_stream s) -> trio::task<> {
-          std::array<std::byte, echo_message> buf;
-          for (;;) {
-            const std::size_t k = co_await s.receive_some(buf);
-            if (k == 0) break;
-            co_await s.send_all(std::span<const std::byte>(buf.data(), k));
-          }
-          if (++closed == conns) stop_all();
-        };
-        co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
-          tokens[idx] = trio::lowlevel::current_trio_token();
-          scopes[idx] = &n.cancel_scope();
-          ready.count_down();
-          for (;;) n.start_soon(echo, co_await listener.accept());
-        });
-        cpus[idx] = {thread_user_ns() - t0, thread_cpu_ns() - c0};
-      });
-    };
-    std::thread t1([&] { server(0); });
-    std::thread t2([&] { server(1); });
+    std::latch ready(1);
+    std::thread t([&] { serve(lfds, conns, cpus, ready); });
     ready.wait();
     state.SetIterationTime(echo_client(port, conns, rounds));
-    t1.join();
-    t2.join();
+    t.join();
     server_user_ns += double(cpus[0].user_ns + cpus[1].user_ns);
     server_cpu_ns += double(cpus[0].total_ns + cpus[1].total_ns);
   }
   state.counters["server_user_ns_per_op"] = server_user_ns / (ops * double(state.iterations()));
   state.counters["server_cpu_ns_per_op"] = server_cpu_ns / (ops * double(state.iterations()));
+}
+
+/// Echo on a runner group of two (run_per_core, one trio::run per thread), each runner with its own
+/// listener on the port. The runner that closes the last connection stops both with on_runner.
+void trio_tcp_echo_2runners(benchmark::State& state) {
+  run_echo_2threads(state, [](int(&lfds)[2], int conns, server_cpu(&cpus)[2], std::latch& ready) {
+    std::atomic<int> closed{0}, up{0};
+    trio::cancel_scope* scopes[2] = {nullptr, nullptr};
+    trio::run_per_core(two_runners(), [&]() -> trio::task<> {
+      const std::size_t me = trio::runner_index();
+      const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
+      trio::socket_listener listener(trio::socket::adopt(lfds[me], AF_INET, SOCK_STREAM));
+      auto stop = [&scopes](std::size_t i) -> trio::task<> {
+        scopes[i]->cancel();
+        co_return;
+      };
+      auto echo = [&](trio::socket_stream s) -> trio::task<> {
+        std::array<std::byte, echo_message> buf;
+        for (;;) {
+          const std::size_t k = co_await s.receive_some(buf);
+          if (k == 0) break;
+          co_await s.send_all(std::span<const std::byte>(buf.data(), k));
+        }
+        if (++closed == conns) {
+          co_await trio::on_runner(1 - me, stop, 1 - me);
+          scopes[me]->cancel();
+        }
+      };
+      co_await trio::open_nursery([&](trio::nursery& n) -> trio::task<> {
+        scopes[me] = &n.cancel_scope();
+        if (++up == 2) ready.count_down();
+        for (;;) n.start_soon(echo, co_await listener.accept());
+      });
+      cpus[me] = {thread_user_ns() - t0, thread_cpu_ns() - c0};
+    });
+  });
+}
+
+/// Asio's usual multi-core shape: one io_context per thread, each with its own acceptor on the port.
+void asio_tcp_echo_2contexts(benchmark::State& state) {
+  run_echo_2threads(state, [](int(&lfds)[2], int conns, server_cpu(&cpus)[2], std::latch& ready) {
+    std::atomic<int> closed{0};
+    asio::io_context ctxs[2]{asio::io_context(1), asio::io_context(1)};
+    auto serve = [&](int idx) {
+      const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
+      asio::io_context& ctx = ctxs[idx];
+      asio::ip::tcp::acceptor acceptor(ctx, asio::ip::tcp::v4(), lfds[idx]);
+      auto echo = [&](asio::ip::tcp::socket s) -> asio::awaitable<void> {
+        char buf[echo_message];
+        try {
+          for (;;) {
+            const std::size_t k = co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
+            co_await asio::async_write(s, asio::buffer(buf, k), asio::use_awaitable);
+          }
+        } catch (const std::system_error&) {  // end of stream
+        }
+        if (++closed == conns)
+          for (auto& c : ctxs) c.stop();
+      };
+      asio::co_spawn(
+          ctx,
+          [&]() -> asio::awaitable<void> {
+            for (;;) {
+              asio::ip::tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
+              s.set_option(asio::ip::tcp::no_delay(true));
+              asio::co_spawn(ctx, echo(std::move(s)), asio::detached);
+            }
+          },
+          asio::detached);
+      ctx.run();
+      cpus[idx] = {thread_user_ns() - t0, thread_cpu_ns() - c0};
+    };
+    std::thread other([&] { serve(1); });
+    ready.count_down();  // both acceptors listen already (the sockets were made by the caller)
+    serve(0);
+    other.join();
+  });
+}
+
+/// Asio's other shape: one io_context run by two threads (its scheduler takes a lock), one acceptor.
+void asio_tcp_echo_shared_context(benchmark::State& state) {
+  run_echo_2threads(state, [](int(&lfds)[2], int conns, server_cpu(&cpus)[2], std::latch& ready) {
+    ::close(lfds[1]);  // one acceptor takes every connection
+    asio::io_context ctx(2);
+    asio::ip::tcp::acceptor acceptor(ctx, asio::ip::tcp::v4(), lfds[0]);
+    auto echo = [](asio::ip::tcp::socket s) -> asio::awaitable<void> {
+      char buf[echo_message];
+      try {
+        for (;;) {
+          const std::size_t k = co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
+          co_await asio::async_write(s, asio::buffer(buf, k), asio::use_awaitable);
+        }
+      } catch (const std::system_error&) {  // end of stream
+      }
+    };
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < conns; ++i) {
+            asio::ip::tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
+            s.set_option(asio::ip::tcp::no_delay(true));
+            asio::co_spawn(ctx, echo(std::move(s)), asio::detached);
+          }
+        },
+        asio::detached);
+    auto run = [&](int idx) {
+      const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
+      ctx.run();
+      cpus[idx] = {thread_user_ns() - t0, thread_cpu_ns() - c0};
+    };
+    std::thread other([&] { run(1); });
+    ready.count_down();
+    run(0);
+    other.join();
+  });
 }
 void asio_tcp_echo(benchmark::State& state) { run_echo(state, asio_echo_server); }
 void uring_tcp_echo(benchmark::State& state) { run_echo(state, uring_echo_server); }
@@ -990,12 +1102,14 @@ BENCHMARK(trio_idle_task_memory)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(asio_idle_task_memory)->Iterations(1)->Unit(benchmark::kMillisecond);
 PAIR(pipe_roundtrip);
 PAIR(to_thread);
-BENCHMARK(trio_on_runner)->Unit(benchmark::kMillisecond);
+PAIR(on_runner);
 BENCHMARK(trio_shared_channel)->Arg(0)->Arg(64)->Unit(benchmark::kMillisecond);
 BENCHMARK(trio_shared_channel_one_runner)->Arg(0)->Arg(64)->Unit(benchmark::kMillisecond);
 PAIR(from_thread);
 BENCHMARK(trio_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(trio_tcp_echo_2runners)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_tcp_echo_2contexts)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_tcp_echo_shared_context)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(asio_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(uring_tcp_echo)->Arg(1)->Arg(50)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(trio_tcp_bulk)->UseManualTime()->Unit(benchmark::kMillisecond);
