@@ -49,7 +49,8 @@
 
 using namespace std::chrono_literals;
 
-constexpr std::size_t workers_per_runner = 3;
+constexpr std::size_t workers_per_runner = 3;  // each fetches one page at a time
+constexpr auto page_deadline = 30s;            // a whole page, however slowly it trickles in
 
 struct job {
   std::size_t index;  // the URL's place in the list: results are printed in that order
@@ -97,13 +98,13 @@ trio::task<> worker(trio::http::client& client, worker_ends ends) {
     result r{j->index, j->url, 0, 0, trio::runner_index(), {}};
     auto get = [&]() -> trio::task<trio::http::response> { co_return co_await client.get(j->url); };
     try {
-      trio::http::response response = co_await trio::fail_after(30s, get);
+      trio::http::response response = co_await trio::fail_after(page_deadline, get);
       r.status = response.status_code();
       r.bytes = response.content().size();
     } catch (const trio::http::error& e) {
       r.error = e.what();
     } catch (const trio::too_slow_error&) {
-      r.error = "no complete answer within 30 s";
+      r.error = fmt::format("no complete answer within {} s", page_deadline.count());
     }
     co_await ends.results.send(std::move(r));
   }
@@ -135,7 +136,9 @@ trio::task<> gather(trio::receive_channel<result> results, std::size_t count) {
   }
   fmt::print("{} URLs crawled by {} runners x {} workers: {} answered, {} failed\n", count, trio::runner_count(),
              workers_per_runner, answered, count - answered);
-  for (std::size_t i = 0; i < per_runner.size(); ++i) fmt::print("runner {}: {} URLs\n", i, per_runner[i]);
+  for (std::size_t i = 0; i < per_runner.size(); ++i)
+    fmt::print("{}runner {} crawled {}", i ? ", " : "", i, per_runner[i]);
+  fmt::print("\n");
 }
 
 // The demo's pages on the local server (each answers after N x 150 ms), a 404, a 64 KiB file, and a
@@ -157,7 +160,7 @@ trio::task<> crawl_here(crawl_plan* plan) {
     for (std::size_t w = 0; w < workers_per_runner; ++w)
       n.start_soon(worker, std::ref(client), std::move(plan->ends[me * workers_per_runner + w]));
     if (me != 0) co_return;
-    std::vector<std::string> urls = plan->urls;
+    std::vector<std::string> urls = std::move(plan->urls);
     trio::socket refusing;  // (the demo's refused port: bound, never listening, kept until the end)
     if (urls.empty()) {
       const std::string base = co_await local_http::start(n);
@@ -166,8 +169,9 @@ trio::task<> crawl_here(crawl_plan* plan) {
       urls = demo_urls(base, refusing.local_address().port());
       fmt::print("Local HTTP server on 127.0.0.1 (a free port)\n");
     }
-    n.start_soon(feed, std::move(plan->jobs.first), urls);
-    co_await gather(std::move(plan->results.second), urls.size());
+    const std::size_t count = urls.size();
+    n.start_soon(feed, std::move(plan->jobs.first), std::move(urls));
+    co_await gather(std::move(plan->results.second), count);
     n.cancel_scope().cancel();  // every worker is done: stop the demo's server
   });
   co_await client.aclose();
