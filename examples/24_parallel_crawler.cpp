@@ -17,7 +17,8 @@
 // Each worker holds its own clone of both channels: the work queue ends when runner 0 closes its
 // sender, and the results end when the last worker, on whichever runner, is done. A failed fetch is
 // a result (the error named in its line), never the end of the crawl; anything else that throws (a
-// bug) ends its runner's main, and run_per_core cancels every other runner and rethrows it in main().
+// bug) ends its runner's main, and run_per_core cancels every other runner and rethrows it in main();
+// Ctrl-C cancels every runner the same way.
 // Concurrency is bounded: so many workers per runner, each with one request at a time, each request
 // bounded by the client's timeouts and a deadline of its own, each body by a size limit.
 //
@@ -180,6 +181,7 @@ trio::task<> crawl_here(crawl_plan* plan) {
 int main(int argc, char** argv) {
   trio::runner_group_options options;
   const bool demo = argc < 2;
+  // The demo: 2 runners on any machine, so its output is the same everywhere. URLs given: one per core.
   options.runners = demo ? 2 : std::max(1u, std::thread::hardware_concurrency());
   crawl_plan plan(std::vector<std::string>(argv + 1, argv + argc), options.runners);
   try {
