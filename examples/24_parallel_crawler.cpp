@@ -36,13 +36,11 @@
 #include <trio/http.hpp>
 #include <trio/trio.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -182,7 +180,7 @@ int main(int argc, char** argv) {
   trio::runner_group_options options;
   const bool demo = argc < 2;
   // The demo: 2 runners on any machine, so its output is the same everywhere. URLs given: one per core.
-  options.runners = demo ? 2 : std::max(1u, std::thread::hardware_concurrency());
+  options.runners = demo ? 2 : trio::default_runner_count();
   crawl_plan plan(std::vector<std::string>(argv + 1, argv + argc), options.runners);
   try {
     trio::run_per_core(options, crawl_here, &plan);

@@ -2,6 +2,8 @@
 
 #include <trio/shared_channel.hpp>
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -88,6 +90,24 @@ TEST_CASE("GROUP every main returns: each sees its runner_index, runner_count is
   CHECK(counts.load() == n);
   CHECK(calls.load() == static_cast<int>(n));
   CHECK(trio::runner_index() == 0);
+}
+
+TEST_CASE("GROUP default_runner_count: one runner per CPU of the affinity mask; run_per_core's default",
+          "[runner_group]") {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(::sched_getaffinity(0, sizeof set, &set) == 0);
+  CHECK(trio::default_runner_count() == static_cast<std::size_t>(CPU_COUNT(&set)));
+  trio::runner_group_options o;  // runners = 0: the default
+  o.run.handle_sigint = false;
+  std::atomic<std::size_t> mains{0}, count{0};
+  trio::run_per_core(o, [&]() -> trio::task<> {
+    mains.fetch_add(1);
+    count.store(trio::runner_count());
+    co_return;
+  });
+  CHECK(mains.load() == trio::default_runner_count());
+  CHECK(count.load() == trio::default_runner_count());
 }
 
 TEST_CASE("GROUP main gets copies of the arguments", "[runner_group]") {

@@ -290,6 +290,14 @@ struct sigint_blocker {
 
 }  // namespace detail
 
+/// How many runners run_per_core starts when runner_group_options::runners is 0: one per CPU this
+/// process may run on (its affinity mask, as `taskset` or a container's cpuset set it), at least 1.
+/// For a program that sizes what it shares before the group starts:
+///
+///     const std::size_t n = trio::default_runner_count();
+///     std::vector<trio::receive_channel<job>> queues;  // one clone per runner, made up front
+inline std::size_t default_runner_count() { return detail::allowed_cpus().size(); }
+
 /// Runs main(args...) (which returns task<void>) on `options.runners` threads at once, each with its
 /// own trio::run (its own loop and io_uring ring); runner 0 is the calling thread. Returns when every
 /// runner's main has returned. The first exception cancels every other runner (the reason names the
