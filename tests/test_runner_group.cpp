@@ -92,7 +92,7 @@ TEST_CASE("GROUP every main returns: each sees its runner_index, runner_count is
   CHECK(trio::runner_index() == 0);
 }
 
-TEST_CASE("GROUP default_runner_count: one runner per CPU of the affinity mask; run_per_core's default",
+TEST_CASE("GROUP default_runner_count: one runner per CPU of the affinity mask, and run_per_core's default",
           "[runner_group]") {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -455,8 +455,9 @@ TEST_CASE("GROUP a runner whose main has returned still serves on_runner until e
   CHECK(got.load() == 5);
 }
 
-TEST_CASE("GROUP SIG Ctrl-C (a process-directed SIGINT) cancels every runner; run_per_core throws keyboard_interrupt",
-          "[runner_group][signals]") {
+TEST_CASE(
+    "GROUP SIG Ctrl-C (a process-directed SIGINT) cancels every runner, and run_per_core throws keyboard_interrupt",
+    "[runner_group][signals]") {
   test::default_sigint dfl;
   shared_log log;
   trio::runner_group_options o;
