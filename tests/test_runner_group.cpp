@@ -483,7 +483,7 @@ TEST_CASE(
   CHECK_FALSE(sigismember(&mask, SIGINT));
 }
 
-TEST_CASE("GROUP on_runner to the caller's own runner, with a std::string result; a group of one runner",
+TEST_CASE("GROUP on_runner to the caller's own runner, with a std::string result, and a group of one runner",
           "[runner_group]") {
   std::string here, there;
   std::atomic<int> mains{0};
