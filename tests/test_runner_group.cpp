@@ -2,12 +2,15 @@
 
 #include <trio/shared_channel.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "support/helpers.hpp"
@@ -513,4 +516,34 @@ TEST_CASE("GROUP on_runner cancelled at every moment of a call: each ends with t
   CHECK(remote_started.load() >= values.load());
   INFO("values " << values.load() << ", cancelled " << cancels.load());
   CHECK(values.load() > 0);
+}
+
+TEST_CASE("GROUP no file descriptor left for the runners' loops: the error names the open-file limit",
+          "[runner_group]") {
+  // (UBSan's type checks open a pipe the first time they meet a pair of types: the same main failing
+  // with the same error type shows them these pairs while fds are left.)
+  bool warm_up = true;
+  auto main = [&]() -> trio::task<> {
+    if (warm_up) throw std::system_error(EMFILE, std::system_category(), "warm-up");
+    co_return;
+  };
+  CHECK_THROWS_AS(trio::run_per_core(runners(3), main), trio::exception_group);
+  warm_up = false;
+  rlimit old{};
+  ::getrlimit(RLIMIT_NOFILE, &old);
+  rlimit low = old;
+  low.rlim_cur = test::open_fds();
+  std::vector<int> hog;
+  ::setrlimit(RLIMIT_NOFILE, &low);
+  for (int fd; (fd = ::dup(0)) >= 0;) hog.push_back(fd);
+  std::string what = "returned";
+  try {
+    trio::run_per_core(runners(3), main);
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  for (int fd : hog) ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  CHECK_THAT(what, Catch::Contains("RLIMIT_NOFILE"));
+  CHECK_THAT(what, !Catch::Contains("io_uring is unavailable"));
 }
