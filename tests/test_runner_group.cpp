@@ -547,3 +547,35 @@ TEST_CASE("GROUP no file descriptor left for the runners' loops: the error names
   CHECK_THAT(what, Catch::Contains("RLIMIT_NOFILE"));
   CHECK_THAT(what, !Catch::Contains("io_uring is unavailable"));
 }
+
+TEST_CASE("GROUP a shielded on_runner caller whose target runner ends with the failing group gets run_finished_error",
+          "[runner_group]") {
+  std::string got = "nothing";
+  CHECK_THROWS_WITH(trio::run_per_core(runners(3),
+                                       [&]() -> trio::task<> {
+                                         const std::size_t i = trio::runner_index();
+                                         if (i == 2) {
+                                           co_await trio::sleep(10ms);
+                                           throw std::runtime_error("two broke");
+                                         }
+                                         if (i == 0) {
+                                           trio::cancel_scope shielded;
+                                           shielded.set_shield(true);
+                                           co_await shielded.enter([&]() -> trio::task<> {
+                                             try {
+                                               co_await trio::on_runner(
+                                                   1, []() -> trio::task<> { co_await trio::sleep_forever(); });
+                                               got = "returned";
+                                             } catch (const trio::run_finished_error& e) {
+                                               got = e.what();
+                                             } catch (const trio::cancelled& c) {
+                                               got = "cancelled: " + c.message();
+                                             }
+                                           });
+                                         }
+                                         co_await trio::sleep_forever();
+                                       }),
+                    "two broke");
+  // Not runner 1's own shutdown cancellation, which would pierce the caller's shield.
+  CHECK_THAT(got, Catch::Contains("trio::on_runner: runner 1 ") && Catch::Contains("runner 2 of 3 failed: two broke"));
+}

@@ -138,6 +138,8 @@ struct remote_call {
   bool cancel_delivered = false;        // the remote runner has seen that
   bool remote_done = false;             // the remote task has finished (or never started)
   bool cancel_wanted = false;           // cancellation reached the caller (caller's thread only)
+  bool runner_ended = false;            // the remote runner cancelled the task as it ended (remote thread)
+  bool held = false;                    // done, but the caller waits for its own cancellation (caller's thread)
   scope_state* remote_scope = nullptr;  // the remote task's scope while it runs (remote thread only)
 
   node start_node, cancel_node, done_node;
@@ -180,12 +182,56 @@ struct remote_call {
       c->remote_scope = nullptr;
     }
     c->error = std::move(out.error);
+    if (c->error && is_cancelled(c->error)) {
+      // Not the caller's cancellation (the scope above catches that one) but this runner's own run
+      // cancelling its system tasks as it ends (the group is ending): it means nothing in the caller's
+      // run, where it would pierce a shield. on_done decides what the caller gets.
+      c->error = nullptr;
+      c->runner_ended = true;
+    }
     if constexpr (std::is_void_v<R>) {
-      if (!c->error && !scope.cancelled_caught()) c->value.emplace(true);
+      if (!c->error && !c->runner_ended && !scope.cancelled_caught()) c->value.emplace(true);
     } else {
       if (out.value && *out.value) c->value.emplace(std::move(**out.value));
     }
     c->finish_remote();
+  }
+
+  static bool is_cancelled(const std::exception_ptr& e) noexcept {
+    try {
+      std::rethrow_exception(e);
+    } catch (const cancelled&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+  /// Whether the group is cancelling and its cancellation of this runner's root scope reaches task t.
+  static bool group_cancels(const task_record& t) noexcept {
+    const group_member* me = t_group_member;
+    if (!me) return false;
+    runner_group& g = *me->group;
+    std::lock_guard lk(g.m);
+    if (!g.cancelling) return false;
+    for (const scope_state* s = t.status; s; s = s->parent) {
+      if (s == g.slots[me->index].scope) return true;
+      if (s->shield) return false;
+    }
+    return false;
+  }
+  /// The error of a call whose runner ended while it ran the task, with the group's reason for ending.
+  static std::exception_ptr ending_error(std::size_t index) noexcept {
+    try {
+      std::string why;
+      if (const group_member* me = t_group_member) {
+        std::lock_guard lk(me->group->m);
+        if (me->group->cancelling) why = " (the group is ending: " + me->group->reason + ")";
+      }
+      return std::make_exception_ptr(run_finished_error("trio::on_runner: runner " + std::to_string(index) +
+                                                        " ended before the task finished" + why));
+    } catch (...) {
+      return std::current_exception();
+    }
   }
 
   // The done message goes out after the mutex is released: once it is delivered the caller resumes and
@@ -218,6 +264,16 @@ struct remote_call {
   static void on_done(inbox_node* n, bool run_alive) noexcept {
     remote_call* c = static_cast<node*>(n)->call;
     if (!run_alive) return;  // (not reached: the caller waits, so its run is alive)
+    if (c->runner_ended && !c->cancel_wanted) {
+      // The remote runner ended with the group. A caller that the group's cancellation will reach (no
+      // shield between it and its runner's root scope) waits for that cancellation, which is on its way:
+      // abort then ends the wait. Any other caller (shielded, or a system task) gets run_finished_error.
+      if (group_cancels(*c->caller)) {
+        c->held = true;
+        return;
+      }
+      c->error = ending_error(c->target_index);
+    }
     const bool cancelled_only = c->cancel_wanted && !c->value && !c->error;
     t_runner->reschedule(*c->caller, cancelled_only ? wake_kind::cancelled : wake_kind::value);
   }
@@ -226,6 +282,7 @@ struct remote_call {
   static abort_result abort(void* p) noexcept {
     auto* c = static_cast<remote_call*>(p);
     c->cancel_wanted = true;
+    if (c->held) return abort_result::succeeded;  // the remote task is over: nothing left to wait for
     std::lock_guard lk(c->m);
     if (!c->remote_done && !c->cancel_posted) {
       c->cancel_posted = true;
@@ -365,7 +422,9 @@ requires(!std::is_same_v<std::remove_cvref_t<F>, runner_group_options>) void run
 
 /// Runs fn(args...) (which returns task<R>) as a task on runner `index` of the calling task's group and
 /// returns its value (or rethrows its exception). Cancelling the caller cancels the remote task, and
-/// the caller returns only after it has finished. On the caller's own runner (and in a plain trio::run,
+/// the caller returns only after it has finished. When the group ends (a runner failed) while the task
+/// runs, the caller gets its own trio::cancelled, or, shielded from the group's cancellation,
+/// trio::run_finished_error naming the runner. On the caller's own runner (and in a plain trio::run,
 /// whose only runner is 0) fn is simply awaited.
 ///
 ///     int n = co_await trio::on_runner(1, [&]() -> trio::task<int> { co_return count_here(); });
