@@ -331,6 +331,23 @@ task<R> on_runner_impl(std::size_t index, F fn, A... args) {
   if constexpr (!std::is_void_v<R>) co_return std::move(*call.value);
 }
 
+/// The error of run_per_core when the thread of runner i of n could not start (called in the handler
+/// of what std::thread threw): it says which runner and what to change.
+inline std::exception_ptr thread_start_error(std::size_t i, std::size_t n) noexcept {
+  try {
+    try {
+      throw;
+    } catch (const std::system_error& e) {
+      throw std::system_error(e.code(), "trio::run_per_core: could not start the thread of runner " +
+                                            std::to_string(i) + " of " + std::to_string(n) +
+                                            " (lower runner_group_options::runners, or raise the limits on "
+                                            "threads and their stacks' memory: ulimit -u, ulimit -v)");
+    }
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
 /// Blocks SIGINT in the calling thread while it lives (the threads it starts inherit the mask).
 struct sigint_blocker {
   sigset_t old{};
@@ -394,10 +411,15 @@ void run_per_core(runner_group_options options, F&& main, A&&... args) {
       opts.handle_sigint = false;
       try {
         threads.emplace_back(run_one, i, std::move(opts));
-      } catch (...) {  // no thread: the group fails with it, and the others are cancelled at their start
-        group.record(i, std::current_exception());
-        group.ended(i);
-        group.main_done();
+      } catch (...) {
+        // No thread: the group fails with this one error (the runners already started are cancelled),
+        // and the runners after it are not tried.
+        group.record(i, detail::thread_start_error(i, n));
+        for (std::size_t j = i; j < n; ++j) {
+          group.ended(j);
+          group.main_done();
+        }
+        break;
       }
     }
   }
