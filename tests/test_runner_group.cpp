@@ -518,36 +518,6 @@ TEST_CASE("GROUP on_runner cancelled at every moment of a call: each ends with t
   CHECK(values.load() > 0);
 }
 
-TEST_CASE("GROUP no file descriptor left for the runners' loops: the error names the open-file limit",
-          "[runner_group]") {
-  // (UBSan's type checks open a pipe the first time they meet a pair of types: the same main failing
-  // with the same error type shows them these pairs while fds are left.)
-  bool warm_up = true;
-  auto main = [&]() -> trio::task<> {
-    if (warm_up) throw std::system_error(EMFILE, std::system_category(), "warm-up");
-    co_return;
-  };
-  CHECK_THROWS_AS(trio::run_per_core(runners(3), main), trio::exception_group);
-  warm_up = false;
-  rlimit old{};
-  ::getrlimit(RLIMIT_NOFILE, &old);
-  rlimit low = old;
-  low.rlim_cur = test::open_fds();
-  std::vector<int> hog;
-  ::setrlimit(RLIMIT_NOFILE, &low);
-  for (int fd; (fd = ::dup(0)) >= 0;) hog.push_back(fd);
-  std::string what = "returned";
-  try {
-    trio::run_per_core(runners(3), main);
-  } catch (const std::exception& e) {
-    what = e.what();
-  }
-  for (int fd : hog) ::close(fd);
-  ::setrlimit(RLIMIT_NOFILE, &old);
-  CHECK_THAT(what, Catch::Contains("RLIMIT_NOFILE"));
-  CHECK_THAT(what, !Catch::Contains("io_uring is unavailable"));
-}
-
 TEST_CASE("GROUP a shielded on_runner caller whose target runner ends with the failing group gets run_finished_error",
           "[runner_group]") {
   std::string got = "nothing";
@@ -578,4 +548,49 @@ TEST_CASE("GROUP a shielded on_runner caller whose target runner ends with the f
                     "two broke");
   // Not runner 1's own shutdown cancellation, which would pierce the caller's shield.
   CHECK_THAT(got, Catch::Contains("trio::on_runner: runner 1 ") && Catch::Contains("runner 2 of 3 failed: two broke"));
+}
+
+TEST_CASE("GROUP no file descriptor left for the runners' loops: the error names the open-file limit",
+          "[runner_group]") {
+  // (UBSan's type checks open a pipe the first time they meet a pair of types: the same main failing
+  // with the same error type shows them these pairs while fds are left.)
+  bool warm_up = true;
+  auto main = [&]() -> trio::task<> {
+    if (warm_up) throw std::system_error(EMFILE, std::system_category(), "warm-up");
+    co_return;
+  };
+  CHECK_THROWS_AS(trio::run_per_core(runners(3), main), trio::exception_group);
+  warm_up = false;
+  rlimit old{};
+  ::getrlimit(RLIMIT_NOFILE, &old);
+  rlimit low = old;
+  low.rlim_cur = test::open_fds();
+  std::vector<int> hog;
+  ::setrlimit(RLIMIT_NOFILE, &low);
+  for (int fd; (fd = ::dup(0)) >= 0;) hog.push_back(fd);
+  std::string what = "returned";
+  try {
+    trio::run_per_core(runners(3), main);
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  for (int fd : hog) ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  CHECK_THAT(what, Catch::Contains("RLIMIT_NOFILE"));
+  CHECK_THAT(what, !Catch::Contains("io_uring is unavailable"));
+}
+
+TEST_CASE("GROUP run_per_core inside a running trio::run: logic_error that says where the group starts",
+          "[runner_group]") {
+  std::string what;
+  trio::run([&]() -> trio::task<> {
+    try {
+      trio::run_per_core(runners(2), []() -> trio::task<> { co_return; });
+    } catch (const std::logic_error& e) {
+      what = e.what();
+    }
+    co_return;
+  });
+  CHECK_THAT(what, Catch::StartsWith("trio::run_per_core called from inside a running trio::run()") &&
+                       Catch::Contains("outside any trio::run"));
 }

@@ -26,6 +26,7 @@
 #include "trio/cancel_scope.hpp"
 #include "trio/checkpoint.hpp"
 #include "trio/detail/runner_group.hpp"
+#include "trio/detail/task_fn_checks.hpp"
 #include "trio/detail/thread_cache.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
@@ -362,6 +363,9 @@ struct sigint_blocker {
   sigint_blocker& operator=(const sigint_blocker&) = delete;
 };
 
+/// run_per_core once main(args...) is known to return task<void>.
+template <class F, class... A>
+void run_per_core_checked(runner_group_options options, F&& main, A&&... args);
 }  // namespace detail
 
 /// Runs main(args...) (which returns task<void>) on `options.runners` threads at once, each with its
@@ -377,10 +381,23 @@ struct sigint_blocker {
 template <class F, class... A>
 void run_per_core(runner_group_options options, F&& main, A&&... args) {
   using Fn = std::decay_t<F>;
+  if constexpr (detail::check_task_fn<detail::task_fn_site::run_per_core, Fn, std::decay_t<A>&...>()) {
+    static_assert(std::is_same_v<std::invoke_result_t<Fn&, std::decay_t<A>&...>, task<void>>,
+                  "trio::run_per_core: main(args...) must return trio::task<void>");
+    detail::run_per_core_checked(std::move(options), std::forward<F>(main), std::forward<A>(args)...);
+  }
+}
+
+namespace detail {
+
+template <class F, class... A>
+void run_per_core_checked(runner_group_options options, F&& main, A&&... args) {
+  using Fn = std::decay_t<F>;
   using Args = std::tuple<std::decay_t<A>...>;
-  static_assert(std::is_same_v<std::invoke_result_t<Fn&, std::decay_t<A>&...>, task<void>>,
-                "trio::run_per_core: main(args...) must return trio::task<void>");
-  if (detail::t_runner) throw std::logic_error("trio::run_per_core called from inside a running trio::run()");
+  if (detail::t_runner)
+    throw std::logic_error(
+        "trio::run_per_core called from inside a running trio::run() on the same thread: a thread runs one loop; "
+        "call run_per_core outside any trio::run (from main()), and run in its main what this run does");
 
   std::vector<int> cpus = detail::allowed_cpus();
   const std::size_t n = options.runners ? options.runners : cpus.size();
@@ -435,6 +452,8 @@ void run_per_core(runner_group_options options, F&& main, A&&... args) {
   if (errors.size() == 1 && !options.run.strict_exception_groups) std::rethrow_exception(errors.front());
   std::rethrow_exception(make_exception_group(std::move(errors)));
 }
+
+}  // namespace detail
 
 /// run_per_core with the default options: one runner per CPU this process may run on.
 template <class F, class... A>
