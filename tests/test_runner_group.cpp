@@ -594,3 +594,28 @@ TEST_CASE("GROUP run_per_core inside a running trio::run: logic_error that says 
   CHECK_THAT(what, Catch::StartsWith("trio::run_per_core called from inside a running trio::run()") &&
                        Catch::Contains("outside any trio::run"));
 }
+
+TEST_CASE("GROUP a runner fails while the others call each other: run_per_core raises that failure alone",
+          "[runner_group]") {
+  // The runners end in any order: a call may reach a runner that is ending or has ended before the
+  // caller's own cancellation arrives. The caller then waits for that cancellation: no second error.
+  std::vector<std::string> wrong;
+  for (int rep = 0; rep < 40; ++rep) {
+    try {
+      trio::run_per_core(runners(3), [rep]() -> trio::task<> {
+        const std::size_t i = trio::runner_index();
+        if (i == 2) {
+          co_await trio::sleep(std::chrono::microseconds(25 * rep));
+          throw std::runtime_error("two broke");
+        }
+        for (;;) co_await trio::on_runner(1 - i, []() -> trio::task<> { co_await trio::checkpoint(); });
+      });
+      wrong.push_back("returned");
+    } catch (const std::runtime_error& e) {
+      if (std::string(e.what()) != "two broke") wrong.push_back(e.what());
+    } catch (const trio::exception_group& g) {
+      wrong.push_back(g.what());
+    }
+  }
+  CHECK(wrong == std::vector<std::string>{});
+}

@@ -158,11 +158,13 @@ struct remote_call {
   static void on_start(inbox_node* n, bool run_alive) noexcept {
     remote_call* c = static_cast<node*>(n)->call;
     try {
-      if (!run_alive) throw run_finished_error("trio::on_runner: the runner has finished");
-      lowlevel::spawn_system_task(&remote_call::body, c);
-      return;
+      if (run_alive) {
+        lowlevel::spawn_system_task(&remote_call::body, c);
+        return;
+      }
+      c->runner_ended = true;            // (on_done decides what the caller gets)
     } catch (const std::logic_error&) {  // the system nursery is closed: the runner is ending
-      c->error = std::make_exception_ptr(run_finished_error("trio::on_runner: the runner is shutting down"));
+      c->runner_ended = true;
     } catch (...) {
       c->error = std::current_exception();
     }
@@ -229,7 +231,7 @@ struct remote_call {
         if (me->group->cancelling) why = " (the group is ending: " + me->group->reason + ")";
       }
       return std::make_exception_ptr(run_finished_error("trio::on_runner: runner " + std::to_string(index) +
-                                                        " ended before the task finished" + why));
+                                                        " ended before the task could finish" + why));
     } catch (...) {
       return std::current_exception();
     }
@@ -325,8 +327,11 @@ task<R> on_runner_impl(std::size_t index, F fn, A... args) {
   call.target = me->group->token_of(index);
   call.home = r.token().get();
   call.caller = &r.current_or_throw("trio::on_runner");
-  if (!call.target || !call.target->post(call.start_node))
-    throw run_finished_error("trio::on_runner: runner " + std::to_string(index) + " has finished");
+  if (!call.target || !call.target->post(call.start_node)) {
+    // The runner has ended, so the group is ending: a caller that its cancellation reaches waits for it.
+    if (remote_call<R, F, A...>::group_cancels(*call.caller)) co_await sleep_forever();
+    std::rethrow_exception(remote_call<R, F, A...>::ending_error(index));
+  }
   co_await typename remote_call<R, F, A...>::wait_awaiter{&call, &r};
   if (call.error) std::rethrow_exception(call.error);
   if constexpr (!std::is_void_v<R>) co_return std::move(*call.value);
@@ -463,8 +468,8 @@ requires(!std::is_same_v<std::remove_cvref_t<F>, runner_group_options>) void run
 
 /// Runs fn(args...) (which returns task<R>) as a task on runner `index` of the calling task's group and
 /// returns its value (or rethrows its exception). Cancelling the caller cancels the remote task, and
-/// the caller returns only after it has finished. When the group ends (a runner failed) while the task
-/// runs, the caller gets its own trio::cancelled, or, shielded from the group's cancellation,
+/// the caller returns only after it has finished. When the group ends (a runner failed) before the task
+/// has finished, the caller gets its own trio::cancelled, or, shielded from the group's cancellation,
 /// trio::run_finished_error naming the runner. On the caller's own runner (and in a plain trio::run,
 /// whose only runner is 0) fn is simply awaited.
 ///
