@@ -619,3 +619,14 @@ TEST_CASE("GROUP a runner fails while the others call each other: run_per_core r
   }
   CHECK(wrong == std::vector<std::string>{});
 }
+
+TEST_CASE("GROUP runners = (size_t)-1 (a count computed below 0): invalid_argument naming the option",
+          "[runner_group]") {
+  std::string what;
+  try {
+    trio::run_per_core(runners(static_cast<std::size_t>(-1)), []() -> trio::task<> { co_return; });
+  } catch (const std::invalid_argument& e) {
+    what = e.what();
+  }
+  CHECK_THAT(what, Catch::StartsWith("trio::run_per_core: runner_group_options::runners = 18446744073709551615"));
+}

@@ -406,6 +406,10 @@ void run_per_core_checked(runner_group_options options, F&& main, A&&... args) {
 
   std::vector<int> cpus = detail::allowed_cpus();
   const std::size_t n = options.runners ? options.runners : cpus.size();
+  if (n > std::vector<runner_group::slot>().max_size() || n > std::vector<std::thread>().max_size())
+    throw std::invalid_argument("trio::run_per_core: runner_group_options::runners = " + std::to_string(n) +
+                                " is more runners than a process can hold (a count computed below 0?); 0 means one "
+                                "per CPU this process may run on");
   const Fn fn(std::forward<F>(main));
   const Args arg_values(std::forward<A>(args)...);
   detail::runner_group group(n);
