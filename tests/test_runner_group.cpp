@@ -630,3 +630,29 @@ TEST_CASE("GROUP runners = (size_t)-1 (a count computed below 0): invalid_argume
   }
   CHECK_THAT(what, Catch::StartsWith("trio::run_per_core: runner_group_options::runners = 18446744073709551615"));
 }
+
+TEST_CASE("GROUP SIG Ctrl-C while the runners call each other: run_per_core throws keyboard_interrupt alone",
+          "[runner_group][signals]") {
+  // Runner 0's run ends at Ctrl-C before the group cancels the others: their calls to it must not fail.
+  test::default_sigint dfl;
+  std::vector<std::string> wrong;
+  for (int rep = 0; rep < 10; ++rep) {
+    trio::runner_group_options o;
+    o.runners = 3;  // handle_sigint = true: runner 0 (this, the main thread) takes Ctrl-C
+    try {
+      trio::run_per_core(o, [rep]() -> trio::task<> {
+        const std::size_t i = trio::runner_index();
+        if (i == 2) {
+          co_await trio::sleep(std::chrono::microseconds(100 * rep));
+          ::kill(::getpid(), SIGINT);
+        }
+        for (;;) co_await trio::on_runner((i + 1) % 3, []() -> trio::task<> { co_await trio::checkpoint(); });
+      });
+      wrong.push_back("returned");
+    } catch (const trio::keyboard_interrupt&) {
+    } catch (const trio::base_exception_group& g) {
+      wrong.push_back(g.what());
+    }
+  }
+  CHECK(wrong == std::vector<std::string>{});
+}

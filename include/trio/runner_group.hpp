@@ -209,13 +209,15 @@ struct remote_call {
       return false;
     }
   }
-  /// Whether the group is cancelling and its cancellation of this runner's root scope reaches task t.
+  /// Whether the group's cancellation of this runner's root scope reaches task t (no shield between).
+  /// A runner's run ends only once the group is cancelling or about to (its root task was cancelled, or
+  /// its run failed, Ctrl-C included, and run_per_core then cancels the group): when a call finds its
+  /// runner ended, that cancellation is on its way to such a task.
   static bool group_cancels(const task_record& t) noexcept {
     const group_member* me = t_group_member;
     if (!me) return false;
     runner_group& g = *me->group;
     std::lock_guard lk(g.m);
-    if (!g.cancelling) return false;
     for (const scope_state* s = t.status; s; s = s->parent) {
       if (s == g.slots[me->index].scope) return true;
       if (s->shield) return false;
@@ -228,7 +230,7 @@ struct remote_call {
       std::string why;
       if (const group_member* me = t_group_member) {
         std::lock_guard lk(me->group->m);
-        if (me->group->cancelling) why = " (the group is ending: " + me->group->reason + ")";
+        why = me->group->cancelling ? " (the group is ending: " + me->group->reason + ")" : " (the group is ending)";
       }
       return std::make_exception_ptr(run_finished_error("trio::on_runner: runner " + std::to_string(index) +
                                                         " ended before the task could finish" + why));
