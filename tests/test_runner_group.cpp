@@ -3,6 +3,7 @@
 #include <trio/shared_channel.hpp>
 
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "support/helpers.hpp"
@@ -534,4 +536,143 @@ TEST_CASE("GROUP on_runner cancelled at every moment of a call: each ends with t
   CHECK(remote_started.load() >= values.load());
   INFO("values " << values.load() << ", cancelled " << cancels.load());
   CHECK(values.load() > 0);
+}
+
+TEST_CASE("GROUP a shielded on_runner caller whose target runner ends with the failing group gets run_finished_error",
+          "[runner_group]") {
+  std::string got = "nothing";
+  CHECK_THROWS_WITH(trio::run_per_core(runners(3),
+                                       [&]() -> trio::task<> {
+                                         const std::size_t i = trio::runner_index();
+                                         if (i == 2) {
+                                           co_await trio::sleep(10ms);
+                                           throw std::runtime_error("two broke");
+                                         }
+                                         if (i == 0) {
+                                           trio::cancel_scope shielded;
+                                           shielded.set_shield(true);
+                                           co_await shielded.enter([&]() -> trio::task<> {
+                                             try {
+                                               co_await trio::on_runner(
+                                                   1, []() -> trio::task<> { co_await trio::sleep_forever(); });
+                                               got = "returned";
+                                             } catch (const trio::run_finished_error& e) {
+                                               got = e.what();
+                                             } catch (const trio::cancelled& c) {
+                                               got = "cancelled: " + c.message();
+                                             }
+                                           });
+                                         }
+                                         co_await trio::sleep_forever();
+                                       }),
+                    "two broke");
+  // Not runner 1's own shutdown cancellation, which would pierce the caller's shield.
+  CHECK_THAT(got, Catch::Contains("trio::on_runner: runner 1 ") && Catch::Contains("runner 2 of 3 failed: two broke"));
+}
+
+TEST_CASE("GROUP no file descriptor left for the runners' loops: the error names the open-file limit",
+          "[runner_group]") {
+  // (UBSan's type checks open a pipe the first time they meet a pair of types: the same main failing
+  // with the same error type shows them these pairs while fds are left.)
+  bool warm_up = true;
+  auto main = [&]() -> trio::task<> {
+    if (warm_up) throw std::system_error(EMFILE, std::system_category(), "warm-up");
+    co_return;
+  };
+  CHECK_THROWS_AS(trio::run_per_core(runners(3), main), trio::exception_group);
+  warm_up = false;
+  rlimit old{};
+  ::getrlimit(RLIMIT_NOFILE, &old);
+  rlimit low = old;
+  low.rlim_cur = test::open_fds();
+  std::vector<int> hog;
+  ::setrlimit(RLIMIT_NOFILE, &low);
+  for (int fd; (fd = ::dup(0)) >= 0;) hog.push_back(fd);
+  std::string what = "returned";
+  try {
+    trio::run_per_core(runners(3), main);
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  for (int fd : hog) ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &old);
+  CHECK_THAT(what, Catch::Contains("RLIMIT_NOFILE"));
+  CHECK_THAT(what, !Catch::Contains("io_uring is unavailable"));
+}
+
+TEST_CASE("GROUP run_per_core inside a running trio::run: logic_error that says where the group starts",
+          "[runner_group]") {
+  std::string what;
+  trio::run([&]() -> trio::task<> {
+    try {
+      trio::run_per_core(runners(2), []() -> trio::task<> { co_return; });
+    } catch (const std::logic_error& e) {
+      what = e.what();
+    }
+    co_return;
+  });
+  CHECK_THAT(what, Catch::StartsWith("trio::run_per_core called from inside a running trio::run()") &&
+                       Catch::Contains("outside any trio::run"));
+}
+
+TEST_CASE("GROUP a runner fails while the others call each other: run_per_core raises that failure alone",
+          "[runner_group]") {
+  // The runners end in any order: a call may reach a runner that is ending or has ended before the
+  // caller's own cancellation arrives. The caller then waits for that cancellation: no second error.
+  std::vector<std::string> wrong;
+  for (int rep = 0; rep < 40; ++rep) {
+    try {
+      trio::run_per_core(runners(3), [rep]() -> trio::task<> {
+        const std::size_t i = trio::runner_index();
+        if (i == 2) {
+          co_await trio::sleep(std::chrono::microseconds(25 * rep));
+          throw std::runtime_error("two broke");
+        }
+        for (;;) co_await trio::on_runner(1 - i, []() -> trio::task<> { co_await trio::checkpoint(); });
+      });
+      wrong.push_back("returned");
+    } catch (const std::runtime_error& e) {
+      if (std::string(e.what()) != "two broke") wrong.push_back(e.what());
+    } catch (const trio::exception_group& g) {
+      wrong.push_back(g.what());
+    }
+  }
+  CHECK(wrong == std::vector<std::string>{});
+}
+
+TEST_CASE("GROUP runners = (size_t)-1 (a count computed below 0): invalid_argument naming the option",
+          "[runner_group]") {
+  std::string what;
+  try {
+    trio::run_per_core(runners(static_cast<std::size_t>(-1)), []() -> trio::task<> { co_return; });
+  } catch (const std::invalid_argument& e) {
+    what = e.what();
+  }
+  CHECK_THAT(what, Catch::StartsWith("trio::run_per_core: runner_group_options::runners = 18446744073709551615"));
+}
+
+TEST_CASE("GROUP SIG Ctrl-C while the runners call each other: run_per_core throws keyboard_interrupt alone",
+          "[runner_group][signals]") {
+  // Runner 0's run ends at Ctrl-C before the group cancels the others: their calls to it must not fail.
+  test::default_sigint dfl;
+  std::vector<std::string> wrong;
+  for (int rep = 0; rep < 10; ++rep) {
+    trio::runner_group_options o;
+    o.runners = 3;  // handle_sigint = true: runner 0 (this, the main thread) takes Ctrl-C
+    try {
+      trio::run_per_core(o, [rep]() -> trio::task<> {
+        const std::size_t i = trio::runner_index();
+        if (i == 2) {
+          co_await trio::sleep(std::chrono::microseconds(100 * rep));
+          ::kill(::getpid(), SIGINT);
+        }
+        for (;;) co_await trio::on_runner((i + 1) % 3, []() -> trio::task<> { co_await trio::checkpoint(); });
+      });
+      wrong.push_back("returned");
+    } catch (const trio::keyboard_interrupt&) {
+    } catch (const trio::base_exception_group& g) {
+      wrong.push_back(g.what());
+    }
+  }
+  CHECK(wrong == std::vector<std::string>{});
 }

@@ -26,6 +26,7 @@
 #include "trio/cancel_scope.hpp"
 #include "trio/checkpoint.hpp"
 #include "trio/detail/runner_group.hpp"
+#include "trio/detail/task_fn_checks.hpp"
 #include "trio/detail/thread_cache.hpp"
 #include "trio/errors.hpp"
 #include "trio/event.hpp"
@@ -138,6 +139,8 @@ struct remote_call {
   bool cancel_delivered = false;        // the remote runner has seen that
   bool remote_done = false;             // the remote task has finished (or never started)
   bool cancel_wanted = false;           // cancellation reached the caller (caller's thread only)
+  bool runner_ended = false;            // the remote runner cancelled the task as it ended (remote thread)
+  bool held = false;                    // done, but the caller waits for its own cancellation (caller's thread)
   scope_state* remote_scope = nullptr;  // the remote task's scope while it runs (remote thread only)
 
   node start_node, cancel_node, done_node;
@@ -155,11 +158,13 @@ struct remote_call {
   static void on_start(inbox_node* n, bool run_alive) noexcept {
     remote_call* c = static_cast<node*>(n)->call;
     try {
-      if (!run_alive) throw run_finished_error("trio::on_runner: the runner has finished");
-      lowlevel::spawn_system_task(&remote_call::body, c);
-      return;
+      if (run_alive) {
+        lowlevel::spawn_system_task(&remote_call::body, c);
+        return;
+      }
+      c->runner_ended = true;            // (on_done decides what the caller gets)
     } catch (const std::logic_error&) {  // the system nursery is closed: the runner is ending
-      c->error = std::make_exception_ptr(run_finished_error("trio::on_runner: the runner is shutting down"));
+      c->runner_ended = true;
     } catch (...) {
       c->error = std::current_exception();
     }
@@ -180,12 +185,58 @@ struct remote_call {
       c->remote_scope = nullptr;
     }
     c->error = std::move(out.error);
+    if (c->error && is_cancelled(c->error)) {
+      // Not the caller's cancellation (the scope above catches that one) but this runner's own run
+      // cancelling its system tasks as it ends (the group is ending): it means nothing in the caller's
+      // run, where it would pierce a shield. on_done decides what the caller gets.
+      c->error = nullptr;
+      c->runner_ended = true;
+    }
     if constexpr (std::is_void_v<R>) {
-      if (!c->error && !scope.cancelled_caught()) c->value.emplace(true);
+      if (!c->error && !c->runner_ended && !scope.cancelled_caught()) c->value.emplace(true);
     } else {
       if (out.value && *out.value) c->value.emplace(std::move(**out.value));
     }
     c->finish_remote();
+  }
+
+  static bool is_cancelled(const std::exception_ptr& e) noexcept {
+    try {
+      std::rethrow_exception(e);
+    } catch (const cancelled&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+  /// Whether the group's cancellation of this runner's root scope reaches task t (no shield between).
+  /// A runner's run ends only once the group is cancelling or about to (its root task was cancelled, or
+  /// its run failed, Ctrl-C included, and run_per_core then cancels the group): when a call finds its
+  /// runner ended, that cancellation is on its way to such a task.
+  static bool group_cancels(const task_record& t) noexcept {
+    const group_member* me = t_group_member;
+    if (!me) return false;
+    runner_group& g = *me->group;
+    std::lock_guard lk(g.m);
+    for (const scope_state* s = t.status; s; s = s->parent) {
+      if (s == g.slots[me->index].scope) return true;
+      if (s->shield) return false;
+    }
+    return false;
+  }
+  /// The error of a call whose runner ended while it ran the task, with the group's reason for ending.
+  static std::exception_ptr ending_error(std::size_t index) noexcept {
+    try {
+      std::string why;
+      if (const group_member* me = t_group_member) {
+        std::lock_guard lk(me->group->m);
+        why = me->group->cancelling ? " (the group is ending: " + me->group->reason + ")" : " (the group is ending)";
+      }
+      return std::make_exception_ptr(run_finished_error("trio::on_runner: runner " + std::to_string(index) +
+                                                        " ended before the task could finish" + why));
+    } catch (...) {
+      return std::current_exception();
+    }
   }
 
   // The done message goes out after the mutex is released: once it is delivered the caller resumes and
@@ -218,6 +269,16 @@ struct remote_call {
   static void on_done(inbox_node* n, bool run_alive) noexcept {
     remote_call* c = static_cast<node*>(n)->call;
     if (!run_alive) return;  // (not reached: the caller waits, so its run is alive)
+    if (c->runner_ended && !c->cancel_wanted) {
+      // The remote runner ended with the group. A caller that the group's cancellation will reach (no
+      // shield between it and its runner's root scope) waits for that cancellation, which is on its way:
+      // abort then ends the wait. Any other caller (shielded, or a system task) gets run_finished_error.
+      if (group_cancels(*c->caller)) {
+        c->held = true;
+        return;
+      }
+      c->error = ending_error(c->target_index);
+    }
     const bool cancelled_only = c->cancel_wanted && !c->value && !c->error;
     t_runner->reschedule(*c->caller, cancelled_only ? wake_kind::cancelled : wake_kind::value);
   }
@@ -226,6 +287,7 @@ struct remote_call {
   static abort_result abort(void* p) noexcept {
     auto* c = static_cast<remote_call*>(p);
     c->cancel_wanted = true;
+    if (c->held) return abort_result::succeeded;  // the remote task is over: nothing left to wait for
     std::lock_guard lk(c->m);
     if (!c->remote_done && !c->cancel_posted) {
       c->cancel_posted = true;
@@ -267,11 +329,31 @@ task<R> on_runner_impl(std::size_t index, F fn, A... args) {
   call.target = me->group->token_of(index);
   call.home = r.token().get();
   call.caller = &r.current_or_throw("trio::on_runner");
-  if (!call.target || !call.target->post(call.start_node))
-    throw run_finished_error("trio::on_runner: runner " + std::to_string(index) + " has finished");
+  if (!call.target || !call.target->post(call.start_node)) {
+    // The runner has ended, so the group is ending: a caller that its cancellation reaches waits for it.
+    if (remote_call<R, F, A...>::group_cancels(*call.caller)) co_await sleep_forever();
+    std::rethrow_exception(remote_call<R, F, A...>::ending_error(index));
+  }
   co_await typename remote_call<R, F, A...>::wait_awaiter{&call, &r};
   if (call.error) std::rethrow_exception(call.error);
   if constexpr (!std::is_void_v<R>) co_return std::move(*call.value);
+}
+
+/// The error of run_per_core when the thread of runner i of n could not start (called in the handler
+/// of what std::thread threw): it says which runner and what to change.
+inline std::exception_ptr thread_start_error(std::size_t i, std::size_t n) noexcept {
+  try {
+    try {
+      throw;
+    } catch (const std::system_error& e) {
+      throw std::system_error(e.code(), "trio::run_per_core: could not start the thread of runner " +
+                                            std::to_string(i) + " of " + std::to_string(n) +
+                                            " (lower runner_group_options::runners, or raise the limits on "
+                                            "threads and their stacks' memory: ulimit -u, ulimit -v)");
+    }
+  } catch (...) {
+    return std::current_exception();
+  }
 }
 
 /// Blocks SIGINT in the calling thread while it lives (the threads it starts inherit the mask).
@@ -288,6 +370,9 @@ struct sigint_blocker {
   sigint_blocker& operator=(const sigint_blocker&) = delete;
 };
 
+/// run_per_core once main(args...) is known to return task<void>.
+template <class F, class... A>
+void run_per_core_checked(runner_group_options options, F&& main, A&&... args);
 }  // namespace detail
 
 /// How many runners run_per_core starts when runner_group_options::runners is 0: one per CPU this
@@ -311,13 +396,30 @@ inline std::size_t default_runner_count() { return detail::allowed_cpus().size()
 template <class F, class... A>
 void run_per_core(runner_group_options options, F&& main, A&&... args) {
   using Fn = std::decay_t<F>;
+  if constexpr (detail::check_task_fn<detail::task_fn_site::run_per_core, Fn, std::decay_t<A>&...>()) {
+    static_assert(std::is_same_v<std::invoke_result_t<Fn&, std::decay_t<A>&...>, task<void>>,
+                  "trio::run_per_core: main(args...) must return trio::task<void>");
+    detail::run_per_core_checked(std::move(options), std::forward<F>(main), std::forward<A>(args)...);
+  }
+}
+
+namespace detail {
+
+template <class F, class... A>
+void run_per_core_checked(runner_group_options options, F&& main, A&&... args) {
+  using Fn = std::decay_t<F>;
   using Args = std::tuple<std::decay_t<A>...>;
-  static_assert(std::is_same_v<std::invoke_result_t<Fn&, std::decay_t<A>&...>, task<void>>,
-                "trio::run_per_core: main(args...) must return trio::task<void>");
-  if (detail::t_runner) throw std::logic_error("trio::run_per_core called from inside a running trio::run()");
+  if (detail::t_runner)
+    throw std::logic_error(
+        "trio::run_per_core called from inside a running trio::run() on the same thread: a thread runs one loop; "
+        "call run_per_core outside any trio::run (from main()), and run in its main what this run does");
 
   std::vector<int> cpus = detail::allowed_cpus();
   const std::size_t n = options.runners ? options.runners : cpus.size();
+  if (n > std::vector<runner_group::slot>().max_size() || n > std::vector<std::thread>().max_size())
+    throw std::invalid_argument("trio::run_per_core: runner_group_options::runners = " + std::to_string(n) +
+                                " is more runners than a process can hold (a count computed below 0?); 0 means one "
+                                "per CPU this process may run on");
   const Fn fn(std::forward<F>(main));
   const Args arg_values(std::forward<A>(args)...);
   detail::runner_group group(n);
@@ -345,10 +447,15 @@ void run_per_core(runner_group_options options, F&& main, A&&... args) {
       opts.handle_sigint = false;
       try {
         threads.emplace_back(run_one, i, std::move(opts));
-      } catch (...) {  // no thread: the group fails with it, and the others are cancelled at their start
-        group.record(i, std::current_exception());
-        group.ended(i);
-        group.main_done();
+      } catch (...) {
+        // No thread: the group fails with this one error (the runners already started are cancelled),
+        // and the runners after it are not tried.
+        group.record(i, detail::thread_start_error(i, n));
+        for (std::size_t j = i; j < n; ++j) {
+          group.ended(j);
+          group.main_done();
+        }
+        break;
       }
     }
   }
@@ -365,6 +472,8 @@ void run_per_core(runner_group_options options, F&& main, A&&... args) {
   std::rethrow_exception(make_exception_group(std::move(errors)));
 }
 
+}  // namespace detail
+
 /// run_per_core with the default options: one runner per CPU this process may run on.
 template <class F, class... A>
 requires(!std::is_same_v<std::remove_cvref_t<F>, runner_group_options>) void run_per_core(F&& main, A&&... args) {
@@ -373,7 +482,9 @@ requires(!std::is_same_v<std::remove_cvref_t<F>, runner_group_options>) void run
 
 /// Runs fn(args...) (which returns task<R>) as a task on runner `index` of the calling task's group and
 /// returns its value (or rethrows its exception). Cancelling the caller cancels the remote task, and
-/// the caller returns only after it has finished. On the caller's own runner (and in a plain trio::run,
+/// the caller returns only after it has finished. When the group ends (a runner failed) before the task
+/// has finished, the caller gets its own trio::cancelled, or, shielded from the group's cancellation,
+/// trio::run_finished_error naming the runner. On the caller's own runner (and in a plain trio::run,
 /// whose only runner is 0) fn is simply awaited.
 ///
 ///     int n = co_await trio::on_runner(1, [&]() -> trio::task<int> { co_return count_here(); });

@@ -16,6 +16,23 @@ namespace trio::detail {
 /// exercise the loop's path for kernels that do not flag pending completions).
 inline thread_local unsigned t_ring_flags_override = 0;
 
+/// For an error of the calls that give a loop its file descriptors (eventfd, io_uring set-up): which
+/// limit was reached and how to raise it, for EMFILE, ENFILE and ENOMEM; empty for other errors.
+inline std::string fd_limit_hint(int err) {
+  switch (err) {
+    case EMFILE:
+      return " (this process's limit on open files is reached: raise RLIMIT_NOFILE (ulimit -n, setrlimit) or "
+             "close files; each trio::run, and so each runner of run_per_core, needs a few)";
+    case ENFILE:
+      return " (the system's limit on open files is reached: /proc/sys/fs/file-max)";
+    case ENOMEM:
+      return " (out of memory, or of locked memory for io_uring's rings on kernels before 5.12: raise "
+             "RLIMIT_MEMLOCK (ulimit -l) or run fewer loops)";
+    default:
+      return {};
+  }
+}
+
 class ring {
  public:
   explicit ring(unsigned entries = 256) {
@@ -42,6 +59,9 @@ class ring {
       }
       if (rc != -EINVAL || t_ring_flags_override != 0) break;
     }
+    if (rc < 0 && !fd_limit_hint(-rc).empty())
+      throw std::system_error(-rc, std::system_category(),
+                              "trio::run: io_uring_queue_init failed" + fd_limit_hint(-rc));
     if (rc < 0) {
       std::string msg =
           "trio::run: io_uring is unavailable on this machine (io_uring_queue_init failed: " +

@@ -130,7 +130,10 @@ class runner {
     // completes the read, so the loop needs no read() of its own (io_uring would answer -EAGAIN at once
     // on a non-blocking one). Writers never block: the counter cannot overflow.
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
-    if (wake_fd_ < 0) throw std::system_error(errno, std::system_category(), "trio::run: eventfd failed");
+    if (wake_fd_ < 0) {
+      const int err = errno;
+      throw std::system_error(err, std::system_category(), "trio::run: eventfd failed" + fd_limit_hint(err));
+    }
     token_->wake_fd = wake_fd_;
     arm_wake_read();
     if (cfg.handle_sigint) install_sigint();

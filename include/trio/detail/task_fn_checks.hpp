@@ -37,7 +37,7 @@ template <class F>
 using kept_callable_t = std::conditional_t<std::is_lvalue_reference_v<F>, F, std::remove_cvref_t<F>>;
 
 /// Where a task function was given: picks the message that shows the right call.
-enum class task_fn_site { run, start_soon, start, open_nursery, scope };
+enum class task_fn_site { run, start_soon, start, open_nursery, scope, run_per_core };
 
 template <class>
 inline constexpr bool always_false_v = false;
@@ -64,6 +64,14 @@ constexpr bool check_task_fn() {
                   "trio cancel scopes (move_on_after, fail_after, shielded, cancel_scope::enter): pass the "
                   "function and its arguments, not a task: trio::move_on_after(1s, fetch, url), not "
                   "trio::move_on_after(1s, fetch(url))");
+    static_assert(S != task_fn_site::run_per_core,
+                  "trio::run_per_core: pass the function, not the task it returns: trio::run_per_core(main_task), "
+                  "not trio::run_per_core(main_task()); arguments follow it: trio::run_per_core(main_task, 1, 2)");
+    return false;
+  } else if constexpr (!std::is_invocable_v<Fn&, A...> && S == task_fn_site::run_per_core) {
+    static_assert(always_false_v<Fn>,
+                  "trio::run_per_core: main cannot be called with these arguments (every runner calls "
+                  "main(args...) on its own copies of the arguments given after main)");
     return false;
   } else if constexpr (!std::is_invocable_v<Fn&, A...> && S == task_fn_site::start_soon &&
                        std::is_invocable_v<Fn&, A&...>) {
