@@ -3,7 +3,6 @@
 #include <trio/shared_channel.hpp>
 
 #include <sched.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <cstdint>
@@ -581,21 +580,14 @@ TEST_CASE("GROUP no file descriptor left for the runners' loops: the error names
   };
   CHECK_THROWS_AS(trio::run_per_core(runners(3), main), trio::exception_group);
   warm_up = false;
-  rlimit old{};
-  ::getrlimit(RLIMIT_NOFILE, &old);
-  rlimit low = old;
-  low.rlim_cur = test::open_fds();
-  std::vector<int> hog;
-  ::setrlimit(RLIMIT_NOFILE, &low);
-  for (int fd; (fd = ::dup(0)) >= 0;) hog.push_back(fd);
+  test::fd_exhaustion no_fds;
   std::exception_ptr error;
   try {
     trio::run_per_core(runners(3), main);
   } catch (...) {
     error = std::current_exception();
   }
-  for (int fd : hog) ::close(fd);
-  ::setrlimit(RLIMIT_NOFILE, &old);
+  no_fds.release();
   std::string what = "returned";  // read with fds free again (UBSan's type check of e.what() needs one)
   if (error) {
     try {

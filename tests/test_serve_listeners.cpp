@@ -1,7 +1,5 @@
 #include <trio/serve_listeners.hpp>  // first: the header compiles on its own
 
-#include <sys/resource.h>
-
 #include "support/helpers.hpp"
 
 TEST_CASE(
@@ -13,15 +11,8 @@ TEST_CASE(
     const auto addr = listeners[0].socket().local_address();
     auto c = trio::socket::create(AF_INET, SOCK_STREAM);
     co_await c.connect(addr);
-    rlimit old{};
-    ::getrlimit(RLIMIT_NOFILE, &old);
-    rlimit low = old;
-    low.rlim_cur = test::open_fds();
     test::stderr_capture err;  // (its file needs an fd: before the fds run out)
-    low.rlim_cur = test::open_fds();
-    std::vector<int> hog;
-    ::setrlimit(RLIMIT_NOFILE, &low);
-    for (int fd; (fd = ::dup(0)) >= 0;) hog.push_back(fd);
+    test::fd_exhaustion no_fds;
     int handled = 0;
     auto handler = [&](trio::socket_stream) -> trio::task<> {
       ++handled;
@@ -33,8 +24,7 @@ TEST_CASE(
       auto serve = [&]() -> trio::task<> { co_await trio::serve_listeners(handler, std::move(listeners), options); };
       co_await trio::move_on_after(950ms, serve);
     });
-    for (int fd : hog) ::close(fd);
-    ::setrlimit(RLIMIT_NOFILE, &old);
+    no_fds.release();
     const std::string text = err.text();
     // Ten attempts in 950 ms (every 100 ms), one line for them: the 9 repeats are counted at the stop.
     CHECK(test::count_of(text, "trio.serve_listeners: error") == 1);
@@ -51,19 +41,12 @@ TEST_CASE("NET-12 an accept loop out of fds logs once every 10 s with the count 
     auto listeners = co_await trio::open_tcp_listeners(0, "127.0.0.1");
     auto c = trio::socket::create(AF_INET, SOCK_STREAM);
     co_await c.connect(listeners[0].socket().local_address());
-    rlimit old{};
-    ::getrlimit(RLIMIT_NOFILE, &old);
-    rlimit low = old;
     test::stderr_capture err;
-    low.rlim_cur = test::open_fds();
-    std::vector<int> hog;
-    ::setrlimit(RLIMIT_NOFILE, &low);
-    for (int fd; (fd = ::dup(0)) >= 0;) hog.push_back(fd);
+    test::fd_exhaustion no_fds;
     auto handler = [](trio::socket_stream) -> trio::task<> { co_return; };
     auto serve = [&]() -> trio::task<> { co_await trio::serve_listeners(handler, std::move(listeners)); };
     co_await trio::move_on_after(34950ms, serve);  // attempts at 0, 0.1, ... 34.9 s: 350
-    for (int fd : hog) ::close(fd);
-    ::setrlimit(RLIMIT_NOFILE, &old);
+    no_fds.release();
     const std::string text = err.text();
     // Lines at 0, 10, 20 and 30 s; the last three count the 99 attempts between; the stop, 49.
     CHECK(test::count_of(text, "trio.serve_listeners: error") == 4);
@@ -85,17 +68,10 @@ TEST_CASE("NET-12 a server keeps serving once fds free again", "[net][NET-12][re
       auto addresses = co_await n.start(trio::serve_tcp, handler, 0, "127.0.0.1", trio::serve_options{});
       auto c = trio::socket::create(AF_INET, SOCK_STREAM);
       test::stderr_capture err;
-      rlimit old{};
-      ::getrlimit(RLIMIT_NOFILE, &old);
-      rlimit low = old;
-      low.rlim_cur = test::open_fds();
-      std::vector<int> hog;
-      ::setrlimit(RLIMIT_NOFILE, &low);
-      for (int fd; (fd = ::dup(0)) >= 0;) hog.push_back(fd);
+      test::fd_exhaustion no_fds;
       co_await c.connect(addresses[0]);
       co_await trio::sleep(250ms);  // the server hits EMFILE, logs, retries
-      for (int fd : hog) ::close(fd);
-      ::setrlimit(RLIMIT_NOFILE, &old);
+      no_fds.release();
       std::string buf(4, '\0');
       CHECK(co_await c.recv(std::as_writable_bytes(std::span(buf))) == 2);
       CHECK(buf.substr(0, 2) == "ok");

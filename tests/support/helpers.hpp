@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -116,6 +117,33 @@ inline std::size_t open_fds() {
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
   return n - 1;  // the iterator's own fd
 }
+
+/// The process out of file descriptors while it lives: RLIMIT_NOFILE lowered to the fds open now, and
+/// every fd the old limit still allowed taken. release() (or the destructor) gives them back.
+class fd_exhaustion {
+ public:
+  fd_exhaustion() {
+    ::getrlimit(RLIMIT_NOFILE, &old_);
+    rlimit low = old_;
+    low.rlim_cur = open_fds();
+    ::setrlimit(RLIMIT_NOFILE, &low);
+    for (int fd; (fd = ::dup(0)) >= 0;) hog_.push_back(fd);
+  }
+  fd_exhaustion(const fd_exhaustion&) = delete;
+  fd_exhaustion& operator=(const fd_exhaustion&) = delete;
+  ~fd_exhaustion() { release(); }
+  void release() {
+    if (released_) return;
+    released_ = true;
+    for (int fd : hog_) ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &old_);
+  }
+
+ private:
+  rlimit old_{};
+  std::vector<int> hog_;
+  bool released_ = false;
+};
 
 /// How many times `needle` occurs in `hay`.
 inline std::size_t count_of(const std::string& hay, const std::string& needle) {
