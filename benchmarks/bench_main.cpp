@@ -713,30 +713,33 @@ void trio_echo_server(int lfd, int conns, server_cpu& cpu) {
   });
 }
 
+/// Asio's echo session: echoes until the peer closes the connection.
+asio::awaitable<void> asio_echo_session(asio::ip::tcp::socket s) {
+  char buf[echo_message];
+  try {
+    for (;;) {
+      const std::size_t k = co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
+      co_await asio::async_write(s, asio::buffer(buf, k), asio::use_awaitable);
+    }
+  } catch (const std::system_error&) {  // end of stream
+  }
+}
+/// Asio's accept loop: `conns` connections (forever when negative), each in a session(socket) of its own.
+template <class Session>
+asio::awaitable<void> asio_accept_loop(asio::io_context& ctx, asio::ip::tcp::acceptor& acceptor, int conns,
+                                       Session& session) {
+  for (int i = 0; conns < 0 || i < conns; ++i) {
+    asio::ip::tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
+    s.set_option(asio::ip::tcp::no_delay(true));
+    asio::co_spawn(ctx, session(std::move(s)), asio::detached);
+  }
+}
+
 void asio_echo_server(int lfd, int conns, server_cpu& cpu) {
   const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
   asio::io_context ctx(1);
   asio::ip::tcp::acceptor acceptor(ctx, asio::ip::tcp::v4(), lfd);
-  auto echo = [](asio::ip::tcp::socket s) -> asio::awaitable<void> {
-    char buf[echo_message];
-    try {
-      for (;;) {
-        const std::size_t k = co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
-        co_await asio::async_write(s, asio::buffer(buf, k), asio::use_awaitable);
-      }
-    } catch (const std::system_error&) {  // end of stream
-    }
-  };
-  asio::co_spawn(
-      ctx,
-      [&]() -> asio::awaitable<void> {
-        for (int i = 0; i < conns; ++i) {
-          asio::ip::tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
-          s.set_option(asio::ip::tcp::no_delay(true));
-          asio::co_spawn(ctx, echo(std::move(s)), asio::detached);
-        }
-      },
-      asio::detached);
+  asio::co_spawn(ctx, asio_accept_loop(ctx, acceptor, conns, asio_echo_session), asio::detached);
   ctx.run();
   cpu = {thread_user_ns() - t0, thread_cpu_ns() - c0};
 }
@@ -903,27 +906,11 @@ void asio_tcp_echo_2contexts(benchmark::State& state) {
       asio::io_context& ctx = ctxs[idx];
       asio::ip::tcp::acceptor acceptor(ctx, asio::ip::tcp::v4(), lfds[idx]);
       auto echo = [&](asio::ip::tcp::socket s) -> asio::awaitable<void> {
-        char buf[echo_message];
-        try {
-          for (;;) {
-            const std::size_t k = co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
-            co_await asio::async_write(s, asio::buffer(buf, k), asio::use_awaitable);
-          }
-        } catch (const std::system_error&) {  // end of stream
-        }
+        co_await asio_echo_session(std::move(s));
         if (++closed == conns)
           for (auto& c : ctxs) c.stop();
       };
-      asio::co_spawn(
-          ctx,
-          [&]() -> asio::awaitable<void> {
-            for (;;) {
-              asio::ip::tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
-              s.set_option(asio::ip::tcp::no_delay(true));
-              asio::co_spawn(ctx, echo(std::move(s)), asio::detached);
-            }
-          },
-          asio::detached);
+      asio::co_spawn(ctx, asio_accept_loop(ctx, acceptor, -1, echo), asio::detached);
       ctx.run();
       cpus[idx] = {thread_user_ns() - t0, thread_cpu_ns() - c0};
     };
@@ -940,26 +927,7 @@ void asio_tcp_echo_shared_context(benchmark::State& state) {
     ::close(lfds[1]);  // one acceptor takes every connection
     asio::io_context ctx(2);
     asio::ip::tcp::acceptor acceptor(ctx, asio::ip::tcp::v4(), lfds[0]);
-    auto echo = [](asio::ip::tcp::socket s) -> asio::awaitable<void> {
-      char buf[echo_message];
-      try {
-        for (;;) {
-          const std::size_t k = co_await s.async_read_some(asio::buffer(buf), asio::use_awaitable);
-          co_await asio::async_write(s, asio::buffer(buf, k), asio::use_awaitable);
-        }
-      } catch (const std::system_error&) {  // end of stream
-      }
-    };
-    asio::co_spawn(
-        ctx,
-        [&]() -> asio::awaitable<void> {
-          for (int i = 0; i < conns; ++i) {
-            asio::ip::tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
-            s.set_option(asio::ip::tcp::no_delay(true));
-            asio::co_spawn(ctx, echo(std::move(s)), asio::detached);
-          }
-        },
-        asio::detached);
+    asio::co_spawn(ctx, asio_accept_loop(ctx, acceptor, conns, asio_echo_session), asio::detached);
     auto run = [&](int idx) {
       const long t0 = thread_user_ns(), c0 = thread_cpu_ns();
       ctx.run();
